@@ -1,0 +1,142 @@
+// The graph a trained model is lowered into before it becomes an engine. Passes (folding,
+// fusion, quantization) rewrite it; backends compile it; model files and ONNX serialize it.
+// Shapes are per sample (NHWC without N); the batch size is chosen when an engine runs.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edgestack/core/error.hpp"
+
+namespace edgestack::compile {
+
+enum class Op : std::uint8_t {
+    dense,            // weights [out][in], bias [out]
+    conv2d,           // weights [out][kh][kw][in], bias [out]
+    depthwise_conv2d, // weights [kh][kw][channels], bias [channels]
+    max_pool2d,
+    avg_pool2d,
+    global_avg_pool,
+    batch_norm,       // params: gamma, beta, running mean, running var (per channel); alpha = eps
+    relu,
+    relu6,
+    leaky_relu,       // alpha = negative slope
+    sigmoid,
+    tanh,
+    hard_swish,
+    softmax,
+    flatten,
+    add,              // element-wise sum of two values
+    dropout,          // identity at inference; removed by passes
+};
+
+constexpr std::string_view op_name(Op op) noexcept {
+    switch (op) {
+    case Op::dense: return "dense";
+    case Op::conv2d: return "conv2d";
+    case Op::depthwise_conv2d: return "depthwise_conv2d";
+    case Op::max_pool2d: return "max_pool2d";
+    case Op::avg_pool2d: return "avg_pool2d";
+    case Op::global_avg_pool: return "global_avg_pool";
+    case Op::batch_norm: return "batch_norm";
+    case Op::relu: return "relu";
+    case Op::relu6: return "relu6";
+    case Op::leaky_relu: return "leaky_relu";
+    case Op::sigmoid: return "sigmoid";
+    case Op::tanh: return "tanh";
+    case Op::hard_swish: return "hard_swish";
+    case Op::softmax: return "softmax";
+    case Op::flatten: return "flatten";
+    case Op::add: return "add";
+    case Op::dropout: return "dropout";
+    }
+    return "unknown";
+}
+
+/// An activation fused into the op before it (set by the fusion pass).
+enum class Activation : std::uint8_t { none, relu, relu6 };
+
+using Dims = std::vector<std::size_t>;
+
+inline std::size_t volume(const Dims& d) noexcept {
+    std::size_t n = 1;
+    for (auto x : d) n *= x;
+    return n;
+}
+
+inline std::string to_string(const Dims& d) {
+    std::string s;
+    for (std::size_t i = 0; i < d.size(); ++i) {
+        if (i != 0) s += 'x';
+        s += std::to_string(d[i]);
+    }
+    return s;
+}
+
+/// One operation. Which fields mean something depends on `op`; the comments on `Op` say.
+struct Node {
+    Op op{};
+    std::string name;         // stable, unique: "dense_0", "conv2d_1", ...
+    std::vector<int> inputs;  // value ids; value 0 is the graph input
+    int output = -1;          // value id this node defines
+
+    // Spatial attributes (conv and pool ops).
+    std::array<std::size_t, 2> kernel{1, 1};
+    std::array<std::size_t, 2> stride{1, 1};
+    std::array<std::size_t, 2> dilation{1, 1};
+    std::array<std::size_t, 4> pad{0, 0, 0, 0}; // top, left, bottom, right
+    float alpha = 0.0f;
+    Activation fused = Activation::none;
+
+    std::vector<float> weights;
+    std::vector<float> bias;
+    std::vector<float> extra; // batch norm: gamma | beta | mean | var, each `channels` long
+};
+
+struct Graph {
+    std::vector<Dims> values; // per-sample shape of every value; values[0] is the input
+    std::vector<Node> nodes;  // in topological order
+    int output = 0;
+
+    const Dims& input_shape() const { return values.at(0); }
+    const Dims& output_shape() const { return values.at(static_cast<std::size_t>(output)); }
+    std::size_t input_size() const { return volume(input_shape()); }
+    std::size_t output_size() const { return volume(output_shape()); }
+
+    /// Start a graph whose input has the given per-sample shape.
+    static Graph with_input(Dims input) {
+        Graph g;
+        g.values.push_back(std::move(input));
+        return g;
+    }
+
+    /// Append `node` reading `inputs`, defining a new value of shape `out`; returns its id.
+    int append(Node node, std::vector<int> inputs, Dims out) {
+        for (int v : inputs) {
+            if (v < 0 || static_cast<std::size_t>(v) >= values.size())
+                throw config_error("graph: node '" + node.name + "' reads undefined value " +
+                                   std::to_string(v));
+        }
+        const int id = static_cast<int>(values.size());
+        values.push_back(std::move(out));
+        node.inputs = std::move(inputs);
+        node.output = id;
+        nodes.push_back(std::move(node));
+        output = id;
+        return id;
+    }
+
+    /// A name not used by any node yet: "<op>_<k>".
+    std::string fresh_name(Op op) const {
+        std::size_t k = 0;
+        for (const auto& n : nodes)
+            if (n.op == op) ++k;
+        return std::string(op_name(op)) + "_" + std::to_string(k);
+    }
+};
+
+} // namespace edgestack::compile

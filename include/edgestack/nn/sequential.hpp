@@ -1,0 +1,294 @@
+// nn::Sequential: a model as a flat list of layer specs. Shapes are inferred while the
+// program compiles; parameters and gradients each live in one contiguous block, and every
+// layer works on its slice of them.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <span>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/rng.hpp"
+#include "edgestack/core/shape.hpp"
+#include "edgestack/nn/concepts.hpp"
+#include "edgestack/nn/input.hpp"
+
+namespace edgestack::nn {
+
+namespace detail {
+
+template <class T>
+struct is_input : std::false_type {};
+template <std::size_t... D>
+struct is_input<Input<D...>> : std::true_type {};
+
+/// Binds each spec to the output shape of the one before it, left to right.
+template <class In, class... Specs>
+struct bind_chain {
+    using type = std::tuple<>;
+    using output_shape = In;
+};
+template <class In, class Spec, class... Rest>
+struct bind_chain<In, Spec, Rest...> {
+    using layer = typename Spec::template bind<In>;
+    static_assert(Layer<layer>, "Sequential: a bound layer does not satisfy nn::Layer - see "
+                                "nn/concepts.hpp for the contract");
+    using next = bind_chain<typename layer::output_shape, Rest...>;
+    using type = decltype(std::tuple_cat(std::declval<std::tuple<layer>>(),
+                                         std::declval<typename next::type>()));
+    using output_shape = typename next::output_shape;
+};
+
+template <class F, std::size_t... I>
+constexpr void for_each_index(F&& f, std::index_sequence<I...>) {
+    (f(std::integral_constant<std::size_t, I>{}), ...);
+}
+template <class F, std::size_t... I>
+constexpr void for_each_index_reversed(F&& f, std::index_sequence<I...>) {
+    constexpr std::size_t n = sizeof...(I);
+    (f(std::integral_constant<std::size_t, n - 1 - I>{}), ...);
+}
+
+inline std::string group_digits(std::size_t v) {
+    std::string s = std::to_string(v);
+    for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3)
+        s.insert(static_cast<std::size_t>(i), ",");
+    return s;
+}
+
+/// FNV-1a, 64-bit: cheap and stable, good enough to tell architectures apart.
+inline std::uint64_t fnv1a(std::string_view s) noexcept {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+} // namespace detail
+
+template <class InputSpec, class... Specs>
+class Sequential {
+    static_assert(detail::is_input<InputSpec>::value,
+                  "Sequential: the first element must be nn::Input<Dims...> - e.g. "
+                  "Sequential<Input<28, 28, 1>, Flatten, Dense<10>>");
+    static_assert(sizeof...(Specs) > 0, "Sequential: add at least one layer after Input<...>");
+
+    using chain = detail::bind_chain<typename InputSpec::shape, Specs...>;
+
+public:
+    using input_shape = typename InputSpec::shape;
+    using output_shape = typename chain::output_shape;
+    using layers_type = typename chain::type;
+    static constexpr std::size_t depth = sizeof...(Specs);
+
+    template <std::size_t I>
+    using layer_type = std::tuple_element_t<I, layers_type>;
+
+private:
+    template <std::size_t... I>
+    static constexpr std::array<std::size_t, depth + 1> param_offsets_(std::index_sequence<I...>) {
+        std::array<std::size_t, depth + 1> o{};
+        std::size_t acc = 0, k = 0;
+        ((o[k++] = acc, acc += layer_type<I>::param_count), ...);
+        o[depth] = acc;
+        return o;
+    }
+    template <std::size_t... I>
+    static constexpr std::array<std::size_t, depth + 1> act_offsets_(std::index_sequence<I...>) {
+        std::array<std::size_t, depth + 1> o{};
+        std::size_t acc = 0, k = 0;
+        ((o[k++] = acc, acc += layer_type<I>::output_shape::size), ...);
+        o[depth] = acc;
+        return o;
+    }
+    template <std::size_t... I>
+    static constexpr std::size_t macs_(std::index_sequence<I...>) {
+        return (std::size_t{0} + ... + layer_type<I>::macs);
+    }
+    template <std::size_t... I>
+    static constexpr std::size_t widest_(std::index_sequence<I...>) {
+        return std::max({input_shape::size, layer_type<I>::output_shape::size...});
+    }
+    using indices = std::make_index_sequence<depth>;
+
+public:
+    /// Offset of layer I's parameters in the parameter block (and of its gradients).
+    static constexpr std::array<std::size_t, depth + 1> param_offsets = param_offsets_(indices{});
+    /// Offset of layer I's output, per sample, in the activation block kept for training.
+    static constexpr std::array<std::size_t, depth + 1> activation_offsets =
+        act_offsets_(indices{});
+    static constexpr std::size_t param_count = param_offsets[depth];
+    static constexpr std::size_t macs = macs_(indices{});
+    /// Floats per sample of the widest value (input or any layer output).
+    static constexpr std::size_t widest = widest_(indices{});
+    /// Floats per sample that inference needs with two ping-pong buffers.
+    static constexpr std::size_t inference_arena_floats = 2 * widest;
+
+    Sequential() : params_(param_count, 0.0f), grads_(param_count, 0.0f) {}
+
+    /// Initialise every layer's parameters from `rng` (deterministic for a given seed).
+    void init(Rng& rng) {
+        detail::for_each_index(
+            [&](auto i) {
+                constexpr std::size_t I = decltype(i)::value;
+                Rng layer_rng = rng.split(I);
+                std::get<I>(layers_).init(layer_params<I>(), layer_rng);
+            },
+            indices{});
+    }
+
+    std::span<float> parameters() noexcept { return params_; }
+    std::span<const float> parameters() const noexcept { return params_; }
+    std::span<float> gradients() noexcept { return grads_; }
+    std::span<const float> gradients() const noexcept { return grads_; }
+
+    template <std::size_t I>
+    std::span<float> layer_params() noexcept {
+        return std::span<float>(params_).subspan(param_offsets[I], layer_type<I>::param_count);
+    }
+    template <std::size_t I>
+    std::span<const float> layer_params() const noexcept {
+        return std::span<const float>(params_).subspan(param_offsets[I],
+                                                       layer_type<I>::param_count);
+    }
+    template <std::size_t I>
+    std::span<float> layer_grads() noexcept {
+        return std::span<float>(grads_).subspan(param_offsets[I], layer_type<I>::param_count);
+    }
+    template <std::size_t I>
+    layer_type<I>& layer() noexcept { return std::get<I>(layers_); }
+    template <std::size_t I>
+    const layer_type<I>& layer() const noexcept { return std::get<I>(layers_); }
+
+    /// Run all layers on `batch` samples at `in`. Returns the output (owned by the model,
+    /// valid until the next forward). In train mode, `in` must stay alive until backward.
+    const float* forward(const float* in, std::size_t batch, Mode mode, Rng& rng) {
+        input_ = in;
+        batch_ = batch;
+        const std::size_t need = batch * activation_offsets[depth];
+        if (acts_.size() < need) acts_.resize(need);
+        detail::for_each_index(
+            [&](auto i) {
+                constexpr std::size_t I = decltype(i)::value;
+                const float* src = I == 0 ? in : activation<I - 1>();
+                std::get<I>(layers_).forward(src, activation<I>(), batch, layer_params<I>(), mode,
+                                             rng);
+            },
+            indices{});
+        return activation<depth - 1>();
+    }
+
+    /// Back-propagate `dout` (gradient of the loss w.r.t. the last forward's output) through
+    /// every layer; fills gradients(). Call after forward with the same batch.
+    void backward(const float* dout) {
+        const std::size_t batch = batch_;
+        const std::size_t need = batch * widest;
+        if (dbuf_[0].size() < need) {
+            dbuf_[0].resize(need);
+            dbuf_[1].resize(need);
+        }
+        const float* upstream = dout;
+        detail::for_each_index_reversed(
+            [&](auto i) {
+                constexpr std::size_t I = decltype(i)::value;
+                const float* src = I == 0 ? input_ : activation<I - 1>();
+                float* din = I == 0 ? nullptr : dbuf_[I % 2].data();
+                std::get<I>(layers_).backward(src, activation<I>(), upstream, din, batch,
+                                              layer_params<I>(), layer_grads<I>());
+                upstream = din;
+            },
+            indices{});
+    }
+
+    /// Inference through the training model (eval mode); copies the result into `out`.
+    void predict(const float* in, float* out, std::size_t batch) {
+        Rng unused(0);
+        const float* y = forward(in, batch, Mode::eval, unused);
+        std::copy_n(y, batch * output_shape::size, out);
+    }
+
+    /// The model as a graph, parameters copied in: the input of every deploy path.
+    compile::Graph lower() const {
+        auto g = compile::Graph::with_input(
+            compile::Dims(input_shape::dims.begin(), input_shape::dims.end()));
+        int value = 0;
+        detail::for_each_index(
+            [&](auto i) {
+                constexpr std::size_t I = decltype(i)::value;
+                value = std::get<I>(layers_).lower(g, value, layer_params<I>());
+            },
+            indices{});
+        g.output = value;
+        return g;
+    }
+
+    /// "Input 28x28x1 | Conv2D<32, 3> 28x28x32 | ...": what the fingerprint hashes.
+    static std::string architecture() {
+        std::string s = "Input " + input_shape::name();
+        detail::for_each_index(
+            [&](auto i) {
+                using L = layer_type<decltype(i)::value>;
+                s += " | " + L::name() + " " + L::output_shape::name() + " p" +
+                     std::to_string(L::param_count);
+            },
+            indices{});
+        return s;
+    }
+    static std::uint64_t fingerprint() { return detail::fnv1a(architecture()); }
+
+    /// A Keras-style table: layer, output shape, parameters, MACs, and the totals.
+    static std::string summary() {
+        std::string out;
+        char line[160];
+        std::snprintf(line, sizeof line, "%-28s %-16s %12s %14s\n", "Layer", "Output shape",
+                      "Params", "MACs");
+        out += line;
+        out += std::string(73, '-') + "\n";
+        std::snprintf(line, sizeof line, "%-28s %-16s %12s %14s\n", "Input",
+                      input_shape::name().c_str(), "0", "0");
+        out += line;
+        detail::for_each_index(
+            [&](auto i) {
+                using L = layer_type<decltype(i)::value>;
+                std::snprintf(line, sizeof line, "%-28s %-16s %12s %14s\n", L::name().c_str(),
+                              L::output_shape::name().c_str(),
+                              detail::group_digits(L::param_count).c_str(),
+                              detail::group_digits(L::macs).c_str());
+                out += line;
+            },
+            indices{});
+        out += std::string(73, '-') + "\n";
+        std::snprintf(line, sizeof line, "Total params: %s (%s bytes fp32)\nTotal MACs: %s\n",
+                      detail::group_digits(param_count).c_str(),
+                      detail::group_digits(param_count * sizeof(float)).c_str(),
+                      detail::group_digits(macs).c_str());
+        out += line;
+        return out;
+    }
+
+private:
+    template <std::size_t I>
+    float* activation() noexcept {
+        return acts_.data() + batch_ * activation_offsets[I];
+    }
+
+    layers_type layers_{};
+    std::vector<float> params_;
+    std::vector<float> grads_;
+    std::vector<float> acts_;
+    std::array<std::vector<float>, 2> dbuf_;
+    const float* input_ = nullptr;
+    std::size_t batch_ = 0;
+};
+
+} // namespace edgestack::nn

@@ -1,0 +1,239 @@
+// edgestack::Pipeline: the whole path from data to engine named as one type,
+// Pipeline<Loader, Augmentation, Model, Quantizer, Backend>. Each stage is a policy; empty
+// policies take no space, and deploy() hands back an engine with no trace of the pipeline.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <utility>
+
+#include "edgestack/compile/graph.hpp"
+#include "edgestack/concepts.hpp"
+#include "edgestack/core/error.hpp"
+#include "edgestack/core/rng.hpp"
+#include "edgestack/core/shape.hpp"
+#include "edgestack/data/batcher.hpp"
+#include "edgestack/train/concepts.hpp"
+#include "edgestack/train/evaluate.hpp"
+#include "edgestack/train/fit.hpp"
+#include "edgestack/train/loss.hpp"
+
+namespace edgestack {
+
+namespace detail {
+
+// One static_assert per requirement, so a policy that misses one is told which, at the
+// pipeline's declaration, before any template deep inside it fails.
+
+template <class L>
+consteval bool check_loader() {
+    static_assert(requires(const L& l) { { l.size() } -> std::convertible_to<std::size_t>; },
+                  "Pipeline stage 1 (Loader): missing `std::size_t size() const`");
+    static_assert(
+        requires(const L& l) { { l.sample_size() } -> std::convertible_to<std::size_t>; },
+        "Pipeline stage 1 (Loader): missing `std::size_t sample_size() const`");
+    static_assert(
+        requires(const L& l) { { l.num_classes() } -> std::convertible_to<std::size_t>; },
+        "Pipeline stage 1 (Loader): missing `std::size_t num_classes() const`");
+    static_assert(requires(const L& l, std::size_t i, std::span<float> x) {
+        { l.read(i, x) } -> std::convertible_to<std::int32_t>;
+    }, "Pipeline stage 1 (Loader): missing `std::int32_t read(std::size_t, std::span<float>) "
+       "const`");
+    return true;
+}
+
+template <class A>
+consteval bool check_augmentation() {
+    static_assert(std::copy_constructible<A>,
+                  "Pipeline stage 2 (Augmentation): must be copy-constructible");
+    static_assert(requires(const A& a, std::span<float> x, const SampleLayout& d, Rng& r) {
+        a(x, d, r);
+    }, "Pipeline stage 2 (Augmentation): missing `void operator()(std::span<float>, const "
+       "SampleLayout&, Rng&) const` - use data::NoAugment for none");
+    return true;
+}
+
+template <class M>
+consteval bool check_model() {
+    static_assert(requires { typename M::input_shape; typename M::output_shape; },
+                  "Pipeline stage 3 (Model): missing `input_shape` / `output_shape` types "
+                  "(edgestack::Shape<...>)");
+    static_assert(requires(M& m) { { m.parameters() } -> std::convertible_to<std::span<float>>; },
+                  "Pipeline stage 3 (Model): missing `std::span<float> parameters()`");
+    static_assert(requires(M& m) { { m.gradients() } -> std::convertible_to<std::span<float>>; },
+                  "Pipeline stage 3 (Model): missing `std::span<float> gradients()`");
+    static_assert(requires(M& m, Rng& r) { m.init(r); },
+                  "Pipeline stage 3 (Model): missing `void init(Rng&)`");
+    static_assert(requires(M& m, const float* x, std::size_t n, Rng& r) {
+        { m.forward(x, n, nn::Mode::train, r) } -> std::same_as<const float*>;
+    }, "Pipeline stage 3 (Model): missing `const float* forward(const float*, std::size_t, "
+       "nn::Mode, Rng&)`");
+    static_assert(requires(M& m, const float* d) { m.backward(d); },
+                  "Pipeline stage 3 (Model): missing `void backward(const float*)`");
+    static_assert(requires(const M& m) { { m.lower() } -> std::same_as<compile::Graph>; },
+                  "Pipeline stage 3 (Model): missing `compile::Graph lower() const`");
+    return true;
+}
+
+template <class Q>
+consteval bool check_quantizer() {
+    static_assert(std::default_initializable<Q>,
+                  "Pipeline stage 4 (Quantizer): must be default-constructible");
+    static_assert(requires(const Q& q, compile::Graph& g) { q.lower(g); },
+                  "Pipeline stage 4 (Quantizer): missing `void lower(compile::Graph&) const` - "
+                  "use quant::NoQuant for none");
+    return true;
+}
+
+template <class B>
+consteval bool check_backend() {
+    static_assert(requires(const B& b, const compile::Graph& g) { b.compile(g); },
+                  "Pipeline stage 5 (Backend): missing `compile(const compile::Graph&) const`");
+    static_assert(requires(const B& b, const compile::Graph& g) { { b.compile(g) } -> Engine; },
+                  "Pipeline stage 5 (Backend): compile() must return an Engine (input_size, "
+                  "output_size, make_arena, noexcept run) - see edgestack/concepts.hpp");
+    return true;
+}
+
+} // namespace detail
+
+/// Streams of the pipeline's seeded generator, one per purpose.
+enum class Stream : std::uint64_t { init = 1, shuffle = 2, augment = 3, train = 4 };
+
+template <class LoaderT, class AugmentT, class ModelT, class QuantizerT, class BackendT>
+class Pipeline {
+    static_assert(detail::check_loader<LoaderT>());
+    static_assert(detail::check_augmentation<AugmentT>());
+    static_assert(detail::check_model<ModelT>());
+    static_assert(detail::check_quantizer<QuantizerT>());
+    static_assert(detail::check_backend<BackendT>());
+
+public:
+    using loader_type = LoaderT;
+    using augment_type = AugmentT;
+    using model_type = ModelT;
+    using quantizer_type = QuantizerT;
+    using backend_type = BackendT;
+    using engine_type = decltype(std::declval<const BackendT&>().compile(
+        std::declval<const compile::Graph&>()));
+    using input_shape = typename ModelT::input_shape;
+    using output_shape = typename ModelT::output_shape;
+
+    /// Every random choice of this pipeline derives from `seed`.
+    explicit Pipeline(std::uint64_t seed = 0x5eed, AugmentT augment = {},
+                      QuantizerT quantizer = {}, BackendT backend = {})
+        : augment_(std::move(augment)), quantizer_(std::move(quantizer)),
+          backend_(std::move(backend)), rng_(seed) {
+        Rng init_rng = rng_.split(static_cast<std::uint64_t>(Stream::init));
+        model_.init(init_rng);
+    }
+
+    ModelT& model() noexcept { return model_; }
+    const ModelT& model() const noexcept { return model_; }
+    AugmentT& augmentation() noexcept { return augment_; }
+    QuantizerT& quantizer() noexcept { return quantizer_; }
+    const BackendT& backend() const noexcept { return backend_; }
+    std::uint64_t seed() const noexcept { return rng_.seed(); }
+
+    /// Train on `data` with `optimizer`; callbacks are optional hooks (see train/fit.hpp).
+    template <train::Optimizer O, class... Callbacks>
+    train::FitReport fit(const LoaderT& data, O& optimizer, const train::FitOptions& options,
+                         Callbacks&&... callbacks) {
+        return fit_impl(data, nullptr, optimizer, train::SoftmaxCrossEntropy{}, options,
+                        callbacks...);
+    }
+
+    /// As fit, evaluating on `validation` after every epoch (EpochStats::val_*).
+    template <train::Optimizer O, class... Callbacks>
+    train::FitReport fit(const LoaderT& data, const LoaderT& validation, O& optimizer,
+                         const train::FitOptions& options, Callbacks&&... callbacks) {
+        return fit_impl(data, &validation, optimizer, train::SoftmaxCrossEntropy{}, options,
+                        callbacks...);
+    }
+
+    /// As fit, with a loss of the caller's choice.
+    template <train::Optimizer O, train::ClassificationLoss F, class... Callbacks>
+    train::FitReport fit_with_loss(const LoaderT& data, O& optimizer, const F& loss,
+                                   const train::FitOptions& options, Callbacks&&... callbacks) {
+        return fit_impl(data, nullptr, optimizer, loss, options, callbacks...);
+    }
+
+    /// Loss, accuracy and confusion matrix of the current model on `data`.
+    train::Evaluation evaluate(const LoaderT& data, std::size_t batch_size = 256) {
+        check_loader_fits(data);
+        return train::evaluate(model_, data, batch_size);
+    }
+
+    /// Feed `batches` batches of `data` through the quantizer's observers (PTQ). Quantizers
+    /// without a `calibrate` hook ignore it.
+    void calibrate(const LoaderT& data, std::size_t batches, std::size_t batch_size = 64) {
+        if constexpr (requires(QuantizerT& q, ModelT& m, data::Batcher<LoaderT, data::NoAugment>& b,
+                               std::size_t n) { q.calibrate(m, b, n); }) {
+            check_loader_fits(data);
+            const data::NoAugment none;
+            data::Batcher<LoaderT, data::NoAugment> batcher(
+                data, none, layout_of<input_shape>(), {batch_size, false, false},
+                rng_.split(static_cast<std::uint64_t>(Stream::shuffle)));
+            quantizer_.calibrate(model_, batcher, batches);
+        }
+    }
+
+    /// Lower the trained model, let the quantizer rewrite it, and compile it on the backend.
+    /// The engine owns everything it needs: the pipeline may be destroyed afterwards.
+    engine_type deploy() const {
+        compile::Graph g = model_.lower();
+        quantizer_.lower(g);
+        return backend_.compile(g);
+    }
+
+private:
+    void check_loader_fits(const LoaderT& data) const {
+        if (data.sample_size() != input_shape::size)
+            throw shape_error("Pipeline: the loader's samples have " +
+                              std::to_string(data.sample_size()) + " values; the model's input " +
+                              input_shape::name() + " needs " + std::to_string(input_shape::size));
+        if (data.num_classes() > output_shape::size)
+            throw shape_error("Pipeline: the loader has " + std::to_string(data.num_classes()) +
+                              " classes but the model outputs " +
+                              std::to_string(output_shape::size));
+    }
+
+    template <class O, class F, class... Callbacks>
+    train::FitReport fit_impl(const LoaderT& data, const LoaderT* validation, O& optimizer,
+                              const F& loss, const train::FitOptions& options,
+                              Callbacks&... callbacks) {
+        check_loader_fits(data);
+        if (validation != nullptr) check_loader_fits(*validation);
+        if (options.batch_size == 0) throw config_error("FitOptions: batch_size must be >= 1");
+        if constexpr (requires(QuantizerT& q, ModelT& m) { q.prepare(m); })
+            quantizer_.prepare(model_);
+        data::Batcher<LoaderT, AugmentT> batcher(
+            data, augment_, layout_of<input_shape>(),
+            {options.batch_size, options.shuffle, options.drop_last},
+            rng_.split(static_cast<std::uint64_t>(Stream::shuffle)));
+        auto validate = [&](ModelT& m) -> std::pair<double, double> {
+            if (validation == nullptr)
+                return {std::numeric_limits<double>::quiet_NaN(),
+                        std::numeric_limits<double>::quiet_NaN()};
+            const auto ev = train::evaluate(m, *validation);
+            return {ev.loss, ev.accuracy};
+        };
+        auto after_step = [&](ModelT& m) {
+            if constexpr (requires(QuantizerT& q) { q.after_step(m); }) quantizer_.after_step(m);
+        };
+        return train::fit(model_, batcher, optimizer, loss, options.epochs,
+                          rng_.split(static_cast<std::uint64_t>(Stream::train)), validate,
+                          after_step, callbacks...);
+    }
+
+    [[no_unique_address]] AugmentT augment_;
+    [[no_unique_address]] QuantizerT quantizer_;
+    [[no_unique_address]] BackendT backend_;
+    ModelT model_;
+    Rng rng_;
+};
+
+} // namespace edgestack

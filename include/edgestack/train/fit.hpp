@@ -1,0 +1,159 @@
+// The training loop: batches in, forward, loss, backward, optimizer step, callbacks out.
+// Callbacks are any objects with some of the hooks below; every hook is optional and
+// detected at compile time (on_epoch_end returning true stops training).
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "edgestack/concepts.hpp"
+#include "edgestack/core/rng.hpp"
+#include "edgestack/data/batch.hpp"
+#include "edgestack/train/concepts.hpp"
+
+namespace edgestack::train {
+
+struct FitOptions {
+    std::size_t epochs = 1;
+    std::size_t batch_size = 64;
+    bool shuffle = true;
+    bool drop_last = false;
+};
+
+struct BatchStats {
+    std::size_t epoch = 0, batch = 0, batches = 0;
+    float loss = 0.0f;
+    std::size_t correct = 0, size = 0;
+};
+
+struct EpochStats {
+    std::size_t epoch = 0, epochs = 0;
+    double loss = 0.0, accuracy = 0.0;
+    double val_loss = std::numeric_limits<double>::quiet_NaN();
+    double val_accuracy = std::numeric_limits<double>::quiet_NaN();
+    std::size_t samples = 0;
+    double seconds = 0.0;
+    double samples_per_second() const noexcept { return seconds > 0 ? samples / seconds : 0.0; }
+    bool has_validation() const noexcept { return !std::isnan(val_accuracy); }
+};
+
+struct FitReport {
+    std::vector<EpochStats> history;
+    bool stopped_early = false;
+    double seconds = 0.0;
+};
+
+namespace detail {
+
+inline std::size_t count_correct(const float* logits, const std::int32_t* labels,
+                                 std::size_t batch, std::size_t classes) noexcept {
+    std::size_t correct = 0;
+    for (std::size_t b = 0; b < batch; ++b) {
+        const float* z = logits + b * classes;
+        std::size_t best = 0;
+        for (std::size_t k = 1; k < classes; ++k)
+            if (z[k] > z[best]) best = k;
+        correct += static_cast<std::int32_t>(best) == labels[b];
+    }
+    return correct;
+}
+
+template <class Cb>
+void on_train_begin(Cb& cb) {
+    if constexpr (requires { cb.on_train_begin(); }) cb.on_train_begin();
+}
+template <class Cb>
+void on_epoch_begin(Cb& cb, std::size_t epoch, std::size_t batches) {
+    if constexpr (requires { cb.on_epoch_begin(epoch, batches); }) cb.on_epoch_begin(epoch, batches);
+}
+template <class Cb>
+void on_batch_end(Cb& cb, const BatchStats& s) {
+    if constexpr (requires { cb.on_batch_end(s); }) cb.on_batch_end(s);
+}
+template <class Cb, class M>
+bool on_epoch_end(Cb& cb, const EpochStats& s, M& model) {
+    if constexpr (requires { { cb.on_epoch_end(s, model) } -> std::convertible_to<bool>; })
+        return cb.on_epoch_end(s, model);
+    else if constexpr (requires { cb.on_epoch_end(s, model); }) {
+        cb.on_epoch_end(s, model);
+        return false;
+    } else if constexpr (requires { { cb.on_epoch_end(s) } -> std::convertible_to<bool>; })
+        return cb.on_epoch_end(s);
+    else if constexpr (requires { cb.on_epoch_end(s); }) {
+        cb.on_epoch_end(s);
+        return false;
+    } else
+        return false;
+}
+template <class Cb>
+void on_train_end(Cb& cb, const FitReport& r) {
+    if constexpr (requires { cb.on_train_end(r); }) cb.on_train_end(r);
+}
+
+} // namespace detail
+
+/// Train `model` for `epochs` epochs of batches from `batches` (start_epoch(e), next(batch),
+/// batches_per_epoch()). `validate(model)` returns {loss, accuracy} or is a no-op returning
+/// NaNs; `after_step(model)` runs after every optimizer step (quantizer hooks).
+template <Model M, class Batches, Optimizer O, ClassificationLoss F, class Validate,
+          class AfterStep, class... Callbacks>
+FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, std::size_t epochs,
+              Rng rng, Validate&& validate, AfterStep&& after_step, Callbacks&... callbacks) {
+    using clock = std::chrono::steady_clock;
+    constexpr std::size_t classes = M::output_shape::size;
+    FitReport report;
+    const auto t_start = clock::now();
+    (detail::on_train_begin(callbacks), ...);
+    data::Batch batch;
+    std::vector<float> dlogits;
+    for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
+        const auto t0 = clock::now();
+        batches.start_epoch(epoch);
+        const std::size_t n_batches = batches.batches_per_epoch();
+        (detail::on_epoch_begin(callbacks, epoch, n_batches), ...);
+        Rng epoch_rng = rng.split(epoch);
+        double loss_sum = 0.0;
+        std::size_t correct = 0, seen = 0, b = 0;
+        while (batches.next(batch)) {
+            const std::size_t n = batch.size();
+            dlogits.resize(n * classes);
+            const float* logits = model.forward(batch.x.data(), n, nn::Mode::train, epoch_rng);
+            const float l = loss(logits, batch.y.data(), n, classes, dlogits.data());
+            const std::size_t c = detail::count_correct(logits, batch.y.data(), n, classes);
+            model.backward(dlogits.data());
+            optimizer.step(model.parameters(), model.gradients());
+            after_step(model);
+            loss_sum += static_cast<double>(l) * n;
+            correct += c;
+            seen += n;
+            const BatchStats bs{epoch, b++, n_batches, l, c, n};
+            (detail::on_batch_end(callbacks, bs), ...);
+        }
+        EpochStats es;
+        es.epoch = epoch;
+        es.epochs = epochs;
+        es.samples = seen;
+        es.loss = seen ? loss_sum / static_cast<double>(seen) : 0.0;
+        es.accuracy = seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0.0;
+        es.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+        const auto [vl, va] = validate(model);
+        es.val_loss = vl;
+        es.val_accuracy = va;
+        report.history.push_back(es);
+        bool stop = false;
+        ((stop = detail::on_epoch_end(callbacks, es, model) || stop), ...);
+        if (stop) {
+            report.stopped_early = epoch + 1 < epochs;
+            break;
+        }
+    }
+    report.seconds = std::chrono::duration<double>(clock::now() - t_start).count();
+    (detail::on_train_end(callbacks, report), ...);
+    return report;
+}
+
+} // namespace edgestack::train
