@@ -62,6 +62,17 @@ enum class Activation : std::uint8_t { none, relu, relu6 };
 
 using Dims = std::vector<std::size_t>;
 
+/// Affine int8 quantization: real = scale * (q - zero_point). One entry per tensor, or one per
+/// channel along `axis` (weights: axis 0, the output channel). Empty means not quantized.
+struct QuantParams {
+    std::vector<float> scale;
+    std::vector<std::int32_t> zero_point;
+    int axis = -1; // -1: per tensor
+
+    bool empty() const noexcept { return scale.empty(); }
+    bool per_channel() const noexcept { return axis >= 0; }
+};
+
 inline std::size_t volume(const Dims& d) noexcept {
     std::size_t n = 1;
     for (auto x : d) n *= x;
@@ -95,10 +106,21 @@ struct Node {
     std::vector<float> weights;
     std::vector<float> bias;
     std::vector<float> extra; // batch norm: gamma | beta | mean | var, each `channels` long
+
+    // Int8 form, set by a Quantizer (empty for fp32 nodes). Weights are symmetric int8 in
+    // the fp32 layout above; the bias is int32 with scale input_scale * weight_scale[c].
+    std::vector<std::int8_t> qweights;
+    std::vector<std::int32_t> qbias;
+    QuantParams weight_quant;
+
+    bool quantized() const noexcept { return !weight_quant.empty() || !qweights.empty(); }
 };
 
 struct Graph {
     std::vector<Dims> values; // per-sample shape of every value; values[0] is the input
+    /// Per value: its int8 activation parameters (per tensor), or empty for fp32. A graph
+    /// whose values all carry parameters runs integer-only from input to output.
+    std::vector<QuantParams> value_quant;
     std::vector<Node> nodes;  // in topological order
     int output = 0;
 
@@ -123,6 +145,7 @@ struct Graph {
         }
         const int id = static_cast<int>(values.size());
         values.push_back(std::move(out));
+        if (!value_quant.empty()) value_quant.resize(values.size());
         node.inputs = std::move(inputs);
         node.output = id;
         nodes.push_back(std::move(node));
