@@ -3,6 +3,7 @@
 
 #include "edgestack/nn/activation.hpp"
 #include "edgestack/nn/concepts.hpp"
+#include "edgestack/nn/hooks.hpp"
 #include "edgestack/nn/dense.hpp"
 #include "edgestack/nn/flatten.hpp"
 #include "edgestack/nn/input.hpp"

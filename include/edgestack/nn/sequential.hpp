@@ -19,6 +19,7 @@
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/nn/concepts.hpp"
+#include "edgestack/nn/hooks.hpp"
 #include "edgestack/nn/input.hpp"
 
 namespace edgestack::nn {
@@ -55,6 +56,19 @@ template <class F, std::size_t... I>
 constexpr void for_each_index_reversed(F&& f, std::index_sequence<I...>) {
     constexpr std::size_t n = sizeof...(I);
     (f(std::integral_constant<std::size_t, n - 1 - I>{}), ...);
+}
+
+/// Weights are the leading parameters of a layer; a layer without `weight_count` has none
+/// beyond its bias-like parameters only if it says so, so the default is "all are weights".
+template <class L>
+constexpr std::size_t weight_count_of() {
+    if constexpr (requires { L::weight_count; }) return L::weight_count;
+    else return L::param_count;
+}
+template <class L>
+constexpr std::size_t output_channels_of() {
+    using S = typename L::output_shape;
+    return S::dims[S::rank - 1];
 }
 
 inline std::string group_digits(std::size_t v) {
@@ -134,7 +148,44 @@ public:
     /// Floats per sample that inference needs with two ping-pong buffers.
     static constexpr std::size_t inference_arena_floats = 2 * widest;
 
-    Sequential() : params_(param_count, 0.0f), grads_(param_count, 0.0f) {}
+    Sequential() : params_(param_count, 0.0f), grads_(param_count, 0.0f) {
+        detail::for_each_index(
+            [&](auto i) {
+                constexpr std::size_t I = decltype(i)::value;
+                using L = layer_type<I>;
+                auto& info = info_[I];
+                info.index = I;
+                info.name = L::name();
+                info.weight_count = detail::weight_count_of<L>();
+                info.bias_count = L::param_count - info.weight_count;
+                info.output_channels = detail::output_channels_of<L>();
+                info.input_size = L::input_shape::size;
+                info.output_size = L::output_shape::size;
+            },
+            indices{});
+    }
+
+    // Parameter spans point into this object: a copy must not share them.
+    Sequential(const Sequential& o)
+        : layers_(o.layers_), params_(o.params_), grads_(o.grads_), info_(o.info_),
+          hooks_(o.hooks_) {}
+    Sequential& operator=(const Sequential& o) {
+        if (this != &o) {
+            layers_ = o.layers_;
+            params_ = o.params_;
+            grads_ = o.grads_;
+            info_ = o.info_;
+            hooks_ = o.hooks_;
+            used_params_ = {};
+        }
+        return *this;
+    }
+
+    /// Install training hooks (QAT, pruning); nullptr removes them. Not owned.
+    void set_hooks(TrainHooks* hooks) noexcept { hooks_ = hooks; }
+    TrainHooks* hooks() const noexcept { return hooks_; }
+    /// What hooks are told about layer `i`.
+    const LayerInfo& layer_info(std::size_t i) const { return info_.at(i); }
 
     /// Initialise every layer's parameters from `rng` (deterministic for a given seed).
     void init(Rng& rng) {
@@ -181,8 +232,14 @@ public:
             [&](auto i) {
                 constexpr std::size_t I = decltype(i)::value;
                 const float* src = I == 0 ? in : activation<I - 1>();
-                std::get<I>(layers_).forward(src, activation<I>(), batch, layer_params<I>(), mode,
-                                             rng);
+                std::span<const float> p = layer_params<I>();
+                if (hooks_ != nullptr) p = hooks_->forward_params(info_[I], p, mode);
+                used_params_[I] = p;
+                std::get<I>(layers_).forward(src, activation<I>(), batch, p, mode, rng);
+                if (hooks_ != nullptr)
+                    hooks_->after_forward(
+                        info_[I], {activation<I>(), batch * layer_type<I>::output_shape::size},
+                        mode);
             },
             indices{});
         return activation<depth - 1>();
@@ -201,10 +258,21 @@ public:
         detail::for_each_index_reversed(
             [&](auto i) {
                 constexpr std::size_t I = decltype(i)::value;
+                constexpr std::size_t out_n = layer_type<I>::output_shape::size;
                 const float* src = I == 0 ? input_ : activation<I - 1>();
                 float* din = I == 0 ? nullptr : dbuf_[I % 2].data();
+                if (hooks_ != nullptr) {
+                    // The hook may mask the incoming gradient, so work on a copy of it.
+                    const std::size_t n = batch * out_n;
+                    if (hook_grad_.size() < n) hook_grad_.resize(n);
+                    std::copy_n(upstream, n, hook_grad_.data());
+                    hooks_->before_backward(info_[I], {hook_grad_.data(), n},
+                                            {activation<I>(), n});
+                    upstream = hook_grad_.data();
+                }
                 std::get<I>(layers_).backward(src, activation<I>(), upstream, din, batch,
-                                              layer_params<I>(), layer_grads<I>());
+                                              used_params_[I], layer_grads<I>());
+                if (hooks_ != nullptr) hooks_->after_backward(info_[I], layer_grads<I>());
                 upstream = din;
             },
             indices{});
@@ -287,6 +355,10 @@ private:
     std::vector<float> grads_;
     std::vector<float> acts_;
     std::array<std::vector<float>, 2> dbuf_;
+    std::array<LayerInfo, depth> info_{};
+    std::array<std::span<const float>, depth> used_params_{};
+    std::vector<float> hook_grad_;
+    TrainHooks* hooks_ = nullptr;
     const float* input_ = nullptr;
     std::size_t batch_ = 0;
 };

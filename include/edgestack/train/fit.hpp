@@ -130,7 +130,7 @@ FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, std::size
             loss_sum += static_cast<double>(l) * n;
             correct += c;
             seen += n;
-            const BatchStats bs{epoch, b++, n_batches, l, c, n};
+            [[maybe_unused]] const BatchStats bs{epoch, b++, n_batches, l, c, n};
             (detail::on_batch_end(callbacks, bs), ...);
         }
         EpochStats es;
