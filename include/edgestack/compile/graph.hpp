@@ -116,6 +116,22 @@ struct Node {
     bool quantized() const noexcept { return !weight_quant.empty() || !qweights.empty(); }
 };
 
+// The int8 contract (docs/engine.md has the full text; backend::Reference is its definition):
+// - value_quant is empty (fp32 graph) or holds one per-tensor asymmetric (scale, zero point)
+//   for every value, input and output included. Quantize a graph after
+//   compile::canonicalize (batch norm folded, dropout removed, relu/relu6 fused); a fused
+//   node's output value is the activation's output, so it carries post-activation params.
+// - dense/conv2d/depthwise_conv2d: qweights symmetric int8 in [-127, 127], zero points 0,
+//   weight_quant.scale of size 1 or one per output channel (depthwise: per channel); qbias
+//   int32 at scale s_in * s_w[c] (empty = zero). acc = qbias[c] + sum (x - zp_in) * w in
+//   exact int32 (padding reads zp_in); y = quant::requantize(acc,
+//   quantize_multiplier(s_in * s_w[c] / s_out), zp_out, lo, hi), the fused activation
+//   clamping [lo, hi] in the int8 domain (relu: lo = zp_out; relu6: hi = quantize(6)).
+// - max_pool2d, flatten, relu, relu6, dropout keep their input's params (must be equal).
+// - avg_pool2d / global_avg_pool: sum (x - zp_in) over real (unpadded) positions, then
+//   requantize by s_in / (s_out * count). add: both inputs rescaled with 20 fractional bits,
+//   summed, rounding-shifted. softmax: dequantize, fp32 softmax, quantize.
+//   sigmoid/tanh/hard_swish/leaky_relu: 256-entry table of quantize(f(dequantize(q))).
 struct Graph {
     std::vector<Dims> values; // per-sample shape of every value; values[0] is the input
     /// Per value: its int8 activation parameters (per tensor), or empty for fp32. A graph
