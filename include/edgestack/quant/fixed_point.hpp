@@ -90,4 +90,20 @@ inline float choose_symmetric(float absmax) noexcept {
     return absmax > 0.0f ? absmax / 127.0f : 1.0f;
 }
 
+/// The requantization of a dense/conv accumulator: M = input_scale * weight_scale /
+/// output_scale, formed in double from the float scales so that every kernel that calls this
+/// gets the same Q31 multiplier and shift.
+inline Requant output_multiplier(float input_scale, float weight_scale, float output_scale) {
+    return quantize_multiplier(static_cast<double>(input_scale) *
+                               static_cast<double>(weight_scale) /
+                               static_cast<double>(output_scale));
+}
+
+/// int32 bias for a per-channel scale input_scale * weight_scale (ties to even, saturated).
+inline std::int32_t quantize_bias(float bias, float input_scale, float weight_scale) noexcept {
+    const double s = static_cast<double>(input_scale) * static_cast<double>(weight_scale);
+    const double q = std::nearbyint(static_cast<double>(bias) / s);
+    return static_cast<std::int32_t>(std::clamp(q, -2147483648.0, 2147483647.0));
+}
+
 } // namespace edgestack::quant
