@@ -1,19 +1,25 @@
-// Turns a Loader and an Augmentation into shuffled mini-batches, epoch after epoch.
-// Every sample's augmentation draws from its own stream, split from (seed, epoch, index),
-// so batches are the same whatever the thread count.
+// Turns a Loader and an Augmentation into shuffled mini-batches, epoch after epoch. Samples
+// are read and augmented in parallel (oneTBB when edgestack::tbb is linked), and the next
+// batch is assembled in the background while the caller trains on the current one. Every
+// sample's augmentation draws from its own stream, split from (seed, epoch, index), so
+// batches are the same whatever the thread count.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "edgestack/concepts.hpp"
 #include "edgestack/core/error.hpp"
+#include "edgestack/core/parallel.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/data/batch.hpp"
+#include "edgestack/data/detail/worker.hpp"
 
 namespace edgestack::data {
 
@@ -21,6 +27,7 @@ struct BatchOptions {
     std::size_t batch_size = 64;
     bool shuffle = true;
     bool drop_last = false;
+    bool prefetch = true; // assemble batch k+1 in the background while k is used
 };
 
 template <Loader L, Augmentation A>
@@ -37,6 +44,9 @@ public:
         order_.resize(loader.size());
         start_epoch(0);
     }
+    Batcher(const Batcher&) = delete;
+    Batcher& operator=(const Batcher&) = delete;
+    ~Batcher() { drain(); }
 
     std::size_t batches_per_epoch() const noexcept {
         const std::size_t n = loader_->size(), b = opt_.batch_size;
@@ -45,6 +55,7 @@ public:
 
     /// Reset to the first batch of `epoch`, reshuffled from (seed, epoch).
     void start_epoch(std::size_t epoch) {
+        drain();
         epoch_ = epoch;
         cursor_ = 0;
         std::iota(order_.begin(), order_.end(), std::size_t{0});
@@ -57,26 +68,65 @@ public:
 
     /// Fill `out` with the next batch; false once the epoch is exhausted.
     bool next(Batch& out) {
-        const std::size_t n = order_.size();
-        if (cursor_ >= n) return false;
-        std::size_t b = std::min(opt_.batch_size, n - cursor_);
-        if (opt_.drop_last && b < opt_.batch_size) return false;
-        out.resize(b, layout_.size());
-        const Rng epoch_rng = rng_.split(0x1000 + epoch_);
-        for (std::size_t i = 0; i < b; ++i) {
-            const std::size_t idx = order_[cursor_ + i];
-            out.index[i] = idx;
-            out.y[i] = loader_->read(idx, out.sample(i));
-            if constexpr (!requires { A::is_identity; }) {
-                Rng r = epoch_rng.split(idx);
-                (*augment_)(out.sample(i), layout_, r);
-            }
+        const std::size_t b = batch_at(cursor_);
+        if (b == 0) return false;
+        if (staged_) {
+            worker_.wait();
+            staged_ = false;
+            std::swap(out.x, ahead_.x);
+            std::swap(out.y, ahead_.y);
+            std::swap(out.index, ahead_.index);
+        } else {
+            assemble(out, cursor_, b);
         }
         cursor_ += b;
+        if (opt_.prefetch) {
+            const std::size_t nb = batch_at(cursor_);
+            if (nb != 0) {
+                const std::size_t start = cursor_;
+                staged_ = true;
+                worker_.submit([this, start, nb] { assemble(ahead_, start, nb); });
+            }
+        }
         return true;
     }
 
 private:
+    // Size of the batch that starts at `pos` in this epoch's order, 0 if there is none.
+    std::size_t batch_at(std::size_t pos) const noexcept {
+        const std::size_t n = order_.size();
+        if (pos >= n) return 0;
+        const std::size_t b = std::min(opt_.batch_size, n - pos);
+        return opt_.drop_last && b < opt_.batch_size ? 0 : b;
+    }
+
+    void assemble(Batch& out, std::size_t start, std::size_t b) const {
+        out.resize(b, layout_.size());
+        const Rng epoch_rng = rng_.split(0x1000 + epoch_);
+        // Chunks of 8 samples: enough work per task to hide scheduling, enough tasks to share.
+        parallel_chunks(0, b, 8, [&](std::size_t lo, std::size_t hi) {
+            for (std::size_t i = lo; i < hi; ++i) {
+                const std::size_t idx = order_[start + i];
+                out.index[i] = idx;
+                out.y[i] = loader_->read(idx, out.sample(i));
+                if constexpr (!requires { A::is_identity; }) {
+                    Rng r = epoch_rng.split(idx);
+                    (*augment_)(out.sample(i), layout_, r);
+                }
+            }
+        });
+    }
+
+    // Waits for a background batch and drops it (epoch restart or destruction).
+    void drain() noexcept {
+        if (!staged_) return;
+        staged_ = false;
+        try {
+            worker_.wait();
+        } catch (...) {
+        }
+    }
+
     const L* loader_;
     const A* augment_;
     SampleLayout layout_;
@@ -85,6 +135,9 @@ private:
     std::vector<std::size_t> order_;
     std::size_t cursor_ = 0;
     std::size_t epoch_ = 0;
+    Batch ahead_;
+    bool staged_ = false;
+    detail::Worker worker_;
 };
 
 } // namespace edgestack::data

@@ -1,0 +1,208 @@
+// Image augmentation policies for NHWC samples (SampleLayout gives H, W, C): random shift or
+// crop with padding, horizontal flip, small rotation, Gaussian noise, random erasing and
+// brightness/contrast. Each acts with probability `p` and is meant for data::Augment<...>.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <numbers>
+#include <span>
+#include <vector>
+
+#include "edgestack/core/rng.hpp"
+#include "edgestack/core/shape.hpp"
+
+namespace edgestack::data {
+
+/// What fills the pixels a transform uncovers.
+enum class Fill { zero, edge };
+
+namespace detail {
+// Per-thread scratch, so policies stay const, thread-safe and allocation-free after warm-up.
+inline std::span<float> scratch(std::size_t n) {
+    thread_local std::vector<float> buf;
+    if (buf.size() < n) buf.resize(n);
+    return {buf.data(), n};
+}
+
+inline std::ptrdiff_t draw_offset(Rng& r, std::size_t max) {
+    return static_cast<std::ptrdiff_t>(r.below(2 * max + 1)) - static_cast<std::ptrdiff_t>(max);
+}
+
+// Moves the image by (dy, dx) in place; uncovered pixels take `fill`'s value.
+inline void translate(std::span<float> x, const SampleLayout& d, std::ptrdiff_t dy,
+                      std::ptrdiff_t dx, Fill fill) {
+    const auto H = static_cast<std::ptrdiff_t>(d.height), W = static_cast<std::ptrdiff_t>(d.width);
+    const auto C = static_cast<std::ptrdiff_t>(d.channels);
+    if (dy == 0 && dx == 0) return;
+    if (fill == Fill::edge) {
+        // Replicating edges reads arbitrary source pixels: go through a copy.
+        auto src = scratch(x.size());
+        std::copy(x.begin(), x.end(), src.begin());
+        for (std::ptrdiff_t y = 0; y < H; ++y) {
+            const std::ptrdiff_t sy = std::clamp<std::ptrdiff_t>(y - dy, 0, H - 1);
+            for (std::ptrdiff_t xx = 0; xx < W; ++xx) {
+                const std::ptrdiff_t sx = std::clamp<std::ptrdiff_t>(xx - dx, 0, W - 1);
+                std::memcpy(&x[(y * W + xx) * C], &src[(sy * W + sx) * C], sizeof(float) * C);
+            }
+        }
+        return;
+    }
+    // Zero fill in place: rows in the order that never overwrites a row still to be read.
+    const std::ptrdiff_t lo = std::max<std::ptrdiff_t>(0, dx), hi = std::min(W, W + dx);
+    auto do_row = [&](std::ptrdiff_t y) {
+        float* row = &x[y * W * C];
+        const std::ptrdiff_t sy = y - dy;
+        if (sy < 0 || sy >= H || hi <= lo) {
+            std::fill(row, row + W * C, 0.0f);
+            return;
+        }
+        std::memmove(row + lo * C, &x[(sy * W + (lo - dx)) * C], sizeof(float) * (hi - lo) * C);
+        std::fill(row, row + lo * C, 0.0f);
+        std::fill(row + hi * C, row + W * C, 0.0f);
+    };
+    if (dy > 0)
+        for (std::ptrdiff_t y = H - 1; y >= 0; --y) do_row(y);
+    else
+        for (std::ptrdiff_t y = 0; y < H; ++y) do_row(y);
+}
+} // namespace detail
+
+/// Moves the image by up to MaxShift pixels along each axis.
+template <std::size_t MaxShift>
+struct Shift {
+    float p = 1.0f;
+    Fill fill = Fill::zero;
+    void operator()(std::span<float> x, const SampleLayout& d, Rng& r) const {
+        if (!r.bernoulli(p)) return;
+        const auto dy = d.height > 1 ? detail::draw_offset(r, MaxShift) : 0;
+        const auto dx = detail::draw_offset(r, MaxShift);
+        detail::translate(x, d, dy, dx, fill);
+    }
+};
+
+/// Pads the image by Pad pixels on every side and crops a random window of the original
+/// size - the same distribution of outcomes as Shift<Pad>.
+template <std::size_t Pad>
+using RandomCrop = Shift<Pad>;
+
+/// Mirrors the image left to right.
+struct FlipX {
+    float p = 0.5f;
+    void operator()(std::span<float> x, const SampleLayout& d, Rng& r) const {
+        if (!r.bernoulli(p)) return;
+        const std::size_t W = d.width, C = d.channels;
+        for (std::size_t y = 0; y < d.height; ++y) {
+            float* row = x.data() + y * W * C;
+            for (std::size_t a = 0, b = W - 1; a < b; ++a, --b)
+                for (std::size_t c = 0; c < C; ++c) std::swap(row[a * C + c], row[b * C + c]);
+        }
+    }
+};
+
+/// Rotates the image about its centre by an angle drawn from [-MaxDegrees, MaxDegrees],
+/// bilinear, uncovered pixels zero.
+template <std::size_t MaxDegrees>
+struct Rotate {
+    float p = 0.5f;
+    void operator()(std::span<float> x, const SampleLayout& d, Rng& r) const {
+        if (!r.bernoulli(p)) return;
+        const float a = r.uniform(-1.0f, 1.0f) * static_cast<float>(MaxDegrees) *
+                        std::numbers::pi_v<float> / 180.0f;
+        const float cs = std::cos(a), sn = std::sin(a);
+        const auto H = static_cast<std::ptrdiff_t>(d.height), W = static_cast<std::ptrdiff_t>(d.width);
+        const std::size_t C = d.channels;
+        auto src = detail::scratch(x.size());
+        std::copy(x.begin(), x.end(), src.begin());
+        const float cy = 0.5f * static_cast<float>(H - 1), cx = 0.5f * static_cast<float>(W - 1);
+        auto at = [&](std::ptrdiff_t yy, std::ptrdiff_t xx, std::size_t c) {
+            return (yy < 0 || yy >= H || xx < 0 || xx >= W) ? 0.0f
+                                                             : src[(yy * W + xx) * C + c];
+        };
+        for (std::ptrdiff_t y = 0; y < H; ++y) {
+            for (std::ptrdiff_t xx = 0; xx < W; ++xx) {
+                // Inverse mapping: where in the source does this output pixel come from.
+                const float oy = static_cast<float>(y) - cy, ox = static_cast<float>(xx) - cx;
+                const float sy = cs * oy - sn * ox + cy, sx = sn * oy + cs * ox + cx;
+                const float fy = std::floor(sy), fx = std::floor(sx);
+                const auto y0 = static_cast<std::ptrdiff_t>(fy), x0 = static_cast<std::ptrdiff_t>(fx);
+                const float wy = sy - fy, wx = sx - fx;
+                for (std::size_t c = 0; c < C; ++c) {
+                    const float top = at(y0, x0, c) * (1 - wx) + at(y0, x0 + 1, c) * wx;
+                    const float bot = at(y0 + 1, x0, c) * (1 - wx) + at(y0 + 1, x0 + 1, c) * wx;
+                    x[(y * W + xx) * C + c] = top * (1 - wy) + bot * wy;
+                }
+            }
+        }
+    }
+};
+
+/// Adds N(0, stddev) to every value, then clamps to [lo, hi] (set lo > hi to not clamp).
+struct GaussianNoise {
+    float p = 0.5f;
+    float stddev = 0.05f;
+    float lo = 0.0f, hi = 1.0f;
+    void operator()(std::span<float> x, const SampleLayout&, Rng& r) const {
+        if (!r.bernoulli(p)) return;
+        // Box-Muller, both values used: half the transcendental calls of Rng::normal.
+        const std::size_t n = x.size();
+        for (std::size_t i = 0; i < n; i += 2) {
+            float u1 = r.uniform();
+            while (u1 <= 0.0f) u1 = r.uniform();
+            const float rad = stddev * std::sqrt(-2.0f * std::log(u1));
+            const float th = 2.0f * std::numbers::pi_v<float> * r.uniform();
+            x[i] += rad * std::cos(th);
+            if (i + 1 < n) x[i + 1] += rad * std::sin(th);
+        }
+        if (lo <= hi)
+            for (auto& v : x) v = std::clamp(v, lo, hi);
+    }
+};
+
+/// Random erasing (cutout): fills a rectangle covering a fraction in [min_area, max_area] of
+/// the image, aspect ratio in [1/max_aspect, max_aspect], with `value`.
+struct RandomErasing {
+    float p = 0.5f;
+    float min_area = 0.02f, max_area = 0.2f;
+    float max_aspect = 3.0f;
+    float value = 0.0f;
+    void operator()(std::span<float> x, const SampleLayout& d, Rng& r) const {
+        if (!r.bernoulli(p)) return;
+        const float area = r.uniform(min_area, max_area) * static_cast<float>(d.height * d.width);
+        const float la = std::log(max_aspect);
+        const float aspect = std::exp(r.uniform(-la, la));
+        const auto h = std::clamp<std::size_t>(
+            static_cast<std::size_t>(std::lround(std::sqrt(area * aspect))), 1, d.height);
+        const auto w = std::clamp<std::size_t>(
+            static_cast<std::size_t>(std::lround(std::sqrt(area / aspect))), 1, d.width);
+        const std::size_t y0 = r.below(d.height - h + 1), x0 = r.below(d.width - w + 1);
+        const std::size_t C = d.channels;
+        for (std::size_t y = y0; y < y0 + h; ++y)
+            std::fill_n(x.data() + (y * d.width + x0) * C, w * C, value);
+    }
+};
+
+/// x -> (x - mean) * c + mean + b, c in [1 - contrast, 1 + contrast], b in [-brightness,
+/// brightness]; then clamped to [lo, hi] (lo > hi: no clamp).
+struct BrightnessContrast {
+    float p = 0.5f;
+    float brightness = 0.1f;
+    float contrast = 0.2f;
+    float lo = 0.0f, hi = 1.0f;
+    void operator()(std::span<float> x, const SampleLayout&, Rng& r) const {
+        if (!r.bernoulli(p)) return;
+        const float b = r.uniform(-brightness, brightness);
+        const float c = r.uniform(1.0f - contrast, 1.0f + contrast);
+        float mean = 0.0f;
+        for (float v : x) mean += v;
+        mean /= static_cast<float>(x.size());
+        const float shift = mean * (1.0f - c) + b;
+        for (auto& v : x) v = v * c + shift;
+        if (lo <= hi)
+            for (auto& v : x) v = std::clamp(v, lo, hi);
+    }
+};
+
+} // namespace edgestack::data
