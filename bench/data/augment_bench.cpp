@@ -1,0 +1,86 @@
+// Augmented Fashion-MNIST samples per second: the Batcher (parallel assembly and background
+// prefetch) on 1 and 2 threads, beside a plain single-threaded read-and-augment loop.
+#include <benchmark/benchmark.h>
+
+#include <numeric>
+#include <vector>
+
+#include "edgestack/core/parallel.hpp"
+#include "edgestack/data/augment.hpp"
+#include "edgestack/data/batcher.hpp"
+#include "edgestack/data/fashion_mnist.hpp"
+#include "edgestack/data/image_augment.hpp"
+#include "edgestack/data/no_augment.hpp"
+
+using namespace edgestack;
+using namespace edgestack::data;
+
+namespace {
+
+const IdxLoader& train() {
+    static const IdxLoader l = load_fashion_mnist(Split::train, EDGESTACK_FASHION_MNIST_DIR);
+    return l;
+}
+
+// A typical recipe for Fashion-MNIST, and a heavier one with rotation and noise.
+using Light = Augment<Shift<2>, FlipX, RandomErasing>;
+using Heavy = Augment<Shift<2>, FlipX, Rotate<10>, GaussianNoise, RandomErasing, BrightnessContrast>;
+
+template <class A>
+void BM_batcher(benchmark::State& state) {
+    const auto& l = train();
+    ThreadLimit limit(static_cast<std::size_t>(state.range(0)));
+    const A aug;
+    Batcher<IdxLoader, A> b(l, aug, l.layout(), {64, true, false, true}, Rng(1));
+    Batch batch;
+    std::size_t epoch = 0, samples = 0;
+    for (auto _ : state) {
+        if (!b.next(batch)) {
+            b.start_epoch(++epoch);
+            b.next(batch);
+        }
+        benchmark::DoNotOptimize(batch.x.data());
+        samples += batch.size();
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(samples));
+}
+
+// Baseline: one thread, no Batcher - shuffle, read, augment, one sample after another.
+template <class A>
+void BM_plain_loop(benchmark::State& state) {
+    const auto& l = train();
+    const A aug;
+    const SampleLayout d = l.layout();
+    std::vector<std::size_t> order(l.size());
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    Rng shuffle(1);
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shuffle.below(i)]);
+    std::vector<float> x(64 * l.sample_size());
+    std::vector<std::int32_t> y(64);
+    const Rng root(2);
+    std::size_t pos = 0, samples = 0;
+    for (auto _ : state) {
+        for (std::size_t k = 0; k < 64; ++k, pos = (pos + 1) % order.size()) {
+            std::span<float> s(x.data() + k * l.sample_size(), l.sample_size());
+            y[k] = l.read(order[pos], s);
+            if constexpr (!requires { A::is_identity; }) {
+                Rng r = root.split(order[pos]);
+                aug(s, d, r);
+            }
+        }
+        benchmark::DoNotOptimize(x.data());
+        samples += 64;
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(samples));
+}
+
+} // namespace
+
+BENCHMARK(BM_plain_loop<NoAugment>)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_batcher<NoAugment>)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_plain_loop<Light>)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_batcher<Light>)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->UseRealTime();
+BENCHMARK(BM_plain_loop<Heavy>)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_batcher<Heavy>)->Arg(1)->Arg(2)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+BENCHMARK_MAIN();
