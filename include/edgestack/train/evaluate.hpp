@@ -1,63 +1,74 @@
-// Evaluation of a classifier: loss, accuracy and the confusion matrix over a whole Loader.
+// Evaluation of a trained model over a whole data set: a classifier over a Loader (loss,
+// accuracy, top-k, confusion matrix, per-class precision/recall/F1), a regressor over
+// arrays of inputs and targets (MAE, RMSE). Both run the model in eval mode.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "edgestack/concepts.hpp"
+#include "edgestack/core/error.hpp"
 #include "edgestack/data/batch.hpp"
 #include "edgestack/train/loss.hpp"
+#include "edgestack/train/metrics.hpp"
 
 namespace edgestack::train {
 
-struct Evaluation {
-    std::size_t count = 0;
-    double loss = 0.0;
-    double accuracy = 0.0;
-    std::size_t classes = 0;
-    std::vector<std::size_t> confusion; // [true][predicted], classes x classes
-
-    std::size_t confusion_at(std::size_t truth, std::size_t predicted) const {
-        return confusion.at(truth * classes + predicted);
-    }
-};
-
-/// Run `model` in eval mode over every sample of `loader`, `batch_size` at a time.
+/// Run `model` in eval mode over every sample of `loader`, `batch_size` at a time; the loss
+/// is softmax cross-entropy and top-k uses `top_k` (clamped to the number of classes).
 template <Model M, Loader L>
-Evaluation evaluate(M& model, const L& loader, std::size_t batch_size = 256) {
+Evaluation evaluate(M& model, const L& loader, std::size_t batch_size = 256,
+                    std::size_t top_k = 5) {
     constexpr std::size_t classes = M::output_shape::size;
     constexpr std::size_t features = M::input_shape::size;
-    Evaluation ev;
-    ev.classes = classes;
-    ev.confusion.assign(classes * classes, 0);
+    if (batch_size == 0) throw config_error("evaluate: batch_size must be >= 1");
+    if (loader.sample_size() != features)
+        throw shape_error("evaluate: the loader's samples have " +
+                          std::to_string(loader.sample_size()) + " values, the model needs " +
+                          std::to_string(features));
+    ClassificationMetrics metrics(classes, top_k);
     data::Batch batch;
     std::vector<float> dlogits;
     Rng rng(0);
-    double loss_sum = 0.0;
-    std::size_t correct = 0;
     for (std::size_t start = 0; start < loader.size(); start += batch_size) {
         const std::size_t n = std::min(batch_size, loader.size() - start);
         batch.resize(n, features);
         for (std::size_t i = 0; i < n; ++i) batch.y[i] = loader.read(start + i, batch.sample(i));
         const float* logits = model.forward(batch.x.data(), n, nn::Mode::eval, rng);
         dlogits.resize(n * classes);
-        loss_sum += static_cast<double>(SoftmaxCrossEntropy{}(logits, batch.y.data(), n, classes,
-                                                              dlogits.data())) * n;
-        for (std::size_t b = 0; b < n; ++b) {
-            const float* z = logits + b * classes;
-            std::size_t best = 0;
-            for (std::size_t k = 1; k < classes; ++k)
-                if (z[k] > z[best]) best = k;
-            const auto truth = static_cast<std::size_t>(batch.y[b]);
-            correct += best == truth;
-            ++ev.confusion[truth * classes + best];
-        }
+        const float loss =
+            SoftmaxCrossEntropy{}(logits, batch.y.data(), n, classes, dlogits.data());
+        metrics.add(logits, batch.y.data(), n, loss);
     }
-    ev.count = loader.size();
-    ev.loss = ev.count ? loss_sum / static_cast<double>(ev.count) : 0.0;
-    ev.accuracy = ev.count ? static_cast<double>(correct) / static_cast<double>(ev.count) : 0.0;
-    return ev;
+    return metrics.result();
+}
+
+/// Run `model` in eval mode over `inputs` (samples back to back) and compare its outputs
+/// with `targets` (one per output value).
+template <Model M>
+RegressionReport evaluate_regression(M& model, std::span<const float> inputs,
+                                     std::span<const float> targets,
+                                     std::size_t batch_size = 256) {
+    constexpr std::size_t in = M::input_shape::size;
+    constexpr std::size_t out = M::output_shape::size;
+    if (batch_size == 0) throw config_error("evaluate_regression: batch_size must be >= 1");
+    if (inputs.size() % in != 0 || targets.size() != inputs.size() / in * out)
+        throw shape_error("evaluate_regression: " + std::to_string(inputs.size()) +
+                          " input values and " + std::to_string(targets.size()) +
+                          " targets do not make whole samples of " + std::to_string(in) +
+                          " inputs and " + std::to_string(out) + " outputs");
+    const std::size_t n = inputs.size() / in;
+    std::vector<float> predictions(n * out);
+    Rng rng(0);
+    for (std::size_t start = 0; start < n; start += batch_size) {
+        const std::size_t b = std::min(batch_size, n - start);
+        const float* y = model.forward(inputs.data() + start * in, b, nn::Mode::eval, rng);
+        std::copy_n(y, b * out, predictions.begin() + static_cast<std::ptrdiff_t>(start * out));
+    }
+    return regression_metrics(predictions, targets);
 }
 
 } // namespace edgestack::train

@@ -18,16 +18,27 @@
 namespace edgestack::train {
 
 struct FitOptions {
+    /// Train until this many epochs are done (counting those before initial_epoch).
     std::size_t epochs = 1;
     std::size_t batch_size = 64;
     bool shuffle = true;
     bool drop_last = false;
+    /// The first epoch to run: set it from a checkpoint to resume (load_checkpoint).
+    std::size_t initial_epoch = 0;
+};
+
+/// Epochs [first, last) of a run; a resumed run starts past 0 and, because every epoch's
+/// shuffle and random streams derive from (seed, epoch), repeats the uninterrupted run.
+struct EpochRange {
+    std::size_t first = 0;
+    std::size_t last = 0;
 };
 
 struct BatchStats {
     std::size_t epoch = 0, batch = 0, batches = 0;
     float loss = 0.0f;
     std::size_t correct = 0, size = 0;
+    std::size_t epochs = 0; // last, so older positional initialisers still compile
 };
 
 struct EpochStats {
@@ -96,13 +107,14 @@ void on_train_end(Cb& cb, const FitReport& r) {
 
 } // namespace detail
 
-/// Train `model` for `epochs` epochs of batches from `batches` (start_epoch(e), next(batch),
-/// batches_per_epoch()). `validate(model)` returns {loss, accuracy} or is a no-op returning
-/// NaNs; `after_step(model)` runs after every optimizer step (quantizer hooks).
+/// Train `model` for epochs [range.first, range.last) of batches from `batches`
+/// (start_epoch(e), next(batch), batches_per_epoch()). `validate(model)` returns
+/// {loss, accuracy} or is a no-op returning NaNs; `after_step(model)` runs after every optimizer step (quantizer hooks).
 template <Model M, class Batches, Optimizer O, ClassificationLoss F, class Validate,
           class AfterStep, class... Callbacks>
-FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, std::size_t epochs,
+FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, EpochRange range,
               Rng rng, Validate&& validate, AfterStep&& after_step, Callbacks&... callbacks) {
+    const std::size_t epochs = range.last;
     using clock = std::chrono::steady_clock;
     constexpr std::size_t classes = M::output_shape::size;
     FitReport report;
@@ -110,7 +122,7 @@ FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, std::size
     (detail::on_train_begin(callbacks), ...);
     data::Batch batch;
     std::vector<float> dlogits;
-    for (std::size_t epoch = 0; epoch < epochs; ++epoch) {
+    for (std::size_t epoch = range.first; epoch < epochs; ++epoch) {
         const auto t0 = clock::now();
         batches.start_epoch(epoch);
         const std::size_t n_batches = batches.batches_per_epoch();
@@ -130,7 +142,7 @@ FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, std::size
             loss_sum += static_cast<double>(l) * n;
             correct += c;
             seen += n;
-            [[maybe_unused]] const BatchStats bs{epoch, b++, n_batches, l, c, n};
+            [[maybe_unused]] const BatchStats bs{epoch, b++, n_batches, l, c, n, epochs};
             (detail::on_batch_end(callbacks, bs), ...);
         }
         EpochStats es;
@@ -154,6 +166,15 @@ FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, std::size
     report.seconds = std::chrono::duration<double>(clock::now() - t_start).count();
     (detail::on_train_end(callbacks, report), ...);
     return report;
+}
+
+/// As above, for epochs [0, epochs).
+template <Model M, class Batches, Optimizer O, ClassificationLoss F, class Validate,
+          class AfterStep, class... Callbacks>
+FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, std::size_t epochs,
+              Rng rng, Validate&& validate, AfterStep&& after_step, Callbacks&... callbacks) {
+    return fit(model, batches, optimizer, loss, EpochRange{0, epochs}, rng, validate,
+               after_step, callbacks...);
 }
 
 } // namespace edgestack::train

@@ -1,0 +1,200 @@
+// Metrics of the evaluation stage, apart from any model: a classification report built
+// from scores and labels (accuracy, top-k, confusion matrix, per-class precision, recall
+// and F1, printable as a table) and regression errors (MAE, RMSE).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "edgestack/core/error.hpp"
+
+namespace edgestack::train {
+
+struct ClassMetrics {
+    std::size_t support = 0; // samples whose true class this is
+    double precision = 0.0, recall = 0.0, f1 = 0.0;
+};
+
+/// Accumulates a classification report batch by batch.
+struct Evaluation {
+    std::size_t count = 0;
+    double loss = 0.0;
+    double accuracy = 0.0;
+    std::size_t top_k = 0;         // k of top_k_accuracy (0: not computed)
+    double top_k_accuracy = 0.0;   // the true class among the k highest scores
+    std::size_t classes = 0;
+    std::vector<std::size_t> confusion; // [true][predicted], classes x classes
+
+    std::size_t confusion_at(std::size_t truth, std::size_t predicted) const {
+        return confusion.at(truth * classes + predicted);
+    }
+
+    /// Precision, recall and F1 of class `c` (0 where undefined: no predictions/samples).
+    ClassMetrics class_metrics(std::size_t c) const {
+        if (c >= classes)
+            throw config_error("Evaluation: class " + std::to_string(c) + " is outside [0, " +
+                               std::to_string(classes) + ")");
+        std::size_t predicted = 0, actual = 0;
+        for (std::size_t k = 0; k < classes; ++k) {
+            predicted += confusion[k * classes + c];
+            actual += confusion[c * classes + k];
+        }
+        const double tp = static_cast<double>(confusion[c * classes + c]);
+        ClassMetrics m;
+        m.support = actual;
+        m.precision = predicted ? tp / static_cast<double>(predicted) : 0.0;
+        m.recall = actual ? tp / static_cast<double>(actual) : 0.0;
+        m.f1 = m.precision + m.recall > 0 ? 2 * m.precision * m.recall / (m.precision + m.recall)
+                                          : 0.0;
+        return m;
+    }
+
+    /// Unweighted mean of the per-class F1 scores over classes that have samples.
+    double macro_f1() const {
+        double sum = 0.0;
+        std::size_t n = 0;
+        for (std::size_t c = 0; c < classes; ++c)
+            if (const auto m = class_metrics(c); m.support > 0) {
+                sum += m.f1;
+                ++n;
+            }
+        return n ? sum / static_cast<double>(n) : 0.0;
+    }
+
+    /// One row per class (precision, recall, F1, support) and the totals, as text.
+    /// `names` labels the rows (class numbers when empty).
+    std::string table(std::span<const std::string_view> names = {}) const {
+        std::size_t w = 5;
+        for (std::size_t c = 0; c < classes; ++c)
+            w = std::max(w, c < names.size() ? names[c].size() : std::to_string(c).size());
+        const int iw = static_cast<int>(w);
+        std::string out;
+        char line[256];
+        std::snprintf(line, sizeof line, "%-*s %9s %9s %9s %9s\n", iw, "class", "precision",
+                      "recall", "f1", "support");
+        out += line;
+        out += std::string(w + 40, '-') + "\n";
+        for (std::size_t c = 0; c < classes; ++c) {
+            const auto m = class_metrics(c);
+            const std::string name =
+                c < names.size() ? std::string(names[c]) : std::to_string(c);
+            std::snprintf(line, sizeof line, "%-*s %9.4f %9.4f %9.4f %9zu\n", iw, name.c_str(),
+                          m.precision, m.recall, m.f1, m.support);
+            out += line;
+        }
+        out += std::string(w + 40, '-') + "\n";
+        std::snprintf(line, sizeof line, "%-*s %9s %9s %9.4f %9zu\n", iw, "macro", "", "",
+                      macro_f1(), count);
+        out += line;
+        std::snprintf(line, sizeof line, "accuracy %.4f", accuracy);
+        out += line;
+        if (top_k > 0) {
+            std::snprintf(line, sizeof line, "  top-%zu %.4f", top_k, top_k_accuracy);
+            out += line;
+        }
+        std::snprintf(line, sizeof line, "  loss %.4f  (%zu samples)\n", loss, count);
+        out += line;
+        return out;
+    }
+};
+
+/// Builds an Evaluation from batches of scores (logits or probabilities) and labels.
+class ClassificationMetrics {
+public:
+    explicit ClassificationMetrics(std::size_t classes, std::size_t top_k = 5)
+        : top_k_(std::min(top_k, classes)) {
+        if (classes == 0) throw config_error("ClassificationMetrics: classes must be >= 1");
+        ev_.classes = classes;
+        ev_.top_k = top_k_;
+        ev_.confusion.assign(classes * classes, 0);
+    }
+
+    /// Add `batch` samples: scores [batch][classes], one label each, and (optionally) the
+    /// batch's mean loss.
+    void add(const float* scores, const std::int32_t* labels, std::size_t batch,
+             double mean_loss = 0.0) {
+        const std::size_t classes = ev_.classes;
+        for (std::size_t b = 0; b < batch; ++b) {
+            if (labels[b] < 0 || static_cast<std::size_t>(labels[b]) >= classes)
+                throw format_error("ClassificationMetrics: label " + std::to_string(labels[b]) +
+                                   " of sample " + std::to_string(ev_.count + b) +
+                                   " is outside [0, " + std::to_string(classes) + ")");
+            const float* z = scores + b * classes;
+            const auto truth = static_cast<std::size_t>(labels[b]);
+            std::size_t best = 0, above = 0;
+            for (std::size_t k = 0; k < classes; ++k) {
+                if (z[k] > z[best]) best = k;
+                // Ties count against the true class, so top-k never flatters.
+                if (k != truth && z[k] >= z[truth]) ++above;
+            }
+            correct_ += best == truth;
+            top_k_hits_ += above < top_k_;
+            ++ev_.confusion[truth * classes + best];
+        }
+        loss_sum_ += mean_loss * static_cast<double>(batch);
+        ev_.count += batch;
+    }
+
+    Evaluation result() const {
+        Evaluation e = ev_;
+        const auto n = static_cast<double>(e.count);
+        e.accuracy = e.count ? static_cast<double>(correct_) / n : 0.0;
+        e.top_k_accuracy = e.count ? static_cast<double>(top_k_hits_) / n : 0.0;
+        e.loss = e.count ? loss_sum_ / n : 0.0;
+        return e;
+    }
+
+private:
+    Evaluation ev_;
+    std::size_t top_k_;
+    std::size_t correct_ = 0, top_k_hits_ = 0;
+    double loss_sum_ = 0.0;
+};
+
+/// Errors of a regression model.
+struct RegressionReport {
+    std::size_t count = 0; // values compared
+    double mae = 0.0;      // mean absolute error
+    double rmse = 0.0;     // root mean squared error
+    double max_error = 0.0;
+
+    std::string table() const {
+        char line[160];
+        std::snprintf(line, sizeof line, "%-10s %12s\n%-10s %12.6f\n%-10s %12.6f\n%-10s %12.6f\n"
+                                         "%-10s %12zu\n",
+                      "metric", "value", "MAE", mae, "RMSE", rmse, "max error", max_error,
+                      "values", count);
+        return line;
+    }
+};
+
+/// MAE, RMSE and the largest error of `predictions` against `targets`.
+inline RegressionReport regression_metrics(std::span<const float> predictions,
+                                           std::span<const float> targets) {
+    if (predictions.size() != targets.size())
+        throw shape_error("regression_metrics: " + std::to_string(predictions.size()) +
+                          " predictions for " + std::to_string(targets.size()) + " targets");
+    RegressionReport r;
+    r.count = targets.size();
+    double abs_sum = 0.0, sq_sum = 0.0;
+    for (std::size_t i = 0; i < r.count; ++i) {
+        const double d = double(predictions[i]) - double(targets[i]);
+        abs_sum += std::abs(d);
+        sq_sum += d * d;
+        r.max_error = std::max(r.max_error, std::abs(d));
+    }
+    if (r.count) {
+        r.mae = abs_sum / static_cast<double>(r.count);
+        r.rmse = std::sqrt(sq_sum / static_cast<double>(r.count));
+    }
+    return r;
+}
+
+} // namespace edgestack::train
