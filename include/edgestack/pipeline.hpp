@@ -6,8 +6,10 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <limits>
 #include <span>
+#include <string>
 #include <utility>
 
 #include "edgestack/compile/graph.hpp"
@@ -16,6 +18,7 @@
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/data/batcher.hpp"
+#include "edgestack/train/checkpoint.hpp"
 #include "edgestack/train/concepts.hpp"
 #include "edgestack/train/evaluate.hpp"
 #include "edgestack/train/fit.hpp"
@@ -161,6 +164,26 @@ public:
         return fit_impl(data, nullptr, optimizer, loss, options, callbacks...);
     }
 
+    /// Save the model, `optimizer`'s state and the next epoch to `path` (atomically).
+    template <train::StatefulOptimizer O>
+    void save_checkpoint(const std::filesystem::path& path, const O& optimizer,
+                         std::size_t next_epoch) {
+        train::save_checkpoint(path, model_, optimizer, {next_epoch, seed()});
+    }
+
+    /// Load a checkpoint written by save_checkpoint (or train::EpochCheckpoint) into the
+    /// model and `optimizer`; returns the epoch to resume from (FitOptions::initial_epoch).
+    /// A checkpoint of another seed is refused: its run could not be repeated exactly.
+    template <train::StatefulOptimizer O>
+    std::size_t resume(const std::filesystem::path& path, O& optimizer) {
+        const auto info = train::read_checkpoint(path);
+        if (info.progress.seed != seed())
+            throw config_error(path.string() + ": written by a pipeline seeded " +
+                               std::to_string(info.progress.seed) + ", this one is seeded " +
+                               std::to_string(seed()));
+        return train::load_checkpoint(path, model_, optimizer).epoch;
+    }
+
     /// Loss, accuracy and confusion matrix of the current model on `data`.
     train::Evaluation evaluate(const LoaderT& data, std::size_t batch_size = 256) {
         check_loader_fits(data);
@@ -208,6 +231,10 @@ private:
         check_loader_fits(data);
         if (validation != nullptr) check_loader_fits(*validation);
         if (options.batch_size == 0) throw config_error("FitOptions: batch_size must be >= 1");
+        if (options.initial_epoch > options.epochs)
+            throw config_error("FitOptions: initial_epoch (" +
+                               std::to_string(options.initial_epoch) + ") is past epochs (" +
+                               std::to_string(options.epochs) + ")");
         if constexpr (requires(QuantizerT& q, ModelT& m) { q.prepare(m); })
             quantizer_.prepare(model_);
         data::Batcher<LoaderT, AugmentT> batcher(
@@ -224,7 +251,8 @@ private:
         auto after_step = [&](ModelT& m) {
             if constexpr (requires(QuantizerT& q) { q.after_step(m); }) quantizer_.after_step(m);
         };
-        return train::fit(model_, batcher, optimizer, loss, options.epochs,
+        return train::fit(model_, batcher, optimizer, loss,
+                          train::EpochRange{options.initial_epoch, options.epochs},
                           rng_.split(static_cast<std::uint64_t>(Stream::train)), validate,
                           after_step, callbacks...);
     }
