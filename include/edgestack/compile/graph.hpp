@@ -32,6 +32,14 @@ enum class Op : std::uint8_t {
     flatten,
     add,              // element-wise sum of two values
     dropout,          // identity at inference; removed by passes
+    lstm,             // input T x F; weights W_x [4U][F] then W_h [4U][U], bias [4U]; gates
+                      // i, f, g, o; output U (last step) or T x U (every step)
+    gru,              // input T x F; weights W_x [3U][F] then W_h [3U][U], bias b_x [3U] then
+                      // b_h [3U]; gates r, z, n with n = tanh(W_xn x + b_xn + r*(W_hn h + b_hn))
+    layer_norm,       // over the last axis; extra = gamma | beta; alpha = eps
+    attention,        // multi-head self-attention over T x D; weights W_q|W_k|W_v|W_o, each
+                      // [D][D]; bias b_q|b_k|b_v|b_o; kernel[0] = heads; scale 1/sqrt(D/heads)
+    positional_embedding, // adds a learned table: weights [T][D]
 };
 
 constexpr std::string_view op_name(Op op) noexcept {
@@ -53,6 +61,11 @@ constexpr std::string_view op_name(Op op) noexcept {
     case Op::flatten: return "flatten";
     case Op::add: return "add";
     case Op::dropout: return "dropout";
+    case Op::lstm: return "lstm";
+    case Op::gru: return "gru";
+    case Op::layer_norm: return "layer_norm";
+    case Op::attention: return "attention";
+    case Op::positional_embedding: return "positional_embedding";
     }
     return "unknown";
 }

@@ -1,0 +1,214 @@
+// BasicEngine<Kernels>: what every graph-running backend compiles to. It canonicalizes the
+// graph, builds the program and memory plan once, lets the kernel policy pack weights, and
+// then runs step by step in a caller-owned arena, noexcept and without allocating.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+
+#include "edgestack/backend/arena.hpp"
+#include "edgestack/backend/detail/program.hpp"
+#include "edgestack/compile/graph.hpp"
+#include "edgestack/compile/memory_plan.hpp"
+#include "edgestack/compile/passes.hpp"
+#include "edgestack/quant/fixed_point.hpp"
+
+namespace edgestack::backend {
+
+template <class Kernels>
+class BasicEngine {
+public:
+    using arena_type = Arena;
+    using kernels_type = Kernels;
+
+    explicit BasicEngine(compile::Graph g) : graph_(std::move(g)) {
+        compile::canonicalize(graph_);
+        program_ = detail::build_program(graph_, Kernels::name);
+        for (auto& s : program_.steps) {
+            Kernels::pack(s); // may grow the step's scratch
+            program_.scratch_bytes = std::max(program_.scratch_bytes, compile::align_up(s.scratch_bytes));
+        }
+    }
+
+    std::size_t input_size() const noexcept { return program_.input_size; }
+    std::size_t output_size() const noexcept { return program_.output_size; }
+    bool int8() const noexcept { return program_.int8; }
+    const compile::Graph& graph() const noexcept { return graph_; }
+    const detail::Program& program() const noexcept { return program_; }
+
+    /// Arena bytes for batches of up to `max_batch` samples: activations scale with the
+    /// batch, kernel scratch does not.
+    std::size_t arena_bytes(std::size_t max_batch) const noexcept {
+        return compile::align_up(program_.value_bytes_per_sample * max_batch) +
+               program_.scratch_bytes;
+    }
+    /// Activation bytes per sample given by the memory plan.
+    std::size_t activation_bytes_per_sample() const noexcept {
+        return program_.value_bytes_per_sample;
+    }
+
+    Arena make_arena(std::size_t max_batch) const {
+        return Arena(arena_bytes(max_batch), max_batch);
+    }
+
+    /// Run on in.size() / input_size() samples. False (and nothing written) when the sizes
+    /// do not fit: a ragged input, a short output, or more samples than the arena holds.
+    bool run(std::span<const float> in, std::span<float> out, Arena& arena) const noexcept {
+        std::size_t batch = 0;
+        if (!fits(in.size(), out.size(), arena, batch)) return false;
+        std::byte* base = arena.data();
+        if (program_.int8) {
+            auto* x = reinterpret_cast<std::int8_t*>(base + program_.input_off * batch);
+            for (std::size_t i = 0; i < in.size(); ++i)
+                x[i] = quant::quantize(in[i], program_.in_scale, program_.in_zp);
+        } else {
+            std::copy(in.begin(), in.end(), reinterpret_cast<float*>(base + program_.input_off * batch));
+        }
+        execute(arena, batch, [](std::size_t, const detail::Step&, const std::byte*) {});
+        if (program_.int8) {
+            const auto* y = reinterpret_cast<const std::int8_t*>(base + program_.output_off * batch);
+            for (std::size_t i = 0; i < out.size(); ++i)
+                out[i] = quant::dequantize(y[i], program_.out_scale, program_.out_zp);
+        } else {
+            const auto* y = reinterpret_cast<const float*>(base + program_.output_off * batch);
+            std::copy(y, y + out.size(), out.begin());
+        }
+        return true;
+    }
+
+    /// Integer-only run of an int8 engine: codes in, codes out (false for fp32 engines).
+    bool run_int8(std::span<const std::int8_t> in, std::span<std::int8_t> out,
+                  Arena& arena) const noexcept {
+        std::size_t batch = 0;
+        if (!program_.int8 || !fits(in.size(), out.size(), arena, batch)) return false;
+        std::byte* base = arena.data();
+        std::copy(in.begin(), in.end(), reinterpret_cast<std::int8_t*>(base + program_.input_off * batch));
+        execute(arena, batch, [](std::size_t, const detail::Step&, const std::byte*) {});
+        const auto* y = reinterpret_cast<const std::int8_t*>(base + program_.output_off * batch);
+        std::copy(y, y + out.size(), out.begin());
+        return true;
+    }
+
+    /// Convenience for one caller: runs in an arena the engine keeps (not thread-safe).
+    bool run(std::span<const float> in, std::span<float> out) {
+        const std::size_t batch = input_size() == 0 ? 0 : in.size() / input_size();
+        if (own_.max_batch() < batch) own_ = make_arena(batch);
+        return run(in, out, own_);
+    }
+
+    /// As run(), calling tap(step_index, step, output bytes) after every step: the hook the
+    /// layer-by-layer comparison uses. The output pointer holds batch * step.out.size()
+    /// elements (float, or int8 codes in an int8 engine).
+    template <class Tap>
+    bool run_traced(std::span<const float> in, std::span<float> out, Arena& arena, Tap&& tap) const {
+        std::size_t batch = 0;
+        if (!fits(in.size(), out.size(), arena, batch)) return false;
+        std::byte* base = arena.data();
+        if (program_.int8) {
+            auto* x = reinterpret_cast<std::int8_t*>(base + program_.input_off * batch);
+            for (std::size_t i = 0; i < in.size(); ++i)
+                x[i] = quant::quantize(in[i], program_.in_scale, program_.in_zp);
+        } else {
+            std::copy(in.begin(), in.end(), reinterpret_cast<float*>(base + program_.input_off * batch));
+        }
+        execute(arena, batch, tap);
+        if (program_.int8) {
+            const auto* y = reinterpret_cast<const std::int8_t*>(base + program_.output_off * batch);
+            for (std::size_t i = 0; i < out.size(); ++i)
+                out[i] = quant::dequantize(y[i], program_.out_scale, program_.out_zp);
+        } else {
+            const auto* y = reinterpret_cast<const float*>(base + program_.output_off * batch);
+            std::copy(y, y + out.size(), out.begin());
+        }
+        return true;
+    }
+
+private:
+    bool fits(std::size_t in_n, std::size_t out_n, const Arena& arena, std::size_t& batch) const noexcept {
+        const std::size_t isz = input_size(), osz = output_size();
+        if (in_n == 0 || isz == 0 || in_n % isz != 0) return false;
+        batch = in_n / isz;
+        return out_n == batch * osz && batch <= arena.max_batch() &&
+               arena.size() >= arena_bytes(batch) && arena.data() != nullptr;
+    }
+
+    template <class Tap>
+    void execute(Arena& arena, std::size_t batch, Tap&& tap) const noexcept {
+        std::byte* base = arena.data();
+        std::byte* scratch = base + compile::align_up(program_.value_bytes_per_sample * batch);
+        for (std::size_t i = 0; i < program_.steps.size(); ++i) {
+            const detail::Step& s = program_.steps[i];
+            std::byte* in0 = base + s.in_off[0] * batch;
+            std::byte* in1 = base + s.in_off[1] * batch;
+            std::byte* out = base + s.out_off * batch;
+            if (program_.int8)
+                step<std::int8_t>(s, in0, in1, out, batch, scratch);
+            else
+                step<float>(s, in0, in1, out, batch, scratch);
+            tap(i, s, static_cast<const std::byte*>(out));
+        }
+    }
+
+    template <class T>
+    static void step(const detail::Step& s, std::byte* in0, std::byte* in1, std::byte* out,
+                     std::size_t batch, std::byte* scratch) noexcept {
+        using compile::Op;
+        const T* x = reinterpret_cast<const T*>(in0);
+        const T* x2 = reinterpret_cast<const T*>(in1);
+        T* y = reinterpret_cast<T*>(out);
+        const std::size_t n = batch * s.out.size();
+        constexpr bool q = std::is_same_v<T, std::int8_t>;
+#define EDGESTACK_DISPATCH(op)                                                                 \
+    if constexpr (q) Kernels::qs8_##op(s, x, y, batch, scratch);                              \
+    else Kernels::f32_##op(s, x, y, batch, scratch)
+        switch (s.op) {
+        case Op::dense: EDGESTACK_DISPATCH(dense); break;
+        case Op::conv2d: EDGESTACK_DISPATCH(conv2d); break;
+        case Op::depthwise_conv2d: EDGESTACK_DISPATCH(depthwise_conv2d); break;
+        case Op::max_pool2d: EDGESTACK_DISPATCH(max_pool2d); break;
+        case Op::avg_pool2d: EDGESTACK_DISPATCH(avg_pool2d); break;
+        case Op::global_avg_pool: EDGESTACK_DISPATCH(global_avg_pool); break;
+        case Op::flatten:
+        case Op::dropout: break; // aliased by the memory plan
+        case Op::relu:
+        case Op::relu6:
+        case Op::sigmoid:
+        case Op::tanh:
+        case Op::hard_swish:
+        case Op::leaky_relu:
+            if constexpr (q) Kernels::qs8_unary(s, x, y, n);
+            else Kernels::f32_unary(s, x, y, n);
+            break;
+        case Op::softmax:
+            if constexpr (q) Kernels::qs8_softmax(s, x, y, batch);
+            else Kernels::f32_softmax(s, x, y, batch);
+            break;
+        case Op::add:
+            if constexpr (q) Kernels::qs8_add(s, x, x2, y, n);
+            else Kernels::f32_add(s, x, x2, y, n);
+            break;
+        case Op::batch_norm:
+            if constexpr (!q) Kernels::f32_batch_norm(s, x, y, n);
+            break;
+        default: break; // rejected by build_program
+        }
+#undef EDGESTACK_DISPATCH
+    }
+
+    compile::Graph graph_;
+    detail::Program program_;
+    Arena own_;
+};
+
+/// A backend policy over a kernel set: compile() returns BasicEngine<Kernels>.
+template <class Kernels>
+struct KernelBackend {
+    static constexpr const char* name = Kernels::name;
+    BasicEngine<Kernels> compile(const compile::Graph& g) const { return BasicEngine<Kernels>(g); }
+};
+
+} // namespace edgestack::backend

@@ -1,0 +1,94 @@
+// Shared helpers of the backend tests: run an engine on a batch, compare with Reference.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+
+#include "edgestack/backend/reference.hpp"
+#include "edgestack/backend/reference_nets.hpp"
+
+namespace edgestack::test {
+
+template <class Engine>
+std::vector<float> run_engine(const Engine& e, const std::vector<float>& x) {
+    const std::size_t batch = x.size() / e.input_size();
+    std::vector<float> y(batch * e.output_size());
+    auto arena = e.make_arena(batch);
+    BOOST_REQUIRE(e.run(x, y, arena));
+    return y;
+}
+
+/// fp32: within 1e-5 relative (of the larger magnitude, floor 1) of Reference.
+inline void check_close(const std::vector<float>& got, const std::vector<float>& want) {
+    BOOST_REQUIRE_EQUAL(got.size(), want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        const float tol = 1e-5f * std::max({1.0f, std::abs(got[i]), std::abs(want[i])});
+        if (std::abs(got[i] - want[i]) > tol)
+            BOOST_FAIL("element " << i << ": " << got[i] << " vs reference " << want[i]);
+    }
+}
+
+/// int8 engines: identical codes (hence identical dequantized floats).
+inline void check_equal(const std::vector<float>& got, const std::vector<float>& want) {
+    BOOST_REQUIRE_EQUAL(got.size(), want.size());
+    for (std::size_t i = 0; i < got.size(); ++i)
+        if (got[i] != want[i]) BOOST_FAIL("element " << i << ": " << got[i] << " vs reference " << want[i]);
+}
+
+/// Graphs exercising every op the engines run, one small network each.
+inline std::vector<compile::Graph> op_zoo() {
+    using namespace backend::nets;
+    using compile::Op;
+    std::vector<compile::Graph> zoo;
+    zoo.push_back(cnn(3));
+    zoo.push_back(ds_cnn(4));
+    {   // odd sizes: 7 channels in, 19 out, stride 2, 5x5, avg pool, tails of every tile
+        Rng rng(5);
+        compile::Graph g = compile::Graph::with_input({11, 9, 7});
+        int v = conv2d(g, 0, 19, 5, rng, 2);
+        v = unary(g, v, Op::relu6);
+        v = depthwise(g, v, 3, rng, 1);
+        v = unary(g, v, Op::hard_swish);
+        v = pool(g, v, Op::avg_pool2d, 2, 1);
+        v = conv2d(g, v, 13, 3, rng, 1, false);
+        v = unary(g, v, Op::sigmoid);
+        v = flatten(g, v);
+        v = dense(g, v, 33, rng);
+        v = unary(g, v, Op::tanh);
+        v = dense(g, v, 5, rng);
+        unary(g, v, Op::softmax);
+        zoo.push_back(std::move(g));
+    }
+    {   // residual add, leaky relu, global average pool
+        Rng rng(6);
+        compile::Graph g = compile::Graph::with_input({8, 8, 4});
+        const int a = conv2d(g, 0, 16, 3, rng);
+        int b = unary(g, a, Op::leaky_relu, 0.1f);
+        b = conv2d(g, b, 16, 3, rng);
+        compile::Node add;
+        add.op = Op::add;
+        add.name = "add_0";
+        int v = g.append(std::move(add), {a, b}, {8, 8, 16});
+        v = unary(g, v, Op::relu);
+        compile::Node gap;
+        gap.op = Op::global_avg_pool;
+        gap.name = "global_avg_pool_0";
+        v = g.append(std::move(gap), {v}, {16});
+        dense(g, v, 3, rng);
+        zoo.push_back(std::move(g));
+    }
+    return zoo;
+}
+
+inline compile::Graph quantized(compile::Graph g, std::size_t samples = 8) {
+    const auto calib = backend::nets::random_inputs(g, samples, 99);
+    backend::nets::quantize_minmax(g, calib);
+    return g;
+}
+
+} // namespace edgestack::test
