@@ -1,0 +1,217 @@
+// Which values of a lowered fp32 graph get their own int8 parameters, and the rewrite of
+// that graph into the canonical int8 form the engine runs (docs/engine.md: batch norm
+// folded, dropout removed, relu/relu6 fused, every value quantized).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/error.hpp"
+#include "edgestack/quant/fixed_point.hpp"
+#include "edgestack/quant/scheme.hpp"
+
+namespace edgestack::quant::detail {
+
+inline bool has_weights(compile::Op op) noexcept {
+    return op == compile::Op::dense || op == compile::Op::conv2d ||
+           op == compile::Op::depthwise_conv2d;
+}
+
+/// What a value of the fp32 graph becomes in the int8 graph.
+enum class Role : unsigned char {
+    observed, // own parameters, from an observed range
+    inherit,  // the parameters of value `from` (max pool, flatten, unfused relu, dropout)
+    absorbed, // disappears: a conv/dense output that feeds only a folded BN or fused relu
+    fixed,    // softmax output: scale 1/256, zero point -128
+};
+
+struct ValuePlan {
+    Role role = Role::observed;
+    int from = -1;
+};
+
+struct Plan {
+    std::vector<ValuePlan> values;
+    std::vector<int> producer; // node index per value, -1 for the input
+};
+
+inline Plan make_plan(const compile::Graph& g) {
+    Plan p;
+    const std::size_t nv = g.values.size();
+    p.values.assign(nv, {});
+    p.producer.assign(nv, -1);
+    std::vector<int> consumers(nv, 0);
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+        p.producer[static_cast<std::size_t>(g.nodes[i].output)] = static_cast<int>(i);
+        for (int v : g.nodes[i].inputs) ++consumers[static_cast<std::size_t>(v)];
+    }
+    // A value is a "weight chain" when it is a conv/dense output, possibly through a folded
+    // batch norm, that nobody else reads: a following relu can then be fused into it.
+    std::vector<char> chain(nv, 0);
+    for (const auto& n : g.nodes) {
+        const auto out = static_cast<std::size_t>(n.output);
+        const auto in = n.inputs.empty() ? std::size_t{0} : static_cast<std::size_t>(n.inputs[0]);
+        auto& vp = p.values[out];
+        switch (n.op) {
+        case compile::Op::dense:
+        case compile::Op::conv2d:
+        case compile::Op::depthwise_conv2d:
+            vp.role = Role::observed;
+            chain[out] = 1;
+            break;
+        case compile::Op::batch_norm:
+            if (!chain[in] || consumers[in] != 1)
+                throw config_error("quant: batch norm '" + n.name +
+                                   "' does not follow a conv/dense it can be folded into; the "
+                                   "int8 engine has no batch norm");
+            p.values[in].role = Role::absorbed;
+            vp.role = Role::observed;
+            chain[out] = 1;
+            break;
+        case compile::Op::relu:
+        case compile::Op::relu6:
+            if (chain[in] && consumers[in] == 1) {
+                p.values[in].role = Role::absorbed;
+                vp.role = Role::observed;
+            } else {
+                vp = {Role::inherit, static_cast<int>(in)};
+            }
+            break;
+        case compile::Op::max_pool2d:
+        case compile::Op::flatten:
+        case compile::Op::dropout:
+            vp = {Role::inherit, static_cast<int>(in)};
+            break;
+        case compile::Op::softmax: vp.role = Role::fixed; break;
+        default: vp.role = Role::observed; break;
+        }
+    }
+    return p;
+}
+
+/// Per-value int8 parameters from per-value observed ranges (indexed like g.values).
+inline std::vector<compile::QuantParams> value_params(const compile::Graph& g, const Plan& p,
+                                                      const std::vector<Range>& ranges) {
+    std::vector<compile::QuantParams> q(g.values.size());
+    for (std::size_t v = 0; v < g.values.size(); ++v) {
+        const auto& vp = p.values[v];
+        switch (vp.role) {
+        case Role::observed: {
+            if (v >= ranges.size() || !ranges[v].valid) {
+                const int pn = p.producer[v];
+                throw config_error(
+                    "quant: value " + std::to_string(v) + " (" +
+                    (pn < 0 ? std::string("the graph input")
+                            : "output of '" + g.nodes[static_cast<std::size_t>(pn)].name + "'") +
+                    ") has no observed range - calibrate (Ptq) or train with Qat before "
+                    "deploying");
+            }
+            const AffineParams a = ranges[v].params();
+            q[v].scale = {a.scale};
+            q[v].zero_point = {a.zero_point};
+            break;
+        }
+        case Role::inherit: q[v] = q[static_cast<std::size_t>(vp.from)]; break;
+        case Role::fixed:
+            q[v].scale = {1.0f / 256.0f};
+            q[v].zero_point = {-128};
+            break;
+        case Role::absorbed: break;
+        }
+    }
+    return q;
+}
+
+/// Fold the batch norm `bn` into the weight node `n` before it.
+inline void fold_batch_norm(compile::Node& n, const compile::Node& bn,
+                            const compile::Dims& out_shape) {
+    const ChannelLayout layout = channel_layout(n, out_shape);
+    const std::size_t c = layout.channels;
+    if (bn.extra.size() != 4 * c)
+        throw shape_error("quant: batch norm '" + bn.name + "' has " +
+                          std::to_string(bn.extra.size()) + " parameters, expected 4 x " +
+                          std::to_string(c));
+    const float* gamma = bn.extra.data();
+    const float* beta = gamma + c;
+    const float* mean = beta + c;
+    const float* var = mean + c;
+    std::vector<float> k(c);
+    for (std::size_t i = 0; i < c; ++i) k[i] = gamma[i] / std::sqrt(var[i] + bn.alpha);
+    for (std::size_t i = 0; i < n.weights.size(); ++i)
+        n.weights[i] *= k[layout.channel_of(i, n.weights.size())];
+    if (n.bias.empty()) n.bias.assign(c, 0.0f);
+    for (std::size_t i = 0; i < c; ++i) n.bias[i] = (n.bias[i] - mean[i]) * k[i] + beta[i];
+}
+
+/// Rewrite fp32 graph `g` into its canonical int8 form, with per-value ranges `ranges`
+/// (indexed like g.values; only observed values are read).
+inline compile::Graph lower_int8(const compile::Graph& g, const std::vector<Range>& ranges,
+                                 bool per_channel) {
+    const Plan p = make_plan(g);
+    const auto q = value_params(g, p, ranges);
+    // New value ids: the input, then each surviving node's output.
+    std::vector<int> remap(g.values.size(), -1);
+    compile::Graph out = compile::Graph::with_input(g.values[0]);
+    out.value_quant.push_back(q[0]);
+    remap[0] = 0;
+    std::vector<char> done(g.nodes.size(), 0);
+    // The node reading value v, when there is exactly one.
+    auto sole_reader = [&](int v) -> int {
+        int r = -1;
+        for (std::size_t i = 0; i < g.nodes.size(); ++i)
+            for (int x : g.nodes[i].inputs)
+                if (x == v) {
+                    if (r >= 0) return -1;
+                    r = static_cast<int>(i);
+                }
+        return r;
+    };
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+        if (done[i]) continue;
+        compile::Node n = g.nodes[i];
+        int final_value = n.output;
+        if (n.op == compile::Op::dropout) {
+            remap[static_cast<std::size_t>(n.output)] = remap[static_cast<std::size_t>(n.inputs[0])];
+            continue;
+        }
+        if (has_weights(n.op)) {
+            while (p.values[static_cast<std::size_t>(final_value)].role == Role::absorbed) {
+                const int r = sole_reader(final_value);
+                const auto& next = g.nodes[static_cast<std::size_t>(r)];
+                if (next.op == compile::Op::batch_norm) {
+                    fold_batch_norm(n, next, g.values[static_cast<std::size_t>(n.output)]);
+                } else if (next.op == compile::Op::relu) {
+                    n.fused = compile::Activation::relu;
+                } else {
+                    n.fused = compile::Activation::relu6;
+                }
+                done[static_cast<std::size_t>(r)] = 1;
+                final_value = next.output;
+            }
+        }
+        std::vector<int> inputs;
+        for (int v : n.inputs) {
+            const int nv = remap[static_cast<std::size_t>(v)];
+            if (nv < 0)
+                throw config_error("quant: node '" + n.name + "' reads value " +
+                                   std::to_string(v) + " that was folded away");
+            inputs.push_back(nv);
+        }
+        if (has_weights(n.op)) {
+            const float s_in = out.value_quant[static_cast<std::size_t>(inputs[0])].scale[0];
+            quantize_weight_node(n, g.values[static_cast<std::size_t>(final_value)], s_in,
+                                 per_channel);
+        }
+        const auto fv = static_cast<std::size_t>(final_value);
+        const int id = out.append(std::move(n), std::move(inputs), g.values[fv]);
+        out.value_quant[static_cast<std::size_t>(id)] = q[fv];
+        remap[fv] = id;
+    }
+    out.output = remap[static_cast<std::size_t>(g.output)];
+    return out;
+}
+
+} // namespace edgestack::quant::detail

@@ -1,0 +1,81 @@
+// Post-training quantization: quant::Ptq<Observer> watches N calibration batches from the
+// pipeline's Loader (Pipeline::calibrate), then lowers the fp32 graph to the integer-only
+// int8 form the engine runs (Pipeline::deploy).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/error.hpp"
+#include "edgestack/quant/detail/hooks.hpp"
+#include "edgestack/quant/detail/plan.hpp"
+#include "edgestack/quant/detail/simulate.hpp"
+#include "edgestack/quant/observer.hpp"
+#include "edgestack/quant/scheme.hpp"
+
+namespace edgestack::quant {
+
+template <Observer Obs = MinMax, WeightScheme Scheme = Int8PerChannel>
+class Ptq {
+public:
+    using observer_type = Obs;
+    using scheme_type = Scheme;
+    static constexpr const char* name = "int8 PTQ";
+
+    Ptq() = default;
+    /// Every observed value starts from a copy of `prototype` (e.g. a Percentile with its
+    /// percentile set).
+    explicit Ptq(Obs prototype) : prototype_(std::move(prototype)) {}
+
+    /// Observe `n_batches` batches (or the whole loader, if shorter) in eval mode.
+    template <detail::HookableModel M, class Batches>
+    void calibrate(M& model, Batches& batches, std::size_t n_batches) {
+        auto s = std::make_shared<detail::QuantState>();
+        s->build(model, Scheme::per_channel);
+        std::vector<Obs> obs(s->graph.values.size(), prototype_);
+        batches_seen_ = detail::run_calibration(
+            model, *s, batches, n_batches,
+            [&](int v, std::span<const float> x) { obs[static_cast<std::size_t>(v)].observe(x); });
+        for (std::size_t v = 0; v < obs.size(); ++v) s->ranges[v] = obs[v].range();
+        state_ = std::move(s);
+    }
+
+    bool calibrated() const noexcept { return state_ != nullptr; }
+    std::size_t batches_seen() const noexcept { return batches_seen_; }
+
+    /// The range chosen for each value of the model's fp32 graph (empty before calibrate).
+    std::span<const Range> ranges() const noexcept {
+        return state_ ? std::span<const Range>(state_->ranges) : std::span<const Range>{};
+    }
+
+    /// Rewrite the fp32 graph of the calibrated model into its int8 form.
+    void lower(compile::Graph& g) const {
+        if (!state_)
+            throw config_error("Ptq: not calibrated - call Pipeline::calibrate(loader, batches) "
+                               "before deploy()");
+        if (!state_->matches(g))
+            throw config_error("Ptq: the graph to lower is not the one calibrated (" +
+                               std::to_string(g.values.size()) + " values, calibrated " +
+                               std::to_string(state_->graph.values.size()) + ")");
+        g = detail::lower_int8(g, state_->ranges, Scheme::per_channel);
+    }
+
+    /// The fake-quantized forward pass with the calibrated ranges (the engine's result in
+    /// float); the returned buffer belongs to the model.
+    template <detail::HookableModel M>
+    const float* forward(M& model, const float* in, std::size_t batch) {
+        if (!state_) throw config_error("Ptq: not calibrated - call calibrate first");
+        return detail::simulate(model, *state_, in, batch, qin_);
+    }
+
+private:
+    Obs prototype_{};
+    std::shared_ptr<detail::QuantState> state_;
+    std::size_t batches_seen_ = 0;
+    std::vector<float> qin_;
+};
+
+} // namespace edgestack::quant
