@@ -154,8 +154,27 @@ struct AdamUpdate {
 /// The generic optimizer. `lr` is the base learning rate; the rate used at step t is
 /// lr * schedule(t). Gradient clipping (off by default) rescales the whole gradient when
 /// its global norm exceeds `set_clip_norm`'s bound.
-template <class Update, class Decay = NoDecay, Schedule S = ConstantLr>
+template <class Update, class Decay = NoDecay, class S = ConstantLr>
 class BasicOptimizer {
+    static_assert(Schedule<S>, "BasicOptimizer<Update, Decay, S>: S is not a Schedule - it "
+                               "needs `float operator()(std::uint64_t step) const` (see "
+                               "train/schedule.hpp)");
+    static_assert(requires(const Update& u, std::span<float> p, std::span<const float> g,
+                           std::span<std::vector<float>> slots) {
+        { Update::name() } -> std::convertible_to<std::string>;
+        { u.slot_count() } -> std::convertible_to<std::size_t>;
+        u.validate("");
+        u.apply(p, g, 1.0f, 0.0f, 1.0f, std::uint64_t{1}, slots);
+    }, "BasicOptimizer<Update, ...>: Update needs name(), slot_count(), validate(const char*) "
+       "and apply(p, g, g_scale, l2, lr, step, slots) - see MomentumUpdate");
+    static_assert(requires(const Decay& d) {
+        { d.coupled() } -> std::convertible_to<float>;
+        { d.decoupled() } -> std::convertible_to<float>;
+        { Decay::name() } -> std::convertible_to<std::string>;
+        d.validate("");
+    }, "BasicOptimizer<Update, Decay, ...>: Decay needs coupled(), decoupled(), name() and "
+       "validate(const char*) - see L2Decay");
+
 public:
     using update_type = Update;
     using decay_type = Decay;
@@ -254,7 +273,7 @@ using Adam = BasicOptimizer<AdamUpdate, L2Decay>;
 using AdamW = BasicOptimizer<AdamUpdate, DecoupledDecay>;
 
 /// The same optimizer following `schedule`: with_schedule(Adam(1e-3f), WarmUp<Cosine>{...}).
-template <class Update, class Decay, Schedule S, Schedule S2>
+template <class Update, class Decay, class S, Schedule S2>
 BasicOptimizer<Update, Decay, S2> with_schedule(const BasicOptimizer<Update, Decay, S>& o,
                                                 S2 schedule) {
     BasicOptimizer<Update, Decay, S2> r(o.learning_rate(), o.update(), o.decay(),
