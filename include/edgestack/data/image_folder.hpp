@@ -1,0 +1,190 @@
+// Image folders: root/<class name>/<image>.pgm|.ppm, the folder name being the label (as
+// camera rigs and labelling tools lay them out). Pixels are kept once as uint8 and scaled to
+// [0, 1] when read; every image must have the size and channel count of the first.
+#pragma once
+
+#include <algorithm>
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "edgestack/core/error.hpp"
+#include "edgestack/core/shape.hpp"
+#include "edgestack/data/label_map.hpp"
+
+namespace edgestack::data {
+
+/// One decoded Netpbm image: H x W x C bytes (C = 1 for PGM, 3 for PPM).
+struct Image {
+    SampleLayout layout;
+    std::vector<std::uint8_t> pixels;
+};
+
+namespace detail {
+
+class PnmParser {
+public:
+    explicit PnmParser(const std::filesystem::path& p) : path_(p) {
+        std::ifstream in(p, std::ios::binary);
+        if (!in) throw file_error(p.string() + ": cannot open for reading");
+        bytes_.assign(std::istreambuf_iterator<char>(in), {});
+    }
+
+    Image parse() {
+        if (bytes_.size() < 2 || bytes_[0] != 'P' ||
+            (bytes_[1] != '2' && bytes_[1] != '3' && bytes_[1] != '5' && bytes_[1] != '6'))
+            throw format_error(where(0) + "not a PGM/PPM image (expected P2, P3, P5 or P6)");
+        const char kind = bytes_[1];
+        pos_ = 2;
+        const std::size_t w = number("width"), h = number("height"), maxval = number("maxval");
+        if (w == 0 || h == 0 || maxval == 0 || maxval > 65535)
+            throw format_error(where(pos_) + "width, height and maxval must be in 1..65535");
+        const std::size_t C = (kind == '3' || kind == '6') ? 3 : 1;
+        Image img{{h, w, C}, std::vector<std::uint8_t>(h * w * C)};
+        auto scale = [&](std::size_t v, std::size_t at) -> std::uint8_t {
+            if (v > maxval)
+                throw format_error(where(at) + "sample value " + std::to_string(v) +
+                                   " exceeds maxval " + std::to_string(maxval));
+            return static_cast<std::uint8_t>((v * 255 + maxval / 2) / maxval);
+        };
+        if (kind == '2' || kind == '3') {
+            for (auto& px : img.pixels) {
+                const std::size_t at = pos_;
+                px = scale(number("pixel value"), at);
+            }
+            return img;
+        }
+        ++pos_; // the single whitespace byte after maxval
+        const std::size_t bpv = maxval > 255 ? 2 : 1;
+        const std::size_t need = img.pixels.size() * bpv;
+        if (bytes_.size() < pos_ + need)
+            throw format_error(where(bytes_.size()) + "pixel data is short: " +
+                               std::to_string(need) + " bytes needed from byte " +
+                               std::to_string(pos_) + ", the file ends at byte " +
+                               std::to_string(bytes_.size()));
+        for (std::size_t i = 0; i < img.pixels.size(); ++i) {
+            const std::size_t at = pos_ + i * bpv;
+            const std::size_t v = bpv == 1 ? static_cast<unsigned char>(bytes_[at])
+                                           : (std::size_t{static_cast<unsigned char>(bytes_[at])} << 8) |
+                                                 static_cast<unsigned char>(bytes_[at + 1]);
+            img.pixels[i] = scale(v, at);
+        }
+        return img;
+    }
+
+private:
+    std::string where(std::size_t at) const {
+        return path_.string() + ": byte " + std::to_string(at) + ": ";
+    }
+    // An ASCII decimal after whitespace and # comments.
+    std::size_t number(const char* what) {
+        for (;;) {
+            while (pos_ < bytes_.size() && std::isspace(static_cast<unsigned char>(bytes_[pos_]))) ++pos_;
+            if (pos_ < bytes_.size() && bytes_[pos_] == '#') {
+                while (pos_ < bytes_.size() && bytes_[pos_] != '\n') ++pos_;
+                continue;
+            }
+            break;
+        }
+        const std::size_t start = pos_;
+        std::size_t v = 0;
+        while (pos_ < bytes_.size() && bytes_[pos_] >= '0' && bytes_[pos_] <= '9' && pos_ - start < 9)
+            v = v * 10 + static_cast<std::size_t>(bytes_[pos_++] - '0');
+        if (pos_ == start)
+            throw format_error(where(start) + "expected the " + what + " (a decimal number)" +
+                               (start >= bytes_.size() ? ", found the end of the file" : ""));
+        return v;
+    }
+
+    std::filesystem::path path_;
+    std::string bytes_;
+    std::size_t pos_ = 0;
+};
+
+} // namespace detail
+
+/// Decode one PGM (P2/P5) or PPM (P3/P6) file; 16-bit images are scaled to 8 bits.
+inline Image read_pnm(const std::filesystem::path& path) { return detail::PnmParser(path).parse(); }
+
+/// A Loader over root/<class>/<image>. Classes are the sub-folder names in sorted order
+/// (or the order of `classes`, when given); files in each folder are read in sorted order.
+class ImageFolderLoader {
+public:
+    ImageFolderLoader() = default;
+    explicit ImageFolderLoader(const std::filesystem::path& root, LabelMap classes = {}) {
+        namespace fs = std::filesystem;
+        if (!fs::is_directory(root)) throw file_error(root.string() + ": not a folder");
+        auto s = std::make_shared<Storage>();
+        if (classes.empty()) {
+            std::vector<std::string> dirs;
+            for (const auto& e : fs::directory_iterator(root))
+                if (e.is_directory()) dirs.push_back(e.path().filename().string());
+            std::sort(dirs.begin(), dirs.end());
+            classes = LabelMap(dirs);
+        }
+        if (classes.empty()) throw format_error(root.string() + ": no class sub-folders");
+        bool first = true;
+        for (std::size_t k = 0; k < classes.size(); ++k) {
+            const fs::path dir = root / classes.name_of(static_cast<std::int32_t>(k));
+            if (!fs::is_directory(dir)) throw file_error(dir.string() + ": class folder not found");
+            std::vector<fs::path> files;
+            for (const auto& e : fs::directory_iterator(dir)) {
+                const auto ext = e.path().extension();
+                if (e.is_regular_file() && (ext == ".pgm" || ext == ".ppm" || ext == ".pnm"))
+                    files.push_back(e.path());
+            }
+            std::sort(files.begin(), files.end());
+            for (const auto& f : files) {
+                Image img = read_pnm(f);
+                if (first) {
+                    s->layout = img.layout;
+                    first = false;
+                } else if (!(img.layout == s->layout)) {
+                    throw shape_error(f.string() + ": image is " + dims(img.layout) + " but " +
+                                      s->files.front().string() + " is " + dims(s->layout) +
+                                      " - every image of a folder loader must have the same size");
+                }
+                s->pixels.insert(s->pixels.end(), img.pixels.begin(), img.pixels.end());
+                s->labels.push_back(static_cast<std::int32_t>(k));
+                s->files.push_back(f);
+            }
+        }
+        s->classes = std::move(classes);
+        s_ = std::move(s);
+    }
+
+    std::size_t size() const noexcept { return s_ ? s_->labels.size() : 0; }
+    std::size_t sample_size() const noexcept { return s_ ? s_->layout.size() : 0; }
+    std::size_t num_classes() const noexcept { return s_ ? s_->classes.size() : 0; }
+    SampleLayout layout() const noexcept { return s_ ? s_->layout : SampleLayout{}; }
+    std::int32_t read(std::size_t i, std::span<float> out) const {
+        const std::size_t n = s_->layout.size();
+        const std::uint8_t* p = s_->pixels.data() + i * n;
+        for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<float>(p[k]) * (1.0f / 255.0f);
+        return s_->labels[i];
+    }
+    std::int32_t label(std::size_t i) const noexcept { return s_->labels[i]; }
+    const LabelMap& classes() const noexcept { return s_->classes; }
+    const std::filesystem::path& file(std::size_t i) const { return s_->files.at(i); }
+
+private:
+    static std::string dims(const SampleLayout& l) {
+        return std::to_string(l.width) + "x" + std::to_string(l.height) + "x" + std::to_string(l.channels);
+    }
+    struct Storage {
+        std::vector<std::uint8_t> pixels;
+        std::vector<std::int32_t> labels;
+        std::vector<std::filesystem::path> files;
+        SampleLayout layout;
+        LabelMap classes;
+    };
+    std::shared_ptr<const Storage> s_;
+};
+
+} // namespace edgestack::data

@@ -1,0 +1,81 @@
+#include <boost/test/unit_test.hpp>
+
+#include <vector>
+
+#include "data/fixtures.hpp"
+#include "edgestack/concepts.hpp"
+#include "edgestack/data/image_folder.hpp"
+
+using namespace edgestack;
+using namespace edgestack::data;
+using fixtures::message_of;
+
+static_assert(Loader<ImageFolderLoader>);
+
+namespace {
+std::vector<std::uint8_t> pgm5(std::size_t w, std::size_t h, std::uint8_t v) {
+    const std::string hdr = "P5\n# made by a test\n" + std::to_string(w) + " " + std::to_string(h) + "\n255\n";
+    std::vector<std::uint8_t> b(hdr.begin(), hdr.end());
+    for (std::size_t i = 0; i < w * h; ++i) b.push_back(static_cast<std::uint8_t>(v + i));
+    return b;
+}
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(image_folder)
+
+BOOST_AUTO_TEST_CASE(folder_names_are_labels) {
+    fixtures::TempDir dir("img");
+    fixtures::write_bytes(dir / "dog/b.pgm", pgm5(3, 2, 10));
+    fixtures::write_bytes(dir / "dog/a.pgm", pgm5(3, 2, 20));
+    fixtures::write_text(dir / "cat/one.pgm", "P2\n3 2\n15\n0 15 0\n15 0 15\n");
+    fixtures::write_text(dir / "cat/readme.txt", "not an image");
+    const ImageFolderLoader l(dir.path);
+    BOOST_TEST(l.size() == 3u);
+    BOOST_TEST(l.num_classes() == 2u);
+    BOOST_TEST(l.classes().name_of(0) == "cat");
+    BOOST_TEST((l.layout() == SampleLayout{2, 3, 1}));
+    std::vector<float> x(6);
+    BOOST_TEST(l.read(0, x) == 0);
+    BOOST_TEST(x[1] == 1.0f);
+    BOOST_TEST(l.read(1, x) == 1); // dog/a.pgm comes first
+    BOOST_TEST(x[0] == 20.0f / 255.0f, boost::test_tools::tolerance(1e-6f));
+    BOOST_TEST(l.file(2).filename() == "b.pgm");
+}
+
+BOOST_AUTO_TEST_CASE(color_ppm_ascii_and_binary) {
+    fixtures::TempDir dir("img");
+    fixtures::write_text(dir / "red/a.ppm", "P3 1 1 255 255 0 0");
+    std::string p6 = "P6\n1 1\n255\n";
+    p6 += std::string{char(0), char(255), char(0)};
+    fixtures::write_text(dir / "green/a.ppm", p6);
+    const ImageFolderLoader l(dir.path);
+    BOOST_TEST((l.layout() == SampleLayout{1, 1, 3}));
+    std::vector<float> x(3);
+    BOOST_TEST(l.read(0, x) == 0); // green sorts first
+    BOOST_TEST(x[1] == 1.0f);
+    l.read(1, x);
+    BOOST_TEST(x[0] == 1.0f);
+}
+
+BOOST_AUTO_TEST_CASE(bad_images_name_file_and_offset) {
+    fixtures::TempDir dir("img");
+    fixtures::write_text(dir / "a/bad.pgm", "P7\n1 1\n255\n");
+    auto msg = message_of<format_error>([&] { ImageFolderLoader l(dir.path); });
+    BOOST_TEST(msg.find("bad.pgm: byte 0") != std::string::npos, msg);
+    std::filesystem::remove(dir / "a/bad.pgm");
+    auto b = pgm5(4, 4, 0);
+    b.resize(b.size() - 3);
+    fixtures::write_bytes(dir / "a/short.pgm", b);
+    msg = message_of<format_error>([&] { ImageFolderLoader l(dir.path); });
+    BOOST_TEST(msg.find("short.pgm: byte") != std::string::npos, msg);
+    BOOST_TEST(msg.find("pixel data is short") != std::string::npos, msg);
+    std::filesystem::remove(dir / "a/short.pgm");
+    fixtures::write_bytes(dir / "a/x.pgm", pgm5(2, 2, 0));
+    fixtures::write_bytes(dir / "b/y.pgm", pgm5(3, 2, 0));
+    msg = message_of<shape_error>([&] { ImageFolderLoader l(dir.path); });
+    BOOST_TEST(msg.find("y.pgm") != std::string::npos, msg);
+    fixtures::write_text(dir / "c/z.pgm", "P2 2 1 255 1 x");
+    BOOST_CHECK_THROW(read_pnm(dir / "c/z.pgm"), format_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
