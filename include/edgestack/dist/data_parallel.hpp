@@ -1,0 +1,425 @@
+// dist::DataParallel<Comm>: the training loop of train/fit.hpp spread over the ranks of a
+// communicator (dist::Mpi across machines, dist::Local in one process). Each rank trains
+// on its shard of every global batch; gradients are averaged by allreduce, in buckets
+// started during backward; rank 0 writes checkpoints and a restart resumes from them.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <limits>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "edgestack/concepts.hpp"
+#include "edgestack/core/error.hpp"
+#include "edgestack/core/rng.hpp"
+#include "edgestack/core/shape.hpp"
+#include "edgestack/data/batch.hpp"
+#include "edgestack/dist/checkpoint.hpp"
+#include "edgestack/dist/concepts.hpp"
+#include "edgestack/dist/detail/gradient_buckets.hpp"
+#include "edgestack/dist/shard.hpp"
+#include "edgestack/nn/hooks.hpp"
+#include "edgestack/pipeline.hpp"
+#include "edgestack/train/concepts.hpp"
+#include "edgestack/train/fit.hpp"
+#include "edgestack/train/loss.hpp"
+
+namespace edgestack::dist {
+
+struct DataParallelOptions {
+    std::size_t epochs = 1;
+    std::size_t batch_size = 64; // per rank: a step trains on batch_size * ranks samples
+    bool shuffle = true;
+    bool drop_last = false;
+    /// Start each bucket's allreduce as soon as backward has finished its layers (needs a
+    /// model with training hooks, as nn::Sequential); false: one allreduce after backward.
+    bool overlap = true;
+    std::size_t bucket_bytes = std::size_t{1} << 20;
+    /// Rank 0 writes a checkpoint here after every epoch (and every `checkpoint_every`
+    /// steps if > 0); empty: no checkpoints.
+    std::filesystem::path checkpoint_path;
+    std::size_t checkpoint_every = 0;
+    /// Continue from `checkpoint_path` when it exists.
+    bool resume = true;
+    /// With several ranks, an exception on one rank cannot be recovered by the others
+    /// (they would wait for it forever): print it with the rank and stop the job.
+    bool abort_on_error = true;
+};
+
+/// Where a fit started: from scratch or from a checkpoint.
+struct ResumeInfo {
+    bool resumed = false;
+    std::size_t epoch = 0, step = 0;
+    bool optimizer_state_restored = false;
+};
+
+namespace detail {
+
+template <class M>
+concept HookedModel = requires(M& m, nn::TrainHooks* h) {
+    m.set_hooks(h);
+    { m.hooks() } -> std::convertible_to<nn::TrainHooks*>;
+    M::param_offsets;
+};
+
+template <class M>
+std::uint64_t fingerprint_of() {
+    if constexpr (requires { { M::fingerprint() } -> std::convertible_to<std::uint64_t>; })
+        return M::fingerprint();
+    else
+        return 0;
+}
+
+// An error every rank raises together (it was agreed through a collective): rethrown as
+// itself, never turned into an abort.
+struct Agreed {};
+
+} // namespace detail
+
+template <Communicator C>
+class DataParallel {
+public:
+    explicit DataParallel(C& comm, DataParallelOptions options = {})
+        : comm_(&comm), opt_(std::move(options)) {
+        if (opt_.batch_size == 0)
+            throw config_error("DataParallelOptions: batch_size must be at least 1");
+        if (opt_.overlap && opt_.bucket_bytes < sizeof(float))
+            throw config_error("DataParallelOptions: bucket_bytes must be at least 4 with "
+                               "overlap (or set overlap = false)");
+    }
+
+    int rank() const noexcept { return comm_->rank(); }
+    int ranks() const noexcept { return comm_->size(); }
+    bool is_root() const noexcept { return comm_->rank() == 0; }
+    const DataParallelOptions& options() const noexcept { return opt_; }
+    const ResumeInfo& resume_info() const noexcept { return resume_; }
+
+    /// Rank 0's parameters to every rank.
+    template <Model M>
+    void broadcast_parameters(M& model) {
+        comm_->broadcast(std::as_writable_bytes(model.parameters()), 0);
+    }
+
+    /// The random stream of `rank` for the training forward pass (dropout) at (epoch,
+    /// step): different on every rank, the same on every run with the same seed.
+    static Rng step_stream(const Rng& train, std::size_t epoch, std::size_t step, int rank) {
+        return train.split(epoch).split(step).split(static_cast<std::uint64_t>(rank));
+    }
+
+    /// Train `model` on `data`. The shuffle stream is rng.split(Stream::shuffle) and the
+    /// training stream rng.split(Stream::train), as in Pipeline::fit, so a pipeline's seed
+    /// gives the same batches here on one rank with batch 2B as there with batch 2B.
+    template <Model M, Loader L, Augmentation A, train::Optimizer O,
+              train::ClassificationLoss F, class... Callbacks>
+    train::FitReport fit(M& model, const L& data, const A& augment, O& optimizer, const F& loss,
+                         Rng rng, Callbacks&... callbacks) {
+        auto noop = [](M&) {};
+        return fit_with(model, data, augment, optimizer, loss, rng, noop, callbacks...);
+    }
+
+    /// As fit, with the pipeline's model, augmentation, seed and quantizer hooks.
+    template <class Lo, class Au, class Mo, class Qu, class Ba, train::Optimizer O,
+              class... Callbacks>
+    train::FitReport fit(Pipeline<Lo, Au, Mo, Qu, Ba>& p, const Lo& data, O& optimizer,
+                         Callbacks&... callbacks) {
+        if constexpr (requires(Qu& q, Mo& m) { q.prepare(m); }) p.quantizer().prepare(p.model());
+        auto after_step = [&](Mo& m) {
+            if constexpr (requires(Qu& q) { q.after_step(m); }) p.quantizer().after_step(m);
+        };
+        return fit_with(p.model(), data, p.augmentation(), optimizer,
+                        train::SoftmaxCrossEntropy{}, Rng(p.seed()), after_step, callbacks...);
+    }
+
+    /// The general form: `after_step(model)` runs after every optimizer step.
+    template <Model M, Loader L, Augmentation A, train::Optimizer O,
+              train::ClassificationLoss F, class AfterStep, class... Callbacks>
+    train::FitReport fit_with(M& model, const L& data, const A& augment, O& optimizer,
+                              const F& loss, Rng rng, AfterStep&& after_step,
+                              Callbacks&... callbacks) {
+        try {
+            return fit_impl(model, data, augment, optimizer, loss, rng, after_step,
+                            callbacks...);
+        } catch (const std::exception& e) {
+            if (agreed_ || comm_->size() == 1 || !opt_.abort_on_error) throw;
+            const std::string msg = "training failed at epoch " + std::to_string(epoch_) +
+                                    ", step " + std::to_string(step_) + ": " + e.what() +
+                                    " - stopping every rank";
+            comm_->abort(1, msg.c_str());
+        }
+    }
+
+    /// Rank 0 writes the checkpoint; every rank returns or throws file_error together.
+    template <Model M, train::Optimizer O>
+    void save_checkpoint(const M& model, const O& optimizer, std::size_t epoch,
+                         std::size_t step) {
+        std::string error;
+        if (is_root()) {
+            try {
+                Checkpoint c;
+                c.fingerprint = detail::fingerprint_of<M>();
+                c.epoch = epoch;
+                c.step = step;
+                const auto p = model.parameters();
+                c.parameters.assign(p.begin(), p.end());
+                if constexpr (requires { std::span<const float>(optimizer.state()); }) {
+                    const std::span<const float> s = optimizer.state();
+                    c.optimizer_state.assign(s.begin(), s.end());
+                }
+                c.save(opt_.checkpoint_path);
+            } catch (const std::exception& e) {
+                error = e.what();
+            }
+        }
+        agree<file_error>(error);
+    }
+
+private:
+    template <Model M, Loader L, Augmentation A, train::Optimizer O,
+              train::ClassificationLoss F, class AfterStep, class... Callbacks>
+    train::FitReport fit_impl(M& model, const L& data, const A& augment, O& optimizer,
+                              const F& loss, Rng rng, AfterStep& after_step,
+                              Callbacks&... callbacks) {
+        using clock = std::chrono::steady_clock;
+        constexpr std::size_t classes = M::output_shape::size;
+        agreed_ = false;
+        epoch_ = step_ = 0;
+        check_same_everywhere(model, data);
+        if (data.sample_size() != M::input_shape::size)
+            agreed(shape_error("DataParallel: the loader's samples have " +
+                               std::to_string(data.sample_size()) + " values; the model's input " +
+                               M::input_shape::name() + " needs " +
+                               std::to_string(M::input_shape::size)));
+        resume_ = {};
+        if (!try_resume(model, optimizer)) broadcast_parameters(model);
+
+        ShardedBatcher<L, A> batcher(data, augment, layout_of<typename M::input_shape>(),
+                                     {opt_.batch_size, opt_.shuffle, opt_.drop_last},
+                                     rng.split(static_cast<std::uint64_t>(Stream::shuffle)),
+                                     comm_->rank(), comm_->size());
+        const Rng train_rng = rng.split(static_cast<std::uint64_t>(Stream::train));
+
+        // Overlap needs the model's layer boundaries and a place to hook into backward.
+        std::vector<detail::Bucket> plan;
+        nn::TrainHooks* previous = nullptr;
+        if constexpr (detail::HookedModel<M>) {
+            if (opt_.overlap)
+                plan = detail::plan_buckets(M::param_offsets,
+                                            std::max<std::size_t>(1, opt_.bucket_bytes / 4));
+            previous = model.hooks();
+        }
+        const bool overlap = !plan.empty();
+        detail::GradientBuckets<C> buckets(*comm_, plan, model.gradients(), previous);
+        struct Restore { // the model gets its own hooks back, also on the way out by throw
+            M& m;
+            nn::TrainHooks* h;
+            bool on;
+            ~Restore() {
+                if constexpr (detail::HookedModel<M>)
+                    if (on) m.set_hooks(h);
+            }
+        } restore{model, previous, overlap};
+        if constexpr (detail::HookedModel<M>)
+            if (overlap) model.set_hooks(&buckets);
+
+        train::FitReport report;
+        const auto t_start = clock::now();
+        (train::detail::on_train_begin(callbacks), ...);
+        data::Batch batch;
+        std::vector<float> dlogits;
+        const std::size_t n_batches = batcher.batches_per_epoch();
+        for (std::size_t epoch = resume_.epoch; epoch < opt_.epochs; ++epoch) {
+            const auto t0 = clock::now();
+            epoch_ = epoch;
+            batcher.start_epoch(epoch);
+            if (epoch == resume_.epoch) batcher.seek(resume_.step);
+            (train::detail::on_epoch_begin(callbacks, epoch, n_batches), ...);
+            // loss * samples, correct, samples: this rank's, summed over ranks at the end.
+            std::array<double, 3> sums{0.0, 0.0, 0.0};
+            std::size_t global = 0;
+            for (step_ = batcher.step(); batcher.next(batch, global); ++step_) {
+                const std::size_t n = batch.size();
+                const float share = static_cast<float>(n) / static_cast<float>(global);
+                float l = 0.0f;
+                std::size_t c = 0;
+                if (n > 0) {
+                    dlogits.resize(n * classes);
+                    Rng step_rng = step_stream(train_rng, epoch, step_, comm_->rank());
+                    const float* logits =
+                        model.forward(batch.x.data(), n, nn::Mode::train, step_rng);
+                    l = loss(logits, batch.y.data(), n, classes, dlogits.data());
+                    c = train::detail::count_correct(logits, batch.y.data(), n, classes);
+                    if (overlap) buckets.begin(share);
+                    model.backward(dlogits.data());
+                } else {
+                    // Nothing to learn from this step on this rank; it still has to take
+                    // part in the same collectives as the others.
+                    std::ranges::fill(model.gradients(), 0.0f);
+                    if (overlap) buckets.begin(1.0f);
+                }
+                if (overlap) {
+                    buckets.finish();
+                } else {
+                    const auto g = model.gradients();
+                    if (share != 1.0f && n > 0)
+                        for (float& v : g) v *= share;
+                    comm_->allreduce_sum(g);
+                }
+                optimizer.step(model.parameters(), model.gradients());
+                after_step(model);
+                sums[0] += static_cast<double>(l) * static_cast<double>(n);
+                sums[1] += static_cast<double>(c);
+                sums[2] += static_cast<double>(n);
+                [[maybe_unused]] const train::BatchStats bs{epoch, step_, n_batches, l, c, n};
+                (train::detail::on_batch_end(callbacks, bs), ...);
+                if (opt_.checkpoint_every > 0 && !opt_.checkpoint_path.empty() &&
+                    (step_ + 1) % opt_.checkpoint_every == 0 && step_ + 1 < n_batches)
+                    save_checkpoint(model, optimizer, epoch, step_ + 1);
+            }
+            comm_->allreduce_sum(std::span<double>(sums));
+            average_model_state(model);
+            train::EpochStats es;
+            es.epoch = epoch;
+            es.epochs = opt_.epochs;
+            es.samples = static_cast<std::size_t>(sums[2]);
+            es.loss = sums[2] > 0 ? sums[0] / sums[2] : 0.0;
+            es.accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
+            es.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+            if (!opt_.checkpoint_path.empty()) save_checkpoint(model, optimizer, epoch + 1, 0);
+            report.history.push_back(es);
+            bool stop = false;
+            ((stop = train::detail::on_epoch_end(callbacks, es, model) || stop), ...);
+            // Any rank's callback may stop training; all ranks must stop at the same epoch.
+            std::array<std::uint64_t, 1> s{stop ? 1u : 0u};
+            comm_->allreduce_max(s);
+            if (s[0] != 0) {
+                report.stopped_early = epoch + 1 < opt_.epochs;
+                break;
+            }
+        }
+        report.seconds = std::chrono::duration<double>(clock::now() - t_start).count();
+        (train::detail::on_train_end(callbacks, report), ...);
+        return report;
+    }
+
+    // Non-trainable state (BatchNorm running statistics) is updated from each rank's own
+    // samples; the mean over ranks is what one process would have seen.
+    template <class M>
+    void average_model_state(M& model) {
+        if constexpr (requires { { model.state() } -> std::convertible_to<std::span<float>>; }) {
+            const std::span<float> s = model.state();
+            if (s.empty() || comm_->size() == 1) return;
+            comm_->allreduce_sum(s);
+            const float inv = 1.0f / static_cast<float>(comm_->size());
+            for (float& v : s) v *= inv;
+        }
+    }
+
+    // Throw `e` on every rank: the condition was computed from values all ranks share.
+    template <class E>
+    [[noreturn]] void agreed(const E& e) {
+        agreed_ = true;
+        throw e;
+    }
+
+    // Rank 0's `error` (empty: none) to every rank; all throw E with it, or none does.
+    template <class E>
+    void agree(std::string error) {
+        std::array<char, 1024> buf{};
+        if (is_root()) std::strncpy(buf.data(), error.c_str(), buf.size() - 1);
+        comm_->broadcast(std::as_writable_bytes(std::span<char>(buf)), 0);
+        if (buf[0] != '\0') agreed(E(std::string(buf.data())));
+    }
+
+    // Ranks started with different programs, data or options would mismatch collectives
+    // later (a hang or garbage); compare the values that must agree first.
+    template <Model M, Loader L>
+    void check_same_everywhere(const M& model, const L& data) {
+        const std::array<const char*, 6> names{"parameter count", "loader size",
+                                               "batch_size", "epochs", "overlap",
+                                               "bucket_bytes"};
+        const std::array<std::uint64_t, 6> mine{model.parameters().size(), data.size(),
+                                                opt_.batch_size, opt_.epochs,
+                                                opt_.overlap ? 1u : 0u, opt_.bucket_bytes};
+        std::array<std::uint64_t, 12> v{};
+        for (std::size_t i = 0; i < 6; ++i) {
+            v[i] = mine[i];
+            v[6 + i] = ~mine[i]; // the max of the complements is the complement of the min
+        }
+        comm_->allreduce_max(v);
+        for (std::size_t i = 0; i < 6; ++i)
+            if (v[i] != ~v[6 + i])
+                agreed(config_error("DataParallel: ranks disagree on the " +
+                                    std::string(names[i]) + " (from " +
+                                    std::to_string(~v[6 + i]) + " to " + std::to_string(v[i]) +
+                                    ") - start every rank with the same program, data and "
+                                    "options"));
+    }
+
+    // Rank 0 reads the checkpoint, every rank receives it. False when there is none.
+    template <Model M, train::Optimizer O>
+    bool try_resume(M& model, O& optimizer) {
+        if (opt_.checkpoint_path.empty() || !opt_.resume) return false;
+        std::string error;
+        Checkpoint c;
+        bool found = false;
+        if (is_root()) {
+            try {
+                found = std::filesystem::exists(opt_.checkpoint_path);
+                if (found) c = Checkpoint::load(opt_.checkpoint_path);
+            } catch (const std::exception& e) {
+                error = e.what();
+            }
+        }
+        agree<format_error>(error);
+        std::array<std::uint64_t, 6> head{found, c.fingerprint, c.epoch, c.step,
+                                          c.parameters.size(), c.optimizer_state.size()};
+        comm_->broadcast(std::as_writable_bytes(std::span<std::uint64_t>(head)), 0);
+        if (head[0] == 0) return false;
+        const std::string where = opt_.checkpoint_path.string();
+        const std::uint64_t fp = detail::fingerprint_of<M>();
+        if (head[1] != fp)
+            agreed(integrity_error(where + ": byte 16: written for another model (fingerprint " +
+                                   std::to_string(head[1]) + ", this model " +
+                                   std::to_string(fp) + ")"));
+        if (head[4] != model.parameters().size())
+            agreed(integrity_error(where + ": byte 40: " + std::to_string(head[4]) +
+                                   " parameters, the model has " +
+                                   std::to_string(model.parameters().size())));
+        if (is_root()) std::ranges::copy(c.parameters, model.parameters().begin());
+        broadcast_parameters(model);
+        c.optimizer_state.resize(head[5]);
+        comm_->broadcast(std::as_writable_bytes(std::span<float>(c.optimizer_state)), 0);
+        resume_.resumed = true;
+        resume_.epoch = head[2];
+        resume_.step = head[3];
+        if constexpr (requires { optimizer.load_state(std::span<const float>{}); }) {
+            optimizer.load_state(std::span<const float>(c.optimizer_state));
+            resume_.optimizer_state_restored = true;
+        } else {
+            resume_.optimizer_state_restored = c.optimizer_state.empty();
+            if (!c.optimizer_state.empty() && is_root())
+                std::fprintf(stderr,
+                             "edgestack::dist: %s: the optimizer has no load_state(); its "
+                             "state (%zu values) starts afresh\n",
+                             where.c_str(), c.optimizer_state.size());
+        }
+        return true;
+    }
+
+    C* comm_;
+    DataParallelOptions opt_;
+    ResumeInfo resume_;
+    bool agreed_ = false;
+    std::size_t epoch_ = 0, step_ = 0;
+};
+
+} // namespace edgestack::dist
