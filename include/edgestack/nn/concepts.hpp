@@ -39,6 +39,22 @@ concept Layer =
         { cl.lower(g, value, cp) } -> std::same_as<int>;
     };
 
+/// Optional members, detected when present (nn/detail/layer_traits.hpp):
+/// - `weight_count`: the leading parameters that are weights laid out [out][...] (then
+///   biases); hooks fake-quantize and prune them per output channel. Default: all of them.
+///   Layers whose weights are not one such tensor (BatchNorm, recurrent, attention,
+///   Residual) declare 0.
+/// - `weights_channel_last = true`: weights laid out [...][channel] (depthwise conv).
+/// - state: `state_count`, `init_state(span)` and `attach_state(span)` for non-trainable
+///   values (BatchNorm's running statistics) kept in the model's state block, which
+///   optimizers do not touch and checkpoints save. The layer keeps the attached view.
+template <class L>
+concept StatefulLayer = Layer<L> && requires(L& l, const L& cl, std::span<float> s) {
+    { L::state_count } -> std::convertible_to<std::size_t>;
+    cl.init_state(s);
+    l.attach_state(s);
+};
+
 /// A layer spec: something Sequential can bind to an input shape.
 template <class Spec, class In>
 concept LayerSpecFor = ShapeType<In> && requires { typename Spec::template bind<In>; } &&
@@ -50,6 +66,7 @@ struct ExampleLayer {
     using input_shape = Shape<4>;
     using output_shape = Shape<4>; // computed from input_shape at compile time
     static constexpr std::size_t param_count = 0; // floats in the model's parameter block
+    static constexpr std::size_t weight_count = 0; // optional: leading [out][...] weights
     static constexpr std::size_t macs = 0;        // multiply-accumulates per sample
     static std::string name() { return "ExampleLayer"; }
 

@@ -17,6 +17,8 @@ struct LayerInfo {
     std::string name;             // "Conv2D<32, 3>"
     std::size_t weight_count = 0; // leading parameters that are weights ([out][...] layout)
     std::size_t bias_count = 0;   // parameters after the weights (one per output channel)
+    /// True when the weights are [...][channel] (depthwise [kh][kw][c]) instead of [out][...].
+    bool weights_channel_last = false;
     std::size_t output_channels = 0;
     std::size_t input_size = 0;   // floats per sample
     std::size_t output_size = 0;  // floats per sample

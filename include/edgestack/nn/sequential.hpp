@@ -21,6 +21,8 @@
 #include "edgestack/nn/concepts.hpp"
 #include "edgestack/nn/hooks.hpp"
 #include "edgestack/nn/input.hpp"
+#include "edgestack/nn/detail/layer_traits.hpp"
+#include "edgestack/nn/detail/stack.hpp"
 
 namespace edgestack::nn {
 
@@ -31,40 +33,6 @@ struct is_input : std::false_type {};
 template <std::size_t... D>
 struct is_input<Input<D...>> : std::true_type {};
 
-/// Binds each spec to the output shape of the one before it, left to right.
-template <class In, class... Specs>
-struct bind_chain {
-    using type = std::tuple<>;
-    using output_shape = In;
-};
-template <class In, class Spec, class... Rest>
-struct bind_chain<In, Spec, Rest...> {
-    using layer = typename Spec::template bind<In>;
-    static_assert(Layer<layer>, "Sequential: a bound layer does not satisfy nn::Layer - see "
-                                "nn/concepts.hpp for the contract");
-    using next = bind_chain<typename layer::output_shape, Rest...>;
-    using type = decltype(std::tuple_cat(std::declval<std::tuple<layer>>(),
-                                         std::declval<typename next::type>()));
-    using output_shape = typename next::output_shape;
-};
-
-template <class F, std::size_t... I>
-constexpr void for_each_index(F&& f, std::index_sequence<I...>) {
-    (f(std::integral_constant<std::size_t, I>{}), ...);
-}
-template <class F, std::size_t... I>
-constexpr void for_each_index_reversed(F&& f, std::index_sequence<I...>) {
-    constexpr std::size_t n = sizeof...(I);
-    (f(std::integral_constant<std::size_t, n - 1 - I>{}), ...);
-}
-
-/// Weights are the leading parameters of a layer; a layer without `weight_count` has none
-/// beyond its bias-like parameters only if it says so, so the default is "all are weights".
-template <class L>
-constexpr std::size_t weight_count_of() {
-    if constexpr (requires { L::weight_count; }) return L::weight_count;
-    else return L::param_count;
-}
 template <class L>
 constexpr std::size_t output_channels_of() {
     using S = typename L::output_shape;
@@ -126,6 +94,14 @@ private:
         return o;
     }
     template <std::size_t... I>
+    static constexpr std::array<std::size_t, depth + 1> state_offsets_(std::index_sequence<I...>) {
+        std::array<std::size_t, depth + 1> o{};
+        std::size_t acc = 0, k = 0;
+        ((o[k++] = acc, acc += detail::state_count_of<layer_type<I>>()), ...);
+        o[depth] = acc;
+        return o;
+    }
+    template <std::size_t... I>
     static constexpr std::size_t macs_(std::index_sequence<I...>) {
         return (std::size_t{0} + ... + layer_type<I>::macs);
     }
@@ -142,13 +118,17 @@ public:
     static constexpr std::array<std::size_t, depth + 1> activation_offsets =
         act_offsets_(indices{});
     static constexpr std::size_t param_count = param_offsets[depth];
+    /// Offset of layer I's non-trainable state (BatchNorm running statistics) in state().
+    static constexpr std::array<std::size_t, depth + 1> state_offsets = state_offsets_(indices{});
+    static constexpr std::size_t state_count = state_offsets[depth];
     static constexpr std::size_t macs = macs_(indices{});
     /// Floats per sample of the widest value (input or any layer output).
     static constexpr std::size_t widest = widest_(indices{});
     /// Floats per sample that inference needs with two ping-pong buffers.
     static constexpr std::size_t inference_arena_floats = 2 * widest;
 
-    Sequential() : params_(param_count, 0.0f), grads_(param_count, 0.0f) {
+    Sequential() : params_(param_count, 0.0f), grads_(param_count, 0.0f), state_(state_count) {
+        reset_state();
         detail::for_each_index(
             [&](auto i) {
                 constexpr std::size_t I = decltype(i)::value;
@@ -157,6 +137,7 @@ public:
                 info.index = I;
                 info.name = L::name();
                 info.weight_count = detail::weight_count_of<L>();
+                info.weights_channel_last = detail::weights_channel_last_of<L>();
                 info.bias_count = L::param_count - info.weight_count;
                 info.output_channels = detail::output_channels_of<L>();
                 info.input_size = L::input_shape::size;
@@ -167,14 +148,18 @@ public:
 
     // Parameter spans point into this object: a copy must not share them.
     Sequential(const Sequential& o)
-        : layers_(o.layers_), params_(o.params_), grads_(o.grads_), info_(o.info_),
-          hooks_(o.hooks_) {}
+        : layers_(o.layers_), params_(o.params_), grads_(o.grads_), state_(o.state_),
+          info_(o.info_), hooks_(o.hooks_) {
+        attach_state();
+    }
     Sequential& operator=(const Sequential& o) {
         if (this != &o) {
             layers_ = o.layers_;
             params_ = o.params_;
             grads_ = o.grads_;
+            state_ = o.state_;
             info_ = o.info_;
+            attach_state();
             hooks_ = o.hooks_;
             used_params_ = {};
         }
@@ -187,8 +172,10 @@ public:
     /// What hooks are told about layer `i`.
     const LayerInfo& layer_info(std::size_t i) const { return info_.at(i); }
 
-    /// Initialise every layer's parameters from `rng` (deterministic for a given seed).
+    /// Initialise every layer's parameters from `rng` (deterministic for a given seed), and
+    /// reset the state block.
     void init(Rng& rng) {
+        reset_state();
         detail::for_each_index(
             [&](auto i) {
                 constexpr std::size_t I = decltype(i)::value;
@@ -196,6 +183,27 @@ public:
                 std::get<I>(layers_).init(layer_params<I>(), layer_rng);
             },
             indices{});
+    }
+
+    /// Non-trainable state (BatchNorm running mean and variance), one contiguous block that
+    /// optimizers never see and checkpoints save beside the parameters. Empty for models
+    /// without such layers.
+    std::span<float> state() noexcept { return state_; }
+    std::span<const float> state() const noexcept { return state_; }
+    template <std::size_t I>
+    std::span<float> layer_state() noexcept {
+        return std::span<float>(state_).subspan(state_offsets[I],
+                                                detail::state_count_of<layer_type<I>>());
+    }
+    /// Back to the state a fresh model has (running mean 0, running variance 1).
+    void reset_state() {
+        detail::for_each_index(
+            [&](auto i) {
+                constexpr std::size_t I = decltype(i)::value;
+                detail::init_state_of(std::get<I>(layers_), layer_state<I>());
+            },
+            indices{});
+        attach_state();
     }
 
     std::span<float> parameters() noexcept { return params_; }
@@ -345,6 +353,16 @@ public:
     }
 
 private:
+    // Stateful layers keep a view of their slice of state_; re-pointed after every copy.
+    void attach_state() {
+        detail::for_each_index(
+            [&](auto i) {
+                constexpr std::size_t I = decltype(i)::value;
+                detail::attach_state_of(std::get<I>(layers_), layer_state<I>());
+            },
+            indices{});
+    }
+
     template <std::size_t I>
     float* activation() noexcept {
         return acts_.data() + batch_ * activation_offsets[I];
@@ -353,6 +371,7 @@ private:
     layers_type layers_{};
     std::vector<float> params_;
     std::vector<float> grads_;
+    std::vector<float> state_;
     std::vector<float> acts_;
     std::array<std::vector<float>, 2> dbuf_;
     std::array<LayerInfo, depth> info_{};

@@ -1,0 +1,348 @@
+// Convolutions over NHWC images: Conv2D (im2col + Eigen GEMM, batch chunks in parallel) and
+// DepthwiseConv2D (direct loops). Weights [out][kh][kw][in] and [kh][kw][channels].
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/parallel.hpp"
+#include "edgestack/core/rng.hpp"
+#include "edgestack/core/shape.hpp"
+#include "edgestack/nn/concepts.hpp"
+#include "edgestack/nn/detail/chunks.hpp"
+#include "edgestack/nn/detail/conv_geometry.hpp"
+#include "edgestack/nn/detail/eigen.hpp"
+#include "edgestack/nn/init.hpp"
+
+namespace edgestack::nn {
+
+namespace detail {
+
+/// Geometry of a 2-D window over an H x W x C input.
+template <class In, std::size_t KH, std::size_t KW, std::size_t S, Padding P, std::size_t D>
+struct Window {
+    static constexpr std::size_t H = In::dims[0];
+    static constexpr std::size_t W = In::dims[1];
+    static constexpr std::size_t C = In::dims[2];
+    static constexpr Axis y = window_axis(H, KH, S, D, P);
+    static constexpr Axis x = window_axis(W, KW, S, D, P);
+    static constexpr std::size_t OH = y.out;
+    static constexpr std::size_t OW = x.out;
+    static constexpr std::size_t pixels = OH * OW;
+
+    /// Input row/column of kernel tap k at output position o, or -1 when it falls in padding.
+    static constexpr long in_y(std::size_t o, std::size_t k) noexcept {
+        const long v = static_cast<long>(o * S + k * D) - static_cast<long>(y.pad_before);
+        return v >= 0 && v < static_cast<long>(H) ? v : -1;
+    }
+    static constexpr long in_x(std::size_t o, std::size_t k) noexcept {
+        const long v = static_cast<long>(o * S + k * D) - static_cast<long>(x.pad_before);
+        return v >= 0 && v < static_cast<long>(W) ? v : -1;
+    }
+    static compile::Node node(compile::Op op) {
+        compile::Node n;
+        n.op = op;
+        n.kernel = {KH, KW};
+        n.stride = {S, S};
+        n.dilation = {D, D};
+        n.pad = {y.pad_before, x.pad_before, y.pad_after, x.pad_after};
+        return n;
+    }
+};
+
+/// col[p][(ky*KW + kx)*C + c] = in[iy][ix][c] (0 in the padding), one sample.
+template <class G, std::size_t KH, std::size_t KW>
+void im2col(const float* in, float* col) noexcept {
+    constexpr std::size_t C = G::C, Kc = KH * KW * G::C;
+    for (std::size_t oy = 0; oy < G::OH; ++oy)
+        for (std::size_t ox = 0; ox < G::OW; ++ox) {
+            float* row = col + (oy * G::OW + ox) * Kc;
+            for (std::size_t ky = 0; ky < KH; ++ky) {
+                const long iy = G::in_y(oy, ky);
+                for (std::size_t kx = 0; kx < KW; ++kx) {
+                    float* dst = row + (ky * KW + kx) * C;
+                    const long ix = G::in_x(ox, kx);
+                    if (iy < 0 || ix < 0) std::fill_n(dst, C, 0.0f);
+                    else std::copy_n(in + (static_cast<std::size_t>(iy) * G::W +
+                                           static_cast<std::size_t>(ix)) * C, C, dst);
+                }
+            }
+        }
+}
+
+/// The adjoint of im2col: din (zeroed by the caller) += scatter of dcol, one sample.
+template <class G, std::size_t KH, std::size_t KW>
+void col2im(const float* dcol, float* din) noexcept {
+    constexpr std::size_t C = G::C, Kc = KH * KW * G::C;
+    for (std::size_t oy = 0; oy < G::OH; ++oy)
+        for (std::size_t ox = 0; ox < G::OW; ++ox) {
+            const float* row = dcol + (oy * G::OW + ox) * Kc;
+            for (std::size_t ky = 0; ky < KH; ++ky) {
+                const long iy = G::in_y(oy, ky);
+                if (iy < 0) continue;
+                for (std::size_t kx = 0; kx < KW; ++kx) {
+                    const long ix = G::in_x(ox, kx);
+                    if (ix < 0) continue;
+                    const float* src = row + (ky * KW + kx) * C;
+                    float* dst = din + (static_cast<std::size_t>(iy) * G::W +
+                                        static_cast<std::size_t>(ix)) * C;
+                    for (std::size_t c = 0; c < C; ++c) dst[c] += src[c];
+                }
+            }
+        }
+}
+
+/// The non-default trailing arguments of a window layer's name: "" for the defaults.
+inline std::string window_args(std::size_t s, std::size_t s_default, Padding p, std::size_t d,
+                               Padding p_default = Padding::same) {
+    if (s == s_default && p == p_default && d == 1) return "";
+    std::string r = ", " + std::to_string(s) + ", " + padding_name(p);
+    if (d != 1) r += ", " + std::to_string(d);
+    return r;
+}
+
+} // namespace detail
+
+/// 2-D convolution: `Conv2D<32, 3>` is 32 filters of 3x3, stride 1, same padding.
+template <std::size_t Filters, std::size_t Kernel, std::size_t Stride = 1,
+          Padding Pad = Padding::same, std::size_t Dilation = 1>
+struct Conv2D {
+    static_assert(Filters > 0 && Kernel > 0 && Stride > 0 && Dilation > 0,
+                  "Conv2D<F, K, S, P, D>: filters, kernel, stride and dilation must be >= 1");
+
+    template <ShapeType In>
+    struct bind {
+        static_assert(In::rank == 3, "Conv2D: input must be rank 3 (height x width x channels) - "
+                                     "use Input<H, W, C> or add a channel axis of 1");
+        using G = detail::Window<In, Kernel, Kernel, Stride, Pad, Dilation>;
+        static_assert(G::OH > 0 && G::OW > 0, "Conv2D: kernel is larger than the input with "
+                                              "valid padding - use Padding::same or a smaller kernel");
+        static constexpr std::size_t C = G::C;
+        static constexpr std::size_t Kc = Kernel * Kernel * C; // one im2col row
+        static constexpr bool direct = Kernel == 1 && Stride == 1; // 1x1: the input is the col
+
+        using input_shape = In;
+        using output_shape = Shape<G::OH, G::OW, Filters>;
+        static constexpr std::size_t weight_count = Filters * Kc;
+        static constexpr std::size_t param_count = weight_count + Filters;
+        static constexpr std::size_t macs = G::pixels * Filters * Kc;
+        static constexpr std::size_t chunk = detail::samples_per_chunk(G::pixels);
+        static std::string name() {
+            return "Conv2D<" + std::to_string(Filters) + ", " + std::to_string(Kernel) +
+                   detail::window_args(Stride, 1, Pad, Dilation) + ">";
+        }
+
+        void init(std::span<float> p, Rng& rng) const {
+            init::he_uniform(p.first(weight_count), Kc, rng);
+            init::constant(p.subspan(weight_count), 0.0f);
+        }
+
+        void forward(const float* in, float* out, std::size_t batch, std::span<const float> p,
+                     Mode, Rng&) {
+            const std::size_t n_chunks = detail::chunk_count(batch, chunk);
+            ensure_scratch(n_chunks, false);
+            detail::ConstMapMatrix w(p.data(), Filters, Kc);
+            detail::ConstMapVector b(p.data() + weight_count, Filters);
+            parallel_chunks(0, batch, chunk, [&](std::size_t b0, std::size_t b1) {
+                const auto rows = static_cast<Eigen::Index>((b1 - b0) * G::pixels);
+                const float* col = columns(in, b0, b1, scratch_[b0 / chunk].col.data());
+                detail::ConstMapMatrix x(col, rows, Kc);
+                detail::MapMatrix y(out + b0 * output_shape::size, rows, Filters);
+                y.noalias() = x * w.transpose();
+                y.rowwise() += b.transpose();
+            });
+        }
+
+        void backward(const float* in, const float* /*out*/, const float* dout, float* din,
+                      std::size_t batch, std::span<const float> p, std::span<float> g) {
+            const std::size_t n_chunks = detail::chunk_count(batch, chunk);
+            ensure_scratch(n_chunks, din != nullptr);
+            if (partial_.size() < n_chunks * param_count) partial_.resize(n_chunks * param_count);
+            detail::ConstMapMatrix w(p.data(), Filters, Kc);
+            parallel_chunks(0, batch, chunk, [&](std::size_t b0, std::size_t b1) {
+                const std::size_t c = b0 / chunk;
+                const auto rows = static_cast<Eigen::Index>((b1 - b0) * G::pixels);
+                const float* col = columns(in, b0, b1, scratch_[c].col.data());
+                detail::ConstMapMatrix x(col, rows, Kc);
+                detail::ConstMapMatrix dy(dout + b0 * output_shape::size, rows, Filters);
+                float* part = partial_.data() + c * param_count;
+                detail::MapMatrix dw(part, Filters, Kc);
+                detail::MapVector db(part + weight_count, Filters);
+                dw.noalias() = dy.transpose() * x;
+                db = dy.colwise().sum().transpose();
+                if (din == nullptr) return;
+                float* dx = din + b0 * In::size;
+                if constexpr (direct) {
+                    detail::MapMatrix(dx, rows, Kc).noalias() = dy * w;
+                } else {
+                    float* dcol = scratch_[c].dcol.data();
+                    detail::MapMatrix(dcol, rows, Kc).noalias() = dy * w;
+                    std::fill_n(dx, (b1 - b0) * In::size, 0.0f);
+                    for (std::size_t s = 0; s < b1 - b0; ++s)
+                        detail::col2im<G, Kernel, Kernel>(dcol + s * G::pixels * Kc,
+                                                          dx + s * In::size);
+                }
+            });
+            detail::reduce_partials(g, partial_, n_chunks);
+        }
+
+        int lower(compile::Graph& g, int value, std::span<const float> p) const {
+            compile::Node node = G::node(compile::Op::conv2d);
+            node.name = g.fresh_name(node.op);
+            node.weights.assign(p.begin(), p.begin() + weight_count);
+            node.bias.assign(p.begin() + weight_count, p.begin() + param_count);
+            return g.append(std::move(node), {value}, {G::OH, G::OW, Filters});
+        }
+
+    private:
+        struct Scratch {
+            std::vector<float> col, dcol;
+        };
+        void ensure_scratch(std::size_t n_chunks, bool need_dcol) {
+            if (scratch_.size() < n_chunks) scratch_.resize(n_chunks);
+            if constexpr (!direct) {
+                const std::size_t n = chunk * G::pixels * Kc;
+                for (std::size_t c = 0; c < n_chunks; ++c) {
+                    if (scratch_[c].col.size() < n) scratch_[c].col.resize(n);
+                    if (need_dcol && scratch_[c].dcol.size() < n) scratch_[c].dcol.resize(n);
+                }
+            }
+        }
+        /// The im2col matrix of samples [b0, b1): the input itself for a 1x1 convolution.
+        static const float* columns(const float* in, std::size_t b0, std::size_t b1, float* buf) {
+            if constexpr (direct) {
+                (void)b1; (void)buf;
+                return in + b0 * In::size;
+            } else {
+                for (std::size_t s = b0; s < b1; ++s)
+                    detail::im2col<G, Kernel, Kernel>(in + s * In::size,
+                                                      buf + (s - b0) * G::pixels * Kc);
+                return buf;
+            }
+        }
+
+        std::vector<Scratch> scratch_;
+        std::vector<float> partial_;
+    };
+};
+
+/// Depthwise 2-D convolution (one KxK filter per channel, depth multiplier 1).
+template <std::size_t Kernel, std::size_t Stride = 1, Padding Pad = Padding::same,
+          std::size_t Dilation = 1>
+struct DepthwiseConv2D {
+    static_assert(Kernel > 0 && Stride > 0 && Dilation > 0,
+                  "DepthwiseConv2D<K, S, P, D>: kernel, stride and dilation must be >= 1");
+
+    template <ShapeType In>
+    struct bind {
+        static_assert(In::rank == 3, "DepthwiseConv2D: input must be rank 3 (height x width x "
+                                     "channels) - use Input<H, W, C>");
+        using G = detail::Window<In, Kernel, Kernel, Stride, Pad, Dilation>;
+        static_assert(G::OH > 0 && G::OW > 0, "DepthwiseConv2D: kernel is larger than the input "
+                                              "with valid padding - use Padding::same");
+        static constexpr std::size_t C = G::C;
+        using input_shape = In;
+        using output_shape = Shape<G::OH, G::OW, C>;
+        static constexpr std::size_t weight_count = Kernel * Kernel * C;
+        /// Weights are [kh][kw][c]: the channel is the last axis, not the first.
+        static constexpr bool weights_channel_last = true;
+        static constexpr std::size_t param_count = weight_count + C;
+        static constexpr std::size_t macs = G::pixels * Kernel * Kernel * C;
+        static constexpr std::size_t chunk = 8;
+        static std::string name() {
+            return "DepthwiseConv2D<" + std::to_string(Kernel) +
+                   detail::window_args(Stride, 1, Pad, Dilation) + ">";
+        }
+
+        void init(std::span<float> p, Rng& rng) const {
+            init::he_uniform(p.first(weight_count), Kernel * Kernel, rng);
+            init::constant(p.subspan(weight_count), 0.0f);
+        }
+
+        void forward(const float* in, float* out, std::size_t batch, std::span<const float> p,
+                     Mode, Rng&) {
+            const float* w = p.data();
+            const float* bias = p.data() + weight_count;
+            parallel_for(0, batch, [&](std::size_t s) {
+                const float* x = in + s * In::size;
+                float* y = out + s * output_shape::size;
+                for (std::size_t oy = 0; oy < G::OH; ++oy)
+                    for (std::size_t ox = 0; ox < G::OW; ++ox) {
+                        float* yo = y + (oy * G::OW + ox) * C;
+                        std::copy_n(bias, C, yo);
+                        taps(oy, ox, [&](std::size_t k, std::size_t i) {
+                            const float* xi = x + i * C;
+                            const float* wk = w + k * C;
+                            for (std::size_t c = 0; c < C; ++c) yo[c] += xi[c] * wk[c];
+                        });
+                    }
+            }, chunk);
+        }
+
+        void backward(const float* in, const float* /*out*/, const float* dout, float* din,
+                      std::size_t batch, std::span<const float> p, std::span<float> g) {
+            const std::size_t n_chunks = detail::chunk_count(batch, chunk);
+            if (partial_.size() < n_chunks * param_count) partial_.resize(n_chunks * param_count);
+            const float* w = p.data();
+            parallel_chunks(0, batch, chunk, [&](std::size_t b0, std::size_t b1) {
+                float* part = partial_.data() + (b0 / chunk) * param_count;
+                std::fill_n(part, param_count, 0.0f);
+                for (std::size_t s = b0; s < b1; ++s) {
+                    const float* x = in + s * In::size;
+                    const float* dy = dout + s * output_shape::size;
+                    float* dx = din != nullptr ? din + s * In::size : nullptr;
+                    if (dx != nullptr) std::fill_n(dx, In::size, 0.0f);
+                    for (std::size_t oy = 0; oy < G::OH; ++oy)
+                        for (std::size_t ox = 0; ox < G::OW; ++ox) {
+                            const float* dyo = dy + (oy * G::OW + ox) * C;
+                            float* db = part + weight_count;
+                            for (std::size_t c = 0; c < C; ++c) db[c] += dyo[c];
+                            taps(oy, ox, [&](std::size_t k, std::size_t i) {
+                                const float* xi = x + i * C;
+                                float* dwk = part + k * C;
+                                for (std::size_t c = 0; c < C; ++c) dwk[c] += dyo[c] * xi[c];
+                                if (dx != nullptr) {
+                                    const float* wk = w + k * C;
+                                    float* dxi = dx + i * C;
+                                    for (std::size_t c = 0; c < C; ++c) dxi[c] += dyo[c] * wk[c];
+                                }
+                            });
+                        }
+                }
+            });
+            detail::reduce_partials(g, partial_, n_chunks);
+        }
+
+        int lower(compile::Graph& g, int value, std::span<const float> p) const {
+            compile::Node node = G::node(compile::Op::depthwise_conv2d);
+            node.name = g.fresh_name(node.op);
+            node.weights.assign(p.begin(), p.begin() + weight_count);
+            node.bias.assign(p.begin() + weight_count, p.begin() + param_count);
+            return g.append(std::move(node), {value}, {G::OH, G::OW, C});
+        }
+
+    private:
+        /// f(tap index ky*K+kx, input pixel index) for every tap of output (oy, ox) inside
+        /// the image.
+        template <class F>
+        static void taps(std::size_t oy, std::size_t ox, F&& f) {
+            for (std::size_t ky = 0; ky < Kernel; ++ky) {
+                const long iy = G::in_y(oy, ky);
+                if (iy < 0) continue;
+                for (std::size_t kx = 0; kx < Kernel; ++kx) {
+                    const long ix = G::in_x(ox, kx);
+                    if (ix < 0) continue;
+                    f(ky * Kernel + kx,
+                      static_cast<std::size_t>(iy) * G::W + static_cast<std::size_t>(ix));
+                }
+            }
+        }
+        std::vector<float> partial_;
+    };
+};
+
+} // namespace edgestack::nn

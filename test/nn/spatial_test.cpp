@@ -1,0 +1,146 @@
+// Convolutions, pooling and residual blocks over NHWC images: gradients against finite
+// differences, output against a plain-loop convolution, shapes of every padding mode, and
+// gradients that do not depend on the thread count.
+#include <boost/test/unit_test.hpp>
+
+#include <vector>
+
+#include "check.hpp"
+#include "edgestack/core/parallel.hpp"
+#include "edgestack/nn/nn.hpp"
+
+using namespace edgestack;
+using namespace edgestack::nn;
+using nn_test::bound;
+using nn_test::check_grads;
+
+BOOST_AUTO_TEST_SUITE(spatial)
+
+BOOST_AUTO_TEST_CASE(conv_output_shapes) {
+    static_assert(std::is_same_v<bound<Conv2D<8, 3>, Shape<28, 28, 1>>::output_shape,
+                                 Shape<28, 28, 8>>);
+    static_assert(std::is_same_v<bound<Conv2D<8, 3, 1, Padding::valid>, Shape<28, 28, 1>>::output_shape,
+                                 Shape<26, 26, 8>>);
+    static_assert(std::is_same_v<bound<Conv2D<8, 3, 2>, Shape<7, 7, 1>>::output_shape,
+                                 Shape<4, 4, 8>>);
+    static_assert(std::is_same_v<bound<Conv2D<8, 3, 1, Padding::valid, 2>, Shape<9, 9, 1>>::output_shape,
+                                 Shape<5, 5, 8>>);
+    static_assert(std::is_same_v<bound<MaxPool2D<2>, Shape<7, 7, 3>>::output_shape, Shape<3, 3, 3>>);
+    static_assert(std::is_same_v<bound<AvgPool2D<3, 2, Padding::same>, Shape<7, 7, 3>>::output_shape,
+                                 Shape<4, 4, 3>>);
+    static_assert(bound<Conv2D<32, 3>, Shape<28, 28, 1>>::macs == 28 * 28 * 32 * 9);
+    static_assert(bound<Conv2D<32, 3>, Shape<28, 28, 1>>::param_count == 32 * 9 + 32);
+    // The lowered graph carries the same shapes.
+    using M = Sequential<Input<9, 9, 1>, Conv2D<4, 3, 2, Padding::valid>, AvgPool2D<3, 2, Padding::same>>;
+    const auto g = M{}.lower();
+    BOOST_TEST(compile::to_string(g.values[1]) == "4x4x4");
+    BOOST_TEST(compile::to_string(g.values[2]) == "2x2x4");
+    BOOST_TEST(M::layer_type<1>::name() == "AvgPool2D<3, 2, same>");
+}
+
+BOOST_AUTO_TEST_CASE(conv_gradients) {
+    check_grads<bound<Conv2D<3, 3>, Shape<5, 5, 2>>>({.batch = 2});
+    check_grads<bound<Conv2D<2, 3, 2, Padding::valid>, Shape<7, 6, 2>>>({.batch = 2});
+    check_grads<bound<Conv2D<2, 3, 2, Padding::same>, Shape<6, 5, 3>>>({.batch = 3});
+    check_grads<bound<Conv2D<2, 2, 1, Padding::valid, 2>, Shape<5, 5, 2>>>({.batch = 2});
+    check_grads<bound<Conv2D<4, 1>, Shape<3, 3, 3>>>({.batch = 2});
+    check_grads<bound<Conv2D<2, 5, 1, Padding::same, 2>, Shape<4, 4, 1>>>({.batch = 1});
+}
+
+BOOST_AUTO_TEST_CASE(conv_matches_a_plain_loop) {
+    using L = bound<Conv2D<3, 3, 2, Padding::same, 1>, Shape<6, 5, 2>>;
+    L conv;
+    std::vector<float> p(L::param_count), x(2 * 60), y(2 * L::output_shape::size);
+    Rng rng(4);
+    conv.init(p, rng);
+    for (float& v : x) v = rng.uniform(-1, 1);
+    conv.forward(x.data(), y.data(), 2, p, Mode::eval, rng);
+    // TF "same": out 3x3, total pad rows (3-1)*2+3-6 = 1 -> top 0, bottom 1; cols 2 -> 1, 1.
+    const int pt = 0, pl = 1;
+    for (int b = 0; b < 2; ++b)
+        for (int oy = 0; oy < 3; ++oy)
+            for (int ox = 0; ox < 3; ++ox)
+                for (int o = 0; o < 3; ++o) {
+                    double acc = p[L::weight_count + o];
+                    for (int ky = 0; ky < 3; ++ky)
+                        for (int kx = 0; kx < 3; ++kx)
+                            for (int c = 0; c < 2; ++c) {
+                                const int iy = oy * 2 + ky - pt, ix = ox * 2 + kx - pl;
+                                if (iy < 0 || iy >= 6 || ix < 0 || ix >= 5) continue;
+                                acc += double(x[b * 60 + (iy * 5 + ix) * 2 + c]) *
+                                       p[((o * 3 + ky) * 3 + kx) * 2 + c];
+                            }
+                    BOOST_TEST(y[b * 27 + (oy * 3 + ox) * 3 + o] == acc,
+                               boost::test_tools::tolerance(1e-5));
+                }
+    compile::Graph g = compile::Graph::with_input({6, 5, 2});
+    conv.lower(g, 0, p);
+    BOOST_TEST(g.nodes[0].pad == (std::array<std::size_t, 4>{0, 1, 1, 1}));
+    BOOST_TEST(g.nodes[0].stride[0] == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(conv_gradients_do_not_depend_on_the_thread_count) {
+    using L = bound<Conv2D<8, 3>, Shape<10, 10, 4>>;
+    constexpr std::size_t batch = 37; // not a multiple of the chunk size
+    std::vector<float> p(L::param_count), x(batch * 400), dy(batch * 800);
+    Rng rng(5);
+    L{}.init(p, rng);
+    for (float& v : x) v = rng.uniform(-1, 1);
+    for (float& v : dy) v = rng.uniform(-1, 1);
+    auto run = [&](std::size_t threads) {
+        ThreadLimit limit(threads);
+        L conv;
+        std::vector<float> y(batch * 800), dx(batch * 400), g(L::param_count);
+        conv.forward(x.data(), y.data(), batch, p, Mode::train, rng);
+        conv.backward(x.data(), y.data(), dy.data(), dx.data(), batch, p, g);
+        g.insert(g.end(), dx.begin(), dx.end());
+        g.insert(g.end(), y.begin(), y.end());
+        return g;
+    };
+    const auto one = run(1), two = run(2);
+    BOOST_TEST(one == two, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(depthwise_gradients) {
+    using L = bound<DepthwiseConv2D<3>, Shape<5, 4, 3>>;
+    static_assert(L::weight_count == 27 && L::param_count == 30 && L::weights_channel_last);
+    check_grads<L>({.batch = 2});
+    check_grads<bound<DepthwiseConv2D<3, 2, Padding::valid>, Shape<7, 7, 2>>>({.batch = 2});
+}
+
+BOOST_AUTO_TEST_CASE(pool_gradients) {
+    check_grads<bound<MaxPool2D<2>, Shape<4, 6, 3>>>({.batch = 2});
+    check_grads<bound<MaxPool2D<3, 2, Padding::same>, Shape<5, 5, 2>>>({.batch = 2});
+    check_grads<bound<AvgPool2D<2>, Shape<4, 4, 2>>>({.batch = 2});
+    check_grads<bound<AvgPool2D<3, 2, Padding::same>, Shape<5, 4, 2>>>({.batch = 2});
+    check_grads<bound<GlobalAvgPool, Shape<3, 3, 4>>>({.batch = 2});
+    check_grads<bound<GlobalAvgPool, Shape<5, 4>>>({.batch = 2});
+}
+
+BOOST_AUTO_TEST_CASE(residual_gradients) {
+    using Id = bound<Residual<Conv2D<3, 3>, BatchNorm, ReLU, Conv2D<3, 3>>, Shape<4, 4, 3>>;
+    static_assert(std::is_same_v<Id::output_shape, Shape<4, 4, 3>>);
+    static_assert(Id::param_count == 2 * (27 * 3 + 3) + 6 && Id::state_count == 6);
+    check_grads<Id>({.batch = 2, .mode = Mode::train});
+    using Proj = bound<Residual<Projection<Conv2D<4, 1, 2>>, Conv2D<4, 3, 2>, ReLU>, Shape<5, 5, 2>>;
+    static_assert(std::is_same_v<Proj::output_shape, Shape<3, 3, 4>>);
+    check_grads<Proj>({.batch = 2});
+}
+
+BOOST_AUTO_TEST_CASE(residual_lowers_to_its_block_and_an_add) {
+    using M = Sequential<Input<4, 4, 2>, Residual<Projection<Conv2D<3, 1>>, Conv2D<3, 3>, ReLU>>;
+    M m;
+    Rng rng(1);
+    m.init(rng);
+    const auto g = m.lower();
+    BOOST_REQUIRE_EQUAL(g.nodes.size(), 4u);
+    BOOST_TEST(g.nodes[0].op == compile::Op::conv2d);
+    BOOST_TEST(g.nodes[1].op == compile::Op::relu);
+    BOOST_TEST(g.nodes[2].op == compile::Op::conv2d);
+    BOOST_TEST(g.nodes[2].inputs == std::vector<int>{0}, boost::test_tools::per_element());
+    BOOST_TEST(g.nodes[3].op == compile::Op::add);
+    BOOST_TEST(g.nodes[3].inputs == (std::vector<int>{2, 3}), boost::test_tools::per_element());
+    BOOST_TEST(M::layer_type<0>::name() == "Residual<Projection<Conv2D<3, 1>>, Conv2D<3, 3>, ReLU>");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
