@@ -25,11 +25,15 @@ public:
     using arena_type = Arena;
     using kernels_type = Kernels;
 
-    explicit BasicEngine(compile::Graph g) : graph_(std::move(g)) {
+    explicit BasicEngine(compile::Graph g) : BasicEngine(std::move(g), [](detail::Step& s) { Kernels::pack(s); }) {}
+
+    /// With a packer of the backend's own (one that needs state, such as a thread pool).
+    template <class Packer>
+    BasicEngine(compile::Graph g, Packer&& pack) : graph_(std::move(g)) {
         compile::canonicalize(graph_);
         program_ = detail::build_program(graph_, Kernels::name);
         for (auto& s : program_.steps) {
-            Kernels::pack(s); // may grow the step's scratch
+            pack(s); // may grow the step's scratch
             program_.scratch_bytes = std::max(program_.scratch_bytes, compile::align_up(s.scratch_bytes));
         }
     }

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -51,12 +52,14 @@ struct Step {
     std::vector<std::int64_t> qpack64; // backend-packed shifts and rounding terms
     std::vector<std::int32_t> qb;
     std::vector<quant::Requant> rq;
+    std::vector<float> wscale; // int8 weight scales as given (1 or one per channel)
     std::int32_t zp_in = 0, zp_in2 = 0, zp_out = 0, lo = -128, hi = 127;
     float s_in = 1.0f, s_in2 = 1.0f, s_out = 1.0f;
     std::vector<std::int8_t> table; // 256 entries, indexed by q + 128
     std::vector<quant::Requant> count_rq; // avg pools: by number of real positions (index n)
     quant::Requant add_a, add_b;
     std::size_t scratch_bytes = 0; // per step, not per sample
+    std::shared_ptr<void> handle;  // a backend's own per-step state (an XNNPACK operator)
 };
 
 struct Program {
@@ -113,6 +116,7 @@ inline void prepare_int8_weights(Step& s, const compile::Node& n, std::size_t oc
         throw shape_error("int8 graph: node '" + n.name + "' has " + std::to_string(n.qbias.size()) +
                           " int32 biases, expected " + std::to_string(oc));
     s.qw = n.qweights;
+    s.wscale = n.weight_quant.scale;
     s.qb.assign(oc, 0);
     s.rq.resize(oc);
     for (std::size_t c = 0; c < oc; ++c) {

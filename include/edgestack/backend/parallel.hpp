@@ -1,0 +1,78 @@
+// backend::Parallel<B>: any backend, run across the batch on oneTBB (edgestack::tbb). The
+// batch is cut into one slice per worker, each slice running in its own arena; without
+// oneTBB the slices run one after another with the same results.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/parallel.hpp"
+
+namespace edgestack::backend {
+
+template <class Engine>
+class ParallelEngine {
+public:
+    /// One inner arena per slice.
+    struct arena_type {
+        std::vector<typename Engine::arena_type> slices;
+        std::size_t max_batch = 0;
+        std::size_t per_slice = 0;
+    };
+
+    ParallelEngine(Engine e, std::size_t slices) : engine_(std::move(e)), slices_(std::max<std::size_t>(1, slices)) {}
+
+    std::size_t input_size() const noexcept { return engine_.input_size(); }
+    std::size_t output_size() const noexcept { return engine_.output_size(); }
+    const Engine& inner() const noexcept { return engine_; }
+    const compile::Graph& graph() const noexcept { return engine_.graph(); }
+    auto& program() const noexcept { return engine_.program(); }
+    bool int8() const noexcept { return engine_.int8(); }
+
+    arena_type make_arena(std::size_t max_batch) const {
+        arena_type a;
+        a.max_batch = max_batch;
+        const std::size_t n = std::min(slices_, std::max<std::size_t>(1, max_batch));
+        a.per_slice = (max_batch + n - 1) / n;
+        for (std::size_t i = 0; i < n; ++i) a.slices.push_back(engine_.make_arena(std::max<std::size_t>(1, a.per_slice)));
+        return a;
+    }
+
+    bool run(std::span<const float> in, std::span<float> out, arena_type& arena) const noexcept {
+        const std::size_t isz = input_size(), osz = output_size();
+        if (in.empty() || in.size() % isz != 0) return false;
+        const std::size_t batch = in.size() / isz;
+        if (out.size() != batch * osz || batch > arena.max_batch || arena.slices.empty()) return false;
+        const std::size_t per = (batch + arena.slices.size() - 1) / arena.slices.size();
+        std::atomic<bool> ok{true};
+        const std::size_t n = (batch + per - 1) / per;
+        // Slices write disjoint parts of `out`; a failed slice can only mean a bug upstream.
+        edgestack::parallel_for(0, n, [&](std::size_t i) {
+            const std::size_t b = i * per, e = std::min(batch, b + per);
+            if (!engine_.run(in.subspan(b * isz, (e - b) * isz), out.subspan(b * osz, (e - b) * osz), arena.slices[i]))
+                ok.store(false, std::memory_order_relaxed);
+        });
+        return ok.load();
+    }
+
+private:
+    Engine engine_;
+    std::size_t slices_;
+};
+
+template <class B>
+struct Parallel {
+    static constexpr const char* name = "parallel";
+    B inner{};
+    std::size_t threads = edgestack::max_threads();
+
+    auto compile(const compile::Graph& g) const {
+        return ParallelEngine<decltype(inner.compile(g))>(inner.compile(g), threads);
+    }
+};
+
+} // namespace edgestack::backend
