@@ -88,7 +88,9 @@ inline compile::Graph small_mlp(unsigned seed = 7) {
 /// Per-value ranges (min, max) of `g` run on samples, from a caller's float evaluator.
 /// Quantizes `g` in place: per-channel symmetric weights, int32 bias, per-tensor affine
 /// activations from the given ranges (values that keep their input's parameters copy them).
-inline void quantize_in_place(compile::Graph& g, const std::vector<std::pair<float, float>>& range) {
+/// `qmax` 63 gives 7-bit weights (the "reduce range" some int8 kernels need).
+inline void quantize_in_place(compile::Graph& g, const std::vector<std::pair<float, float>>& range,
+                              float qmax = 127.0f) {
     g.value_quant.assign(g.values.size(), {});
     for (std::size_t v = 0; v < g.values.size(); ++v) {
         const auto p = quant::choose_affine(range[v].first, range[v].second);
@@ -109,7 +111,7 @@ inline void quantize_in_place(compile::Graph& g, const std::vector<std::pair<flo
         for (std::size_t c = 0; c < oc; ++c) {
             float amax = 0;
             for (std::size_t i = 0; i < per; ++i) amax = std::max(amax, std::abs(n.weights[c * per + i]));
-            const float s = quant::choose_symmetric(amax);
+            const float s = amax > 0.0f ? amax / qmax : 1.0f;
             n.weight_quant.scale.push_back(s);
             n.weight_quant.zero_point.push_back(0);
             for (std::size_t i = 0; i < per; ++i)

@@ -375,9 +375,9 @@ inline ModelFile ModelFile::parse(std::span<const std::byte> file, const std::st
         auto& n = g.nodes[i];
         const auto op_at = r.file_offset();
         const auto op = r.get<std::uint8_t>("op");
-        if (op > static_cast<std::uint8_t>(compile::Op::dropout))
-            r.fail_at(op_at, "node " + std::to_string(i) + ": unknown op code " + std::to_string(op));
         n.op = static_cast<compile::Op>(op);
+        if (compile::op_name(n.op) == "unknown")
+            r.fail_at(op_at, "node " + std::to_string(i) + ": unknown op code " + std::to_string(op));
         const auto fused = r.get<std::uint8_t>("fused activation");
         if (fused > static_cast<std::uint8_t>(compile::Activation::relu6))
             r.fail("node " + std::to_string(i) + ": unknown fused activation " + std::to_string(fused));
