@@ -1,0 +1,137 @@
+// A model as the server sees it: any Engine behind one virtual call, with its name, version,
+// shapes and a pool of arenas so several worker threads can run it at once.
+// Stage 4 (deploy): built from a registry version by a factory, swapped in on hot reload.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "edgestack/concepts.hpp"
+#include "edgestack/core/error.hpp"
+
+namespace edgestack::deploy {
+
+class ServedModel {
+public:
+    virtual ~ServedModel() = default;
+
+    const std::string& name() const noexcept { return name_; }
+    std::uint64_t version() const noexcept { return version_; }
+    /// Per-sample shapes (NHWC without N), as in the graph.
+    const std::vector<std::size_t>& input_shape() const noexcept { return in_shape_; }
+    const std::vector<std::size_t>& output_shape() const noexcept { return out_shape_; }
+    std::size_t input_size() const noexcept { return volume(in_shape_); }
+    std::size_t output_size() const noexcept { return volume(out_shape_); }
+    std::size_t max_batch() const noexcept { return max_batch_; }
+    /// What the engine is ("reference fp32", "xnnpack int8", ...), shown in metadata.
+    const std::string& platform() const noexcept { return platform_; }
+
+    /// Run in.size() / input_size() samples (at most max_batch()). Safe from any thread;
+    /// false when the sizes do not fit.
+    virtual bool infer(std::span<const float> in, std::span<float> out) const noexcept = 0;
+
+protected:
+    ServedModel(std::string name, std::uint64_t version, std::vector<std::size_t> in_shape,
+                std::vector<std::size_t> out_shape, std::size_t max_batch, std::string platform)
+        : name_(std::move(name)), version_(version), in_shape_(std::move(in_shape)),
+          out_shape_(std::move(out_shape)), max_batch_(max_batch),
+          platform_(std::move(platform)) {
+        if (max_batch_ == 0) throw config_error("ServedModel '" + name_ + "': max_batch must be >= 1");
+    }
+
+private:
+    static std::size_t volume(const std::vector<std::size_t>& d) noexcept {
+        std::size_t n = 1;
+        for (auto x : d) n *= x;
+        return n;
+    }
+
+    std::string name_;
+    std::uint64_t version_;
+    std::vector<std::size_t> in_shape_, out_shape_;
+    std::size_t max_batch_;
+    std::string platform_;
+};
+
+namespace detail {
+
+template <Engine E>
+class EngineModel final : public ServedModel {
+public:
+    EngineModel(std::string name, std::uint64_t version, E engine,
+                std::vector<std::size_t> in_shape, std::vector<std::size_t> out_shape,
+                std::size_t max_batch, std::string platform)
+        : ServedModel(std::move(name), version, std::move(in_shape), std::move(out_shape),
+                      max_batch, std::move(platform)),
+          engine_(std::move(engine)) {
+        if (engine_.input_size() != input_size() || engine_.output_size() != output_size())
+            throw shape_error("ServedModel '" + this->name() + "': the engine takes " +
+                              std::to_string(engine_.input_size()) + " and gives " +
+                              std::to_string(engine_.output_size()) +
+                              " values per sample, the declared shapes say " +
+                              std::to_string(input_size()) + " and " +
+                              std::to_string(output_size()));
+    }
+
+    bool infer(std::span<const float> in, std::span<float> out) const noexcept override {
+        std::unique_ptr<typename E::arena_type> arena = take();
+        if (!arena) return false;
+        const bool ok = engine_.run(in, out, *arena);
+        give(std::move(arena));
+        return ok;
+    }
+
+private:
+    // Arenas are reused across requests: running stays allocation-free once every worker
+    // thread has had one.
+    std::unique_ptr<typename E::arena_type> take() const noexcept {
+        {
+            std::lock_guard lock(m_);
+            if (!free_.empty()) {
+                auto a = std::move(free_.back());
+                free_.pop_back();
+                return a;
+            }
+        }
+        try {
+            return std::make_unique<typename E::arena_type>(engine_.make_arena(max_batch()));
+        } catch (...) {
+            return nullptr;
+        }
+    }
+    void give(std::unique_ptr<typename E::arena_type> a) const noexcept {
+        try {
+            std::lock_guard lock(m_);
+            free_.push_back(std::move(a));
+        } catch (...) {
+        }
+    }
+
+    E engine_;
+    mutable std::mutex m_;
+    mutable std::vector<std::unique_ptr<typename E::arena_type>> free_;
+};
+
+} // namespace detail
+
+/// Wrap an engine for serving. The shapes are per sample; their volumes must match the
+/// engine's input_size() and output_size().
+template <Engine E>
+std::shared_ptr<const ServedModel> make_served_model(std::string name, std::uint64_t version,
+                                                     E engine, std::vector<std::size_t> in_shape,
+                                                     std::vector<std::size_t> out_shape,
+                                                     std::size_t max_batch = 64,
+                                                     std::string platform = "edgestack") {
+    return std::make_shared<detail::EngineModel<E>>(std::move(name), version, std::move(engine),
+                                                    std::move(in_shape), std::move(out_shape),
+                                                    max_batch, std::move(platform));
+}
+
+} // namespace edgestack::deploy

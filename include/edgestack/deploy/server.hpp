@@ -1,0 +1,112 @@
+// deploy::Server: an HTTP/1.1 inference server speaking the KServe v2 protocol (JSON tensors)
+// with Prometheus /metrics, hot reload from a Registry, bearer-token auth and TLS.
+// Stage 4 (deploy). This header is light; the Boost.Beast implementation is in
+// server_impl.hpp, which exactly one translation unit of a program includes. Link
+// edgestack::serve.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "edgestack/deploy/served_model.hpp"
+
+namespace edgestack::monitor {
+struct ModelStats;
+}
+
+namespace edgestack::deploy {
+
+class Registry;
+struct LoadedModel;
+
+struct TlsOptions {
+    std::filesystem::path certificate_chain; // PEM
+    std::filesystem::path private_key;       // PEM
+};
+
+struct ServerOptions {
+    /// Loopback by default: exposing a model to the network is a decision, not a default.
+    std::string address = "127.0.0.1";
+    std::uint16_t port = 8000; // 0: an ephemeral port, see Server::port()
+    std::size_t threads = 2;   // worker threads; each runs requests to completion
+    std::size_t body_limit = std::size_t{4} << 20; // bytes; larger bodies get 413
+    std::size_t max_batch = 64;                    // samples per request
+    /// When not empty, every route but /v2/health/* needs "Authorization: Bearer <token>".
+    std::string bearer_token;
+    std::optional<TlsOptions> tls;
+    /// How often watched registries are polled for a newly promoted version; zero: only
+    /// when reload() is called.
+    std::chrono::milliseconds reload_interval{1000};
+    /// A connection idle (or sending a request) for longer is closed.
+    std::chrono::seconds idle_timeout{30};
+    /// How long stop() waits for requests in flight before closing what is left.
+    std::chrono::milliseconds drain_timeout{5000};
+};
+
+/// Turns a verified registry version into something the server can run.
+using ModelFactory = std::function<std::shared_ptr<const ServedModel>(const LoadedModel&)>;
+
+/// What the observer sees of each successful inference, synchronously on the worker thread
+/// (keep it short: drift statistics, sampling into a telemetry store).
+struct InferenceRecord {
+    const ServedModel& model;
+    std::size_t batch;
+    std::span<const float> input;
+    std::span<const float> output;
+    double seconds; // engine time
+    const std::string& request_id;
+};
+
+class Server {
+public:
+    explicit Server(ServerOptions options = {});
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// Serve a fixed model (no reload). A second model with the same name replaces it.
+    void add_model(std::shared_ptr<const ServedModel> model);
+
+    /// Serve the registry's serving version of `name`, and switch to a newly promoted one
+    /// when it appears (requests in flight finish on the version they started with).
+    /// Versions other than the serving one are loaded on demand for /versions/{v}/ routes.
+    void watch(const Registry& registry, std::string name, ModelFactory factory);
+
+    /// Bind, listen and start the worker threads; returns at once.
+    void start();
+    /// The bound port (useful with port 0).
+    std::uint16_t port() const;
+    /// Check every watched registry now; true when some model changed version. A version
+    /// that fails to load or verify is skipped and the current one keeps serving.
+    bool reload();
+    /// Stop accepting, finish requests in flight (up to drain_timeout), join the workers.
+    void stop();
+    /// Block until stop() has been called (from another thread or a signal handler thread).
+    void wait();
+
+    /// The version now serving `name`, if any.
+    std::optional<std::uint64_t> serving_version(const std::string& name) const;
+    /// Counters and latency of one model (created on first use).
+    monitor::ModelStats& stats(const std::string& name);
+    /// Called after every successful inference.
+    void set_observer(std::function<void(const InferenceRecord&)> observer);
+    /// Appended to /metrics (Prometheus text): drift gauges, accuracy, store backlog.
+    void set_metrics_extra(std::function<std::string()> extra);
+    /// Last reload failure per model, empty when none (also exported on /metrics).
+    std::vector<std::string> reload_errors() const;
+
+    struct Impl;
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+} // namespace edgestack::deploy

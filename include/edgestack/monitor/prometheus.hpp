@@ -1,0 +1,110 @@
+// Writing metrics in the Prometheus text exposition format (version 0.0.4): counters, gauges
+// and histograms with labels. Stage 6 (monitor): the server's /metrics and the drift and
+// accuracy monitors render through this.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "edgestack/monitor/latency.hpp"
+
+namespace edgestack::monitor {
+
+using Label = std::pair<std::string_view, std::string_view>;
+
+class PrometheusWriter {
+public:
+    /// HELP and TYPE lines; call once per metric family before its samples.
+    void family(std::string_view name, std::string_view type, std::string_view help) {
+        out_ += "# HELP ";
+        out_ += name;
+        out_ += ' ';
+        out_ += help;
+        out_ += "\n# TYPE ";
+        out_ += name;
+        out_ += ' ';
+        out_ += type;
+        out_ += '\n';
+    }
+
+    void sample(std::string_view name, std::initializer_list<Label> labels, double value) {
+        out_ += name;
+        write_labels(labels, {});
+        out_ += ' ';
+        out_ += number(value);
+        out_ += '\n';
+    }
+
+    /// A histogram family's samples: cumulative buckets at every `stride`-th bound of the
+    /// log-scale histogram, +Inf, _sum and _count.
+    void histogram(std::string_view name, std::initializer_list<Label> labels,
+                   const LatencyHistogram& h, std::size_t stride = LatencyHistogram::per_doubling) {
+        std::uint64_t cumulative = 0;
+        const std::string bucket = std::string(name) + "_bucket";
+        for (std::size_t i = 0; i + 1 < LatencyHistogram::buckets; ++i) {
+            cumulative += h.bucket_count(i);
+            if ((i + 1) % stride != 0) continue;
+            out_ += bucket;
+            write_labels(labels, number(LatencyHistogram::upper_bound(i)));
+            out_ += ' ';
+            out_ += std::to_string(cumulative);
+            out_ += '\n';
+        }
+        cumulative += h.bucket_count(LatencyHistogram::buckets - 1);
+        out_ += bucket;
+        write_labels(labels, "+Inf");
+        out_ += ' ' + std::to_string(cumulative) + '\n';
+        sample(std::string(name) + "_sum", labels, h.sum_seconds());
+        sample(std::string(name) + "_count", labels, static_cast<double>(cumulative));
+    }
+
+    const std::string& text() const noexcept { return out_; }
+    std::string take() { return std::move(out_); }
+
+    static std::string number(double v) {
+        if (std::isnan(v)) return "NaN";
+        if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+        char buf[40];
+        std::snprintf(buf, sizeof buf, "%.17g", v);
+        return buf;
+    }
+
+private:
+    void write_labels(std::initializer_list<Label> labels, std::string_view le) {
+        if (labels.size() == 0 && le.empty()) return;
+        out_ += '{';
+        bool first = true;
+        for (const auto& [k, v] : labels) {
+            if (!first) out_ += ',';
+            first = false;
+            out_ += k;
+            out_ += "=\"";
+            escape(v);
+            out_ += '"';
+        }
+        if (!le.empty()) {
+            if (!first) out_ += ',';
+            out_ += "le=\"";
+            out_ += le;
+            out_ += '"';
+        }
+        out_ += '}';
+    }
+    void escape(std::string_view v) {
+        for (char c : v) {
+            if (c == '\\') out_ += "\\\\";
+            else if (c == '"') out_ += "\\\"";
+            else if (c == '\n') out_ += "\\n";
+            else out_ += c;
+        }
+    }
+
+    std::string out_;
+};
+
+} // namespace edgestack::monitor

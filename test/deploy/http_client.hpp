@@ -1,0 +1,39 @@
+// A small blocking HTTP/1.1 client for the server tests (Boost.Beast lives in http_client.cpp
+// only, so the test files stay quick to compile).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+namespace test {
+
+struct Reply {
+    int status = 0;
+    std::string body;
+    std::map<std::string, std::string> headers; // lower-case names
+    bool ok() const noexcept { return status == 200; }
+};
+
+/// One request on a fresh connection (TLS without certificate checks when `tls`).
+Reply call(std::uint16_t port, const std::string& method, const std::string& target,
+           const std::string& body = {}, const std::string& bearer = {}, bool tls = false);
+
+/// Raw bytes in, raw bytes out: for requests no well-behaved client would send.
+std::string raw_exchange(std::uint16_t port, const std::string& bytes);
+
+/// A keep-alive connection that sends requests one after another.
+class Connection {
+public:
+    explicit Connection(std::uint16_t port);
+    ~Connection();
+    Reply request(const std::string& method, const std::string& target,
+                  const std::string& body = {});
+
+private:
+    struct State;
+    std::unique_ptr<State> s_;
+};
+
+} // namespace test
