@@ -1,0 +1,477 @@
+// ONNX import (stage 3, compile): load the weights of a model trained elsewhere (PyTorch,
+// our own exporter, ...) into a matching static nn::Sequential type. The ONNX file's chain
+// of operators must match the layers the type lowers to, node for node; the first node that
+// differs is named in the error. Link edgestack::onnx.
+//
+// Read: Conv (group 1 or depthwise), Gemm, MatMul (+ Add of a bias), BatchNormalization,
+// Relu, Clip(0, 6), LeakyRelu, Sigmoid, Tanh, HardSwish, Softmax, MaxPool, AveragePool,
+// GlobalAveragePool, Flatten/Reshape, Add. Skipped: Identity, Dropout, Transpose (tracked
+// for layout), QuantizeLinear/DequantizeLinear on activations; DequantizeLinear of an
+// initializer is folded into float weights (a QDQ file imports as fp32).
+//
+// Layout: ONNX convolution weights are OIHW, ours OHWI; a Flatten of an NCHW tensor orders
+// features (c, h, w), ours (h, w, c): the Gemm after it has its columns permuted, unless
+// the file transposed to NHWC before flattening (as our exporter does).
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <onnx/onnx_pb.h>
+
+#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/error.hpp"
+
+namespace edgestack::io {
+
+namespace detail {
+
+struct FloatTensor {
+    std::vector<std::int64_t> dims;
+    std::vector<float> data;
+};
+
+inline std::size_t checked_volume(const std::vector<std::int64_t>& dims, const std::string& where) {
+    std::size_t n = 1;
+    for (auto d : dims) {
+        if (d < 0 || (d > 0 && n > (std::size_t{1} << 32) / static_cast<std::size_t>(d)))
+            throw format_error(where + ": tensor dimension " + std::to_string(d) + " is out of range");
+        n *= static_cast<std::size_t>(d);
+    }
+    return n;
+}
+
+/// Any numeric initializer as floats (int8/uint8/int32 as their integer values).
+inline std::vector<double> tensor_values(const onnx::TensorProto& t, const std::string& where) {
+    const std::size_t n = checked_volume({t.dims().begin(), t.dims().end()}, where);
+    if (t.data_location() == onnx::TensorProto::EXTERNAL)
+        throw format_error(where + ": initializer '" + t.name() + "' uses external data, which is not supported");
+    std::vector<double> v(n);
+    const std::string& raw = t.raw_data();
+    auto from_raw = [&](auto tag) {
+        using T = decltype(tag);
+        if (raw.size() != n * sizeof(T))
+            throw format_error(where + ": initializer '" + t.name() + "' has " + std::to_string(raw.size()) +
+                               " bytes of data, its shape needs " + std::to_string(n * sizeof(T)));
+        for (std::size_t i = 0; i < n; ++i) {
+            T x;
+            std::memcpy(&x, raw.data() + i * sizeof(T), sizeof(T));
+            v[i] = static_cast<double>(x);
+        }
+    };
+    auto from_field = [&](const auto& field) {
+        if (static_cast<std::size_t>(field.size()) != n)
+            throw format_error(where + ": initializer '" + t.name() + "' has " + std::to_string(field.size()) +
+                               " values, its shape needs " + std::to_string(n));
+        for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<double>(field.Get(static_cast<int>(i)));
+    };
+    switch (t.data_type()) {
+    case onnx::TensorProto::FLOAT:
+        if (t.has_raw_data()) from_raw(float{}); else from_field(t.float_data());
+        break;
+    case onnx::TensorProto::INT8:
+        if (t.has_raw_data()) from_raw(std::int8_t{}); else from_field(t.int32_data());
+        break;
+    case onnx::TensorProto::UINT8:
+        if (t.has_raw_data()) from_raw(std::uint8_t{}); else from_field(t.int32_data());
+        break;
+    case onnx::TensorProto::INT32:
+        if (t.has_raw_data()) from_raw(std::int32_t{}); else from_field(t.int32_data());
+        break;
+    case onnx::TensorProto::INT64:
+        if (t.has_raw_data()) from_raw(std::int64_t{}); else from_field(t.int64_data());
+        break;
+    default:
+        throw format_error(where + ": initializer '" + t.name() + "' has element type " +
+                           std::to_string(t.data_type()) + ", which is not read");
+    }
+    return v;
+}
+
+inline std::string describe(const onnx::NodeProto& n, int index) {
+    return "node " + std::to_string(index) + " '" + n.name() + "' (" + n.op_type() + ")";
+}
+
+inline const onnx::AttributeProto* find_attr(const onnx::NodeProto& n, const std::string& name) {
+    for (const auto& a : n.attribute())
+        if (a.name() == name) return &a;
+    return nullptr;
+}
+inline std::int64_t attr_i(const onnx::NodeProto& n, const std::string& name, std::int64_t def) {
+    const auto* a = find_attr(n, name);
+    return a ? a->i() : def;
+}
+inline float attr_f(const onnx::NodeProto& n, const std::string& name, float def) {
+    const auto* a = find_attr(n, name);
+    return a ? a->f() : def;
+}
+inline std::vector<std::int64_t> attr_ints(const onnx::NodeProto& n, const std::string& name,
+                                           std::vector<std::int64_t> def) {
+    const auto* a = find_attr(n, name);
+    return a ? std::vector<std::int64_t>(a->ints().begin(), a->ints().end()) : def;
+}
+
+/// One operator of the file that corresponds to one node of our graph.
+struct OnnxStep {
+    compile::Op op{};
+    int index = 0;            // position in the file's node list
+    const onnx::NodeProto* node = nullptr;
+    FloatTensor weight, bias; // in ONNX layout
+    std::vector<FloatTensor> extra;
+    bool flatten_chw = false; // a Flatten of an NCHW tensor (feature order c, h, w)
+};
+
+class OnnxReader {
+public:
+    OnnxReader(const onnx::ModelProto& m, std::string file) : m_(m), file_(std::move(file)) {
+        for (const auto& t : m.graph().initializer()) {
+            const auto where = file_ + ": initializer '" + t.name() + "'";
+            FloatTensor f;
+            f.dims.assign(t.dims().begin(), t.dims().end());
+            const auto v = tensor_values(t, where);
+            f.data.assign(v.begin(), v.end());
+            init_[t.name()] = std::move(f);
+        }
+    }
+
+    std::vector<OnnxStep> steps() {
+        std::vector<OnnxStep> out;
+        bool nchw = true;     // the current activation's layout, when spatial
+        int index = -1;
+        const auto& nodes = m_.graph().node();
+        for (int i = 0; i < nodes.size(); ++i) {
+            const auto& n = nodes[i];
+            ++index;
+            const std::string& t = n.op_type();
+            const std::string where = file_ + ": " + describe(n, i);
+            if (!n.domain().empty() && n.domain() != "ai.onnx")
+                throw format_error(where + ": operator domain '" + n.domain() + "' is not read");
+            if (t == "DequantizeLinear") {
+                if (n.input_size() >= 2 && init_.count(n.input(0)) && n.output_size() == 1) {
+                    fold_dequantize(n, where);
+                }
+                continue;
+            }
+            if (t == "QuantizeLinear" || t == "Identity" || t == "Dropout" || t == "Cast") continue;
+            if (t == "Transpose") {
+                const auto perm = attr_ints(n, "perm", {});
+                if (perm == std::vector<std::int64_t>{0, 3, 1, 2}) nchw = true;
+                else if (perm == std::vector<std::int64_t>{0, 2, 3, 1}) nchw = false;
+                else throw format_error(where + ": only NHWC <-> NCHW transposes are read");
+                continue;
+            }
+            OnnxStep s;
+            s.index = i;
+            s.node = &n;
+            if (t == "Conv") {
+                s.op = compile::Op::conv2d;
+                s.weight = init(n, 1, where, "weight");
+                if (n.input_size() > 2 && !n.input(2).empty()) s.bias = init(n, 2, where, "bias");
+                if (s.weight.dims.size() != 4) throw format_error(where + ": weight is not 4-d");
+                const auto group = attr_i(n, "group", 1);
+                if (group != 1) {
+                    if (s.weight.dims[1] != 1 || group != s.weight.dims[0])
+                        throw format_error(where + ": group " + std::to_string(group) +
+                                           " is neither 1 nor depthwise");
+                    s.op = compile::Op::depthwise_conv2d;
+                }
+                nchw = true;
+            } else if (t == "Gemm") {
+                s.op = compile::Op::dense;
+                if (attr_f(n, "alpha", 1.0f) != 1.0f || attr_f(n, "beta", 1.0f) != 1.0f ||
+                    attr_i(n, "transA", 0) != 0)
+                    throw format_error(where + ": only alpha = beta = 1, transA = 0 are read");
+                auto w = init(n, 1, where, "weight");
+                if (w.dims.size() != 2) throw format_error(where + ": weight is not 2-d");
+                s.weight = attr_i(n, "transB", 0) ? w : transposed(w);
+                if (n.input_size() > 2 && !n.input(2).empty()) s.bias = init(n, 2, where, "bias");
+            } else if (t == "MatMul") {
+                s.op = compile::Op::dense;
+                auto w = init(n, 1, where, "weight");
+                if (w.dims.size() != 2) throw format_error(where + ": weight is not 2-d");
+                s.weight = transposed(w);
+                // A bias Add right after it belongs to this step.
+                if (i + 1 < nodes.size() && nodes[i + 1].op_type() == "Add" && nodes[i + 1].input_size() == 2 &&
+                    n.output_size() == 1 && nodes[i + 1].input(0) == n.output(0) &&
+                    init_.count(resolve(nodes[i + 1].input(1)))) {
+                    s.bias = init(nodes[i + 1], 1, where, "bias");
+                    ++i;
+                }
+            } else if (t == "BatchNormalization") {
+                s.op = compile::Op::batch_norm;
+                for (int k = 1; k <= 4; ++k) s.extra.push_back(init(n, k, where, "statistics"));
+            } else if (t == "Relu") {
+                s.op = compile::Op::relu;
+            } else if (t == "Clip") {
+                s.op = compile::Op::relu6;
+            } else if (t == "LeakyRelu") {
+                s.op = compile::Op::leaky_relu;
+            } else if (t == "Sigmoid") {
+                s.op = compile::Op::sigmoid;
+            } else if (t == "Tanh") {
+                s.op = compile::Op::tanh;
+            } else if (t == "HardSwish") {
+                s.op = compile::Op::hard_swish;
+            } else if (t == "Softmax") {
+                s.op = compile::Op::softmax;
+            } else if (t == "MaxPool") {
+                s.op = compile::Op::max_pool2d;
+            } else if (t == "AveragePool") {
+                s.op = compile::Op::avg_pool2d;
+            } else if (t == "GlobalAveragePool") {
+                s.op = compile::Op::global_avg_pool;
+            } else if (t == "Flatten" || t == "Reshape") {
+                s.op = compile::Op::flatten;
+                s.flatten_chw = nchw;
+            } else if (t == "Add") {
+                s.op = compile::Op::add;
+            } else {
+                throw format_error(where + ": operator " + t + " is not read by the importer");
+            }
+            out.push_back(std::move(s));
+        }
+        return out;
+    }
+
+private:
+    std::string resolve(const std::string& name) const {
+        auto it = alias_.find(name);
+        return it == alias_.end() ? name : it->second;
+    }
+    FloatTensor init(const onnx::NodeProto& n, int k, const std::string& where, const char* what) const {
+        if (n.input_size() <= k) throw format_error(where + ": missing " + what + " input");
+        auto it = init_.find(resolve(n.input(k)));
+        if (it == init_.end())
+            throw format_error(where + ": " + what + " '" + n.input(k) + "' is not an initializer");
+        return it->second;
+    }
+    static FloatTensor transposed(const FloatTensor& w) {
+        FloatTensor t;
+        const auto r = static_cast<std::size_t>(w.dims[0]), c = static_cast<std::size_t>(w.dims[1]);
+        t.dims = {w.dims[1], w.dims[0]};
+        t.data.resize(w.data.size());
+        for (std::size_t i = 0; i < r; ++i)
+            for (std::size_t j = 0; j < c; ++j) t.data[j * r + i] = w.data[i * c + j];
+        return t;
+    }
+    void fold_dequantize(const onnx::NodeProto& n, const std::string& where) {
+        const auto& x = init_.at(n.input(0));
+        const auto scale = init(n, 1, where, "scale");
+        FloatTensor zp;
+        if (n.input_size() > 2 && !n.input(2).empty()) zp = init(n, 2, where, "zero point");
+        const std::size_t channels = scale.data.size();
+        FloatTensor out;
+        out.dims = x.dims;
+        out.data.resize(x.data.size());
+        std::size_t inner = 1;
+        if (channels > 1) {
+            auto axis = attr_i(n, "axis", 1);
+            if (axis < 0) axis += static_cast<std::int64_t>(x.dims.size());
+            if (axis < 0 || axis >= static_cast<std::int64_t>(x.dims.size()) ||
+                x.dims[static_cast<std::size_t>(axis)] != static_cast<std::int64_t>(channels))
+                throw format_error(where + ": " + std::to_string(channels) + " scales do not match axis " +
+                                   std::to_string(axis));
+            for (std::size_t d = static_cast<std::size_t>(axis) + 1; d < x.dims.size(); ++d)
+                inner *= static_cast<std::size_t>(x.dims[d]);
+        }
+        if (!zp.data.empty() && zp.data.size() != channels)
+            throw format_error(where + ": zero point count differs from scale count");
+        for (std::size_t i = 0; i < x.data.size(); ++i) {
+            const std::size_t c = channels > 1 ? (i / inner) % channels : 0;
+            out.data[i] = (x.data[i] - (zp.data.empty() ? 0.0f : zp.data[c])) * scale.data[c];
+        }
+        init_[n.output(0)] = std::move(out);
+    }
+
+    const onnx::ModelProto& m_;
+    std::string file_;
+    std::map<std::string, FloatTensor> init_;
+    std::map<std::string, std::string> alias_;
+};
+
+} // namespace detail
+
+/// Load the weights of `bytes` (an ONNX model; `name` is used in messages) into `model`.
+/// Throws format_error for unreadable files and shape_error naming the first ONNX node
+/// that does not match the model's structure; `model` is unchanged when it throws.
+template <class Model>
+void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name, Model& model) {
+    onnx::ModelProto m;
+    if (bytes.size() > (std::size_t{1} << 31) - 1 ||
+        !m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+        throw format_error(name + ": not a readable ONNX model (protobuf parsing failed)");
+    if (!m.has_graph()) throw format_error(name + ": ONNX model without a graph");
+    detail::OnnxReader reader(m, name);
+    const auto steps = reader.steps();
+
+    // Which parameter (>= 0) or state slot (< 0) each lowered tensor element comes from:
+    // lower a copy whose parameters and state hold their own indices.
+    Model probe = model;
+    auto p = probe.parameters();
+    constexpr std::size_t exact = std::size_t{1} << 24;
+    std::size_t state_n = 0;
+    if constexpr (requires { probe.state(); }) state_n = probe.state().size();
+    if (p.size() >= exact || state_n >= exact)
+        throw config_error(name + ": the model has more than 2^24 parameters, too many for import");
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<float>(i);
+    if constexpr (requires { probe.state(); }) {
+        auto s = probe.state();
+        for (std::size_t i = 0; i < s.size(); ++i) s[i] = -1.0f - static_cast<float>(i);
+    }
+    const compile::Graph g = probe.lower();
+
+    std::vector<float> params(model.parameters().begin(), model.parameters().end());
+    std::vector<float> state;
+    if constexpr (requires { model.state(); }) state.assign(model.state().begin(), model.state().end());
+    auto assign = [&](const std::vector<float>& markers, const std::vector<float>& values) {
+        for (std::size_t i = 0; i < markers.size(); ++i) {
+            const float mk = markers[i];
+            if (mk >= 0) params[static_cast<std::size_t>(mk)] = values[i];
+            else state[static_cast<std::size_t>(-mk - 1.0f)] = values[i];
+        }
+    };
+
+    std::size_t k = 0;
+    bool pending_chw = false;
+    compile::Dims flatten_in;
+    for (std::size_t ni = 0; ni < g.nodes.size(); ++ni) {
+        const auto& ours = g.nodes[ni];
+        if (ours.op == compile::Op::dropout) continue;
+        const std::string our_name = "layer node " + std::to_string(ni) + " '" + ours.name + "' (" +
+                                     std::string(compile::op_name(ours.op)) + ")";
+        if (k >= steps.size())
+            throw shape_error(name + ": the file ends after " + std::to_string(steps.size()) +
+                              " operators, the model still expects " + our_name);
+        const auto& s = steps[k++];
+        const std::string theirs = name + ": " + detail::describe(*s.node, s.index);
+        if (s.op != ours.op)
+            throw shape_error(theirs + " is the first node that differs: the model expects " + our_name);
+        const auto& in = g.values[static_cast<std::size_t>(ours.inputs[0])];
+        const auto& out = g.values[static_cast<std::size_t>(ours.output)];
+        auto need = [&](const detail::FloatTensor& t, std::size_t n, const char* what) {
+            if (t.data.size() != n)
+                throw shape_error(theirs + ": " + what + " has " + std::to_string(t.data.size()) +
+                                  " elements, " + our_name + " needs " + std::to_string(n));
+        };
+        auto check_spatial = [&](bool dil) {
+            const auto ks = detail::attr_ints(*s.node, "kernel_shape", {});
+            const auto st = detail::attr_ints(*s.node, "strides", {1, 1});
+            const auto pads = detail::attr_ints(*s.node, "pads", {0, 0, 0, 0});
+            const auto di = detail::attr_ints(*s.node, "dilations", {1, 1});
+            auto eq = [](const std::vector<std::int64_t>& a, std::initializer_list<std::size_t> b) {
+                return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                                  [](std::int64_t x, std::size_t y) { return x >= 0 && static_cast<std::size_t>(x) == y; });
+            };
+            if ((!ks.empty() && !eq(ks, {ours.kernel[0], ours.kernel[1]})) ||
+                !eq(st, {ours.stride[0], ours.stride[1]}) ||
+                !eq(pads, {ours.pad[0], ours.pad[1], ours.pad[2], ours.pad[3]}) ||
+                (dil && !eq(di, {ours.dilation[0], ours.dilation[1]})))
+                throw shape_error(theirs + ": kernel, stride, padding or dilation differ from " + our_name);
+        };
+        switch (ours.op) {
+        case compile::Op::conv2d: {
+            check_spatial(true);
+            const std::size_t co = out[2], ci = in[2], kh = ours.kernel[0], kw = ours.kernel[1];
+            need(s.weight, co * ci * kh * kw, "weight");
+            std::vector<float> w(s.weight.data.size());
+            for (std::size_t o = 0; o < co; ++o)
+                for (std::size_t i = 0; i < ci; ++i)
+                    for (std::size_t r = 0; r < kh; ++r)
+                        for (std::size_t c = 0; c < kw; ++c)
+                            w[((o * kh + r) * kw + c) * ci + i] = s.weight.data[((o * ci + i) * kh + r) * kw + c];
+            assign(ours.weights, w);
+            if (!ours.bias.empty()) {
+                std::vector<float> b(co, 0.0f);
+                if (!s.bias.data.empty()) { need(s.bias, co, "bias"); b = s.bias.data; }
+                assign(ours.bias, b);
+            }
+            break;
+        }
+        case compile::Op::depthwise_conv2d: {
+            check_spatial(true);
+            const std::size_t c_n = out[2], kh = ours.kernel[0], kw = ours.kernel[1];
+            need(s.weight, c_n * kh * kw, "weight");
+            std::vector<float> w(s.weight.data.size());
+            for (std::size_t ch = 0; ch < c_n; ++ch)
+                for (std::size_t r = 0; r < kh; ++r)
+                    for (std::size_t c = 0; c < kw; ++c) w[(r * kw + c) * c_n + ch] = s.weight.data[(ch * kh + r) * kw + c];
+            assign(ours.weights, w);
+            if (!ours.bias.empty()) {
+                std::vector<float> b(c_n, 0.0f);
+                if (!s.bias.data.empty()) { need(s.bias, c_n, "bias"); b = s.bias.data; }
+                assign(ours.bias, b);
+            }
+            break;
+        }
+        case compile::Op::dense: {
+            const std::size_t o_n = compile::volume(out), i_n = compile::volume(in);
+            need(s.weight, o_n * i_n, "weight");
+            std::vector<float> w = s.weight.data; // [out][in]
+            if (pending_chw && flatten_in.size() == 3) {
+                const std::size_t H = flatten_in[0], W = flatten_in[1], C = flatten_in[2];
+                for (std::size_t o = 0; o < o_n; ++o)
+                    for (std::size_t h = 0; h < H; ++h)
+                        for (std::size_t x = 0; x < W; ++x)
+                            for (std::size_t c = 0; c < C; ++c)
+                                w[o * i_n + (h * W + x) * C + c] = s.weight.data[o * i_n + (c * H + h) * W + x];
+            }
+            pending_chw = false;
+            assign(ours.weights, w);
+            if (!ours.bias.empty()) {
+                std::vector<float> b(o_n, 0.0f);
+                if (!s.bias.data.empty()) { need(s.bias, o_n, "bias"); b = s.bias.data; }
+                assign(ours.bias, b);
+            }
+            break;
+        }
+        case compile::Op::batch_norm: {
+            const std::size_t c_n = in.back();
+            std::vector<float> e;
+            for (const auto& t : s.extra) {
+                need(t, c_n, "batch norm statistics");
+                e.insert(e.end(), t.data.begin(), t.data.end());
+            }
+            const float eps = detail::attr_f(*s.node, "epsilon", 1e-5f);
+            if (std::abs(eps - ours.alpha) > 1e-3f * ours.alpha)
+                throw shape_error(theirs + ": epsilon " + std::to_string(eps) + " differs from " + our_name +
+                                  "'s " + std::to_string(ours.alpha));
+            assign(ours.extra, e);
+            break;
+        }
+        case compile::Op::max_pool2d:
+        case compile::Op::avg_pool2d: check_spatial(false); break;
+        case compile::Op::flatten:
+            pending_chw = s.flatten_chw && in.size() == 3 && !(in[0] == 1 && in[1] == 1);
+            flatten_in = in;
+            break;
+        case compile::Op::leaky_relu:
+            if (std::abs(detail::attr_f(*s.node, "alpha", 0.01f) - ours.alpha) > 1e-6f)
+                throw shape_error(theirs + ": alpha differs from " + our_name);
+            break;
+        default: break;
+        }
+    }
+    if (k != steps.size())
+        throw shape_error(name + ": " + detail::describe(*steps[k].node, steps[k].index) +
+                          " is the first node that differs: the model has no layer left for it");
+    std::copy(params.begin(), params.end(), model.parameters().begin());
+    if constexpr (requires { model.state(); }) std::copy(state.begin(), state.end(), model.state().begin());
+}
+
+template <class Model>
+void import_onnx(const std::string& path, Model& model) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw file_error(path + ": cannot open");
+    const std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    import_onnx_bytes(std::as_bytes(std::span(bytes.data(), bytes.size())), path, model);
+}
+
+} // namespace edgestack::io
