@@ -3,6 +3,7 @@
 // row per sample, or sliding windows of rows for time series.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
