@@ -30,6 +30,10 @@ public:
     std::size_t output_size() const noexcept { return engine_.output_size(); }
     const Engine& inner() const noexcept { return engine_; }
     const compile::Graph& graph() const noexcept { return engine_.graph(); }
+    std::size_t arena_bytes(std::size_t max_batch) const noexcept {
+        const std::size_t n = std::min(slices_, std::max<std::size_t>(1, max_batch));
+        return n * engine_.arena_bytes((max_batch + n - 1) / n);
+    }
     auto& program() const noexcept { return engine_.program(); }
     bool int8() const noexcept { return engine_.int8(); }
 
