@@ -1,0 +1,251 @@
+// The C++ side of bench/compare/engine_compare.py: writes the reference networks as ONNX
+// files (same seeded weights as backend::nets) plus a one-Add model that measures ONNX
+// Runtime's per-call binding overhead, and times, alternating, our Simd engine (fp32,
+// int8), our Xnnpack backend and XNNPACK called directly (a flat list of operators set up
+// once, no engine around them) at batch 1 on one thread.
+//
+//   bench_engine_peers --write-onnx DIR
+//   bench_engine_peers --measure cnn|ds_cnn [--rounds R] [--runs N]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <pthreadpool.h>
+#include <xnnpack.h>
+
+#include "edgestack/backend/reference_nets.hpp"
+#include "edgestack/backend/simd.hpp"
+#include "edgestack/backend/xnnpack.hpp"
+#include "edgestack/compile/passes.hpp"
+#include "edgestack/io/onnx_export.hpp"
+
+using namespace edgestack;
+
+namespace {
+
+compile::Graph network(const std::string& name, bool int8) {
+    auto g = name == "cnn" ? backend::nets::cnn() : backend::nets::ds_cnn();
+    if (int8) backend::nets::quantize_minmax(g, backend::nets::random_inputs(g, 32, 3));
+    else compile::canonicalize(g);
+    return g;
+}
+
+void write_add_model(const std::string& path) {
+    onnx::ModelProto m;
+    m.set_ir_version(onnx::IR_VERSION);
+    m.set_producer_name("edgestack-bench");
+    m.add_opset_import()->set_version(13);
+    auto* g = m.mutable_graph();
+    g->set_name("overhead");
+    auto tensor_type = [](onnx::ValueInfoProto* v, const char* name) {
+        v->set_name(name);
+        auto* t = v->mutable_type()->mutable_tensor_type();
+        t->set_elem_type(onnx::TensorProto::FLOAT);
+        t->mutable_shape()->add_dim()->set_dim_value(1);
+        t->mutable_shape()->add_dim()->set_dim_value(640);
+    };
+    tensor_type(g->add_input(), "x");
+    tensor_type(g->add_output(), "y");
+    auto* b = g->add_initializer();
+    b->set_name("b");
+    b->set_data_type(onnx::TensorProto::FLOAT);
+    b->add_dims(1);
+    b->add_dims(640);
+    for (int i = 0; i < 640; ++i) b->add_float_data(0.001f * float(i));
+    auto* n = g->add_node();
+    n->set_op_type("Add");
+    n->add_input("x");
+    n->add_input("b");
+    n->add_output("y");
+    std::ofstream f(path, std::ios::binary);
+    m.SerializeToOstream(&f);
+}
+
+/// XNNPACK called directly: one operator per conv/dense/pool of the canonical graph, set
+/// up once on fixed buffers, then only xnn_run_operator per inference.
+class XnnDirect {
+public:
+    explicit XnnDirect(const compile::Graph& g) : g_(g), int8_(!g.value_quant.empty()) {
+        xnn_initialize(nullptr);
+        for (std::size_t v = 0; v < g.values.size(); ++v)
+            buffers_.emplace_back(compile::volume(g.values[v]) * (int8_ ? 1 : 4) + 64);
+        for (const auto& n : g.nodes) add(n);
+    }
+    ~XnnDirect() {
+        for (auto op : ops_) xnn_delete_operator(op);
+    }
+    std::size_t input_size() const { return g_.input_size(); }
+    void run(const float* x) {
+        if (int8_) {
+            const auto& q = g_.value_quant[0];
+            auto* in = reinterpret_cast<std::int8_t*>(buffers_[0].data());
+            for (std::size_t i = 0; i < g_.input_size(); ++i) in[i] = quant::quantize(x[i], q.scale[0], q.zero_point[0]);
+        } else {
+            std::memcpy(buffers_[0].data(), x, g_.input_size() * 4);
+        }
+        for (auto op : ops_) xnn_run_operator(op, nullptr);
+    }
+
+private:
+    void* buf(int v) { return buffers_[std::size_t(v)].data(); }
+    void add(const compile::Node& n) {
+        using compile::Op;
+        if (n.op == Op::flatten) { // alias: point the output at the input's buffer
+            buffers_[std::size_t(n.output)] = buffers_[std::size_t(n.inputs[0])];
+            alias_.push_back({n.output, n.inputs[0]});
+            return;
+        }
+        const auto in = g_.values[std::size_t(n.inputs[0])];
+        const auto out = g_.values[std::size_t(n.output)];
+        const std::size_t ic = in.back(), oc = out.back();
+        const auto u = [](std::size_t v) { return static_cast<std::uint32_t>(v); };
+        const bool dw = n.op == Op::depthwise_conv2d;
+        xnn_operator_t op = nullptr;
+        const float lo = n.fused == compile::Activation::none ? -std::numeric_limits<float>::infinity() : 0.0f;
+        const float hi = std::numeric_limits<float>::infinity();
+        // Flatten aliases: resolve to the buffer that really holds the data.
+        const void* x = source(n.inputs[0]);
+        void* y = buf(n.output);
+        if (!int8_) {
+            if (n.op == Op::conv2d || dw) {
+                xnn_create_convolution2d_nhwc_f32(u(n.pad[0]), u(n.pad[3]), u(n.pad[2]), u(n.pad[1]), u(n.kernel[0]), u(n.kernel[1]),
+                                                  u(n.stride[0]), u(n.stride[1]), 1, 1, dw ? u(ic) : 1, dw ? 1 : ic, dw ? 1 : oc,
+                                                  ic, oc, n.weights.data(), n.bias.data(), lo, hi,
+                                                  dw ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0, &op);
+                xnn_setup_convolution2d_nhwc_f32(op, 1, in[0], in[1], static_cast<const float*>(x), static_cast<float*>(y), nullptr);
+            } else if (n.op == Op::dense) {
+                const std::size_t k = compile::volume(in);
+                xnn_create_fully_connected_nc_f32(k, oc, k, oc, n.weights.data(), n.bias.data(), lo, hi, 0, &op);
+                xnn_setup_fully_connected_nc_f32(op, 1, static_cast<const float*>(x), static_cast<float*>(y), nullptr);
+            } else if (n.op == Op::max_pool2d) {
+                xnn_create_max_pooling2d_nhwc_f32(0, 0, 0, 0, u(n.kernel[0]), u(n.kernel[1]), u(n.stride[0]), u(n.stride[1]), 1, 1,
+                                                  ic, ic, ic, -std::numeric_limits<float>::infinity(), hi, 0, &op);
+                xnn_setup_max_pooling2d_nhwc_f32(op, 1, in[0], in[1], static_cast<const float*>(x), static_cast<float*>(y), nullptr);
+            } else if (n.op == Op::global_avg_pool) {
+                xnn_create_global_average_pooling_nwc_f32(ic, ic, ic, -std::numeric_limits<float>::infinity(), hi, 0, &op);
+                xnn_setup_global_average_pooling_nwc_f32(op, 1, in[0] * in[1], static_cast<const float*>(x), static_cast<float*>(y), nullptr);
+            }
+        } else {
+            const auto& qi = g_.value_quant[std::size_t(n.inputs[0])];
+            const auto& qo = g_.value_quant[std::size_t(n.output)];
+            const auto i8 = [](std::int32_t v) { return static_cast<std::int8_t>(v); };
+            const std::int8_t qlo = n.fused == compile::Activation::none ? -128 : i8(std::max(-128, qo.zero_point[0]));
+            if (n.op == Op::conv2d || dw) {
+                xnn_create_convolution2d_nhwc_qc8(u(n.pad[0]), u(n.pad[3]), u(n.pad[2]), u(n.pad[1]), u(n.kernel[0]), u(n.kernel[1]),
+                                                  u(n.stride[0]), u(n.stride[1]), 1, 1, dw ? u(ic) : 1, dw ? 1 : ic, dw ? 1 : oc,
+                                                  ic, oc, i8(qi.zero_point[0]), qi.scale[0], n.weight_quant.scale.data(),
+                                                  n.qweights.data(), n.qbias.data(), i8(qo.zero_point[0]), qo.scale[0], qlo, 127,
+                                                  dw ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0, &op);
+                xnn_setup_convolution2d_nhwc_qc8(op, 1, in[0], in[1], static_cast<const std::int8_t*>(x), static_cast<std::int8_t*>(y), nullptr);
+            } else if (n.op == Op::dense) {
+                // qs8 fully connected takes one weight scale: requantize the weights to the
+                // largest per-channel scale (what a per-tensor quantizer would have chosen).
+                const std::size_t k = compile::volume(in);
+                float ws = 0;
+                for (float s : n.weight_quant.scale) ws = std::max(ws, s);
+                auto& w = owned_.emplace_back(n.qweights.size());
+                auto& b = owned_bias_.emplace_back(oc);
+                for (std::size_t o = 0; o < oc; ++o) {
+                    const float r = n.weight_quant.scale[o] / ws;
+                    for (std::size_t i = 0; i < k; ++i) w[o * k + i] = i8(int(std::nearbyint(n.qweights[o * k + i] * r)));
+                    b[o] = static_cast<std::int32_t>(std::nearbyint(n.qbias[o] * r));
+                }
+                xnn_create_fully_connected_nc_qs8(k, oc, k, oc, i8(qi.zero_point[0]), qi.scale[0], ws, w.data(), b.data(),
+                                                  i8(qo.zero_point[0]), qo.scale[0], qlo, 127, 0, &op);
+                xnn_setup_fully_connected_nc_qs8(op, 1, static_cast<const std::int8_t*>(x), static_cast<std::int8_t*>(y), nullptr);
+            } else if (n.op == Op::max_pool2d) {
+                xnn_create_max_pooling2d_nhwc_s8(0, 0, 0, 0, u(n.kernel[0]), u(n.kernel[1]), u(n.stride[0]), u(n.stride[1]), 1, 1,
+                                                 ic, ic, ic, -128, 127, 0, &op);
+                xnn_setup_max_pooling2d_nhwc_s8(op, 1, in[0], in[1], static_cast<const std::int8_t*>(x), static_cast<std::int8_t*>(y), nullptr);
+            } else if (n.op == Op::global_avg_pool) {
+                xnn_create_global_average_pooling_nwc_qs8(ic, ic, ic, i8(qi.zero_point[0]), qi.scale[0], i8(qo.zero_point[0]),
+                                                          qo.scale[0], -128, 127, 0, &op);
+                xnn_setup_global_average_pooling_nwc_qs8(op, 1, in[0] * in[1], static_cast<const std::int8_t*>(x), static_cast<std::int8_t*>(y), nullptr);
+            }
+        }
+        if (op == nullptr) {
+            std::fprintf(stderr, "xnnpack direct: no operator for %s\n", n.name.c_str());
+            std::exit(1);
+        }
+        ops_.push_back(op);
+    }
+    const void* source(int v) {
+        for (const auto& a : alias_)
+            if (a.first == v) return source(a.second);
+        return buf(v);
+    }
+
+    const compile::Graph& g_;
+    bool int8_;
+    std::vector<std::vector<std::byte>> buffers_;
+    std::vector<std::pair<int, int>> alias_;
+    std::vector<std::vector<std::int8_t>> owned_;
+    std::vector<std::vector<std::int32_t>> owned_bias_;
+    std::vector<xnn_operator_t> ops_;
+};
+
+double median_us(const std::function<void(std::size_t)>& f, std::size_t runs) {
+    std::vector<double> t(runs);
+    for (std::size_t i = 0; i < runs; ++i) {
+        const auto a = std::chrono::steady_clock::now();
+        f(i);
+        t[i] = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - a).count();
+    }
+    std::nth_element(t.begin(), t.begin() + long(runs / 2), t.end());
+    return t[runs / 2];
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc >= 3 && std::string(argv[1]) == "--write-onnx") {
+        const std::string dir = argv[2];
+        io::export_onnx(dir + "/cnn.onnx", network("cnn", false));
+        io::export_onnx(dir + "/ds_cnn.onnx", network("ds_cnn", false));
+        write_add_model(dir + "/overhead_add.onnx");
+        std::printf("wrote %s/{cnn,ds_cnn,overhead_add}.onnx\n", dir.c_str());
+        return 0;
+    }
+    if (argc < 3 || std::string(argv[1]) != "--measure") {
+        std::fprintf(stderr, "usage: bench_engine_peers --write-onnx DIR | --measure cnn|ds_cnn [--rounds R] [--runs N]\n");
+        return 2;
+    }
+    const std::string net = argv[2];
+    std::size_t rounds = 5, runs = 400;
+    for (int i = 3; i + 1 < argc; i += 2) {
+        if (std::string(argv[i]) == "--rounds") rounds = std::stoul(argv[i + 1]);
+        if (std::string(argv[i]) == "--runs") runs = std::stoul(argv[i + 1]);
+    }
+    const auto gf = network(net, false), gq = network(net, true);
+    const backend::SimdEngine sf(gf), sq(gq);
+    const auto xf = backend::Xnnpack{1}.compile(gf), xq = backend::Xnnpack{1}.compile(gq);
+    XnnDirect df(gf), dq(gq);
+    const auto x = backend::nets::random_inputs(gf, 16, 5);
+    std::vector<float> y(10 * 16);
+    auto a1 = sf.make_arena(1), a2 = sq.make_arena(1), a3 = xf.make_arena(1), a4 = xq.make_arena(1);
+    auto in = [&](std::size_t i) { return std::span<const float>(x.data() + (i % 16) * gf.input_size(), gf.input_size()); };
+    auto out = std::span<float>(y.data(), gf.output_size());
+    struct Side {
+        const char* name;
+        std::function<void(std::size_t)> f;
+    };
+    std::vector<Side> sides{
+        {"edgestack simd fp32", [&](std::size_t i) { sf.run(in(i), out, a1); }},
+        {"edgestack simd int8", [&](std::size_t i) { sq.run(in(i), out, a2); }},
+        {"edgestack xnnpack fp32", [&](std::size_t i) { xf.run(in(i), out, a3); }},
+        {"edgestack xnnpack int8", [&](std::size_t i) { xq.run(in(i), out, a4); }},
+        {"xnnpack direct fp32", [&](std::size_t i) { df.run(in(i).data()); }},
+        {"xnnpack direct int8", [&](std::size_t i) { dq.run(in(i).data()); }},
+    };
+    for (auto& s : sides) median_us(s.f, 50); // warm-up
+    // Rounds alternate the sides (A B C ... A B C ...); each round gives one median each.
+    for (std::size_t r = 0; r < rounds; ++r)
+        for (auto& s : sides) std::printf("%s\t%s\t%zu\t%.2f\n", net.c_str(), s.name, r, median_us(s.f, runs));
+    return 0;
+}
