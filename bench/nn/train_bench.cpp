@@ -1,6 +1,7 @@
 // Training speed of the model stage: one training step (forward, loss gradient, backward,
 // Adam update) of the reference Fashion-MNIST CNN at batch 64 on 1 and 2 threads, and each
-// convolution's forward and backward alone, beside a plain-loop direct convolution baseline.
+// convolution's forward and backward alone, beside two baselines: a plain-loop direct
+// convolution and the bare Eigen GEMM that Conv2D's forward wraps.
 //
 //   bench_nn_train --benchmark_counters_tabular=true
 //
@@ -147,6 +148,26 @@ void BM_Conv2ForwardDirectLoop(benchmark::State& state) {
                                                    benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_Conv2ForwardDirectLoop)->UseRealTime();
+
+/// Baseline: the bare Eigen GEMM inside Conv2 forward (im2col matrix built once, outside the
+/// loop), one thread: what im2col and chunking cost on top of it.
+void BM_Conv2ForwardGemmOnly(benchmark::State& state) {
+    constexpr Eigen::Index rows = kBatch * 196, k = 288, f = 64;
+    const auto col = random_floats(std::size_t(rows * k), 3);
+    const auto w = random_floats(std::size_t(f * k), 5);
+    std::vector<float> y(std::size_t(rows * f));
+    detail::ConstMapMatrix cm(col.data(), rows, k), wm(w.data(), f, k);
+    detail::MapMatrix ym(y.data(), rows, f);
+    for (auto _ : state) {
+        ym.noalias() = cm * wm.transpose();
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * kBatch));
+    state.counters["GFLOP/s"] = benchmark::Counter(double(state.iterations()) * kBatch * 2.0 *
+                                                       double(Conv2::macs) * 1e-9,
+                                                   benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_Conv2ForwardGemmOnly)->UseRealTime();
 
 } // namespace
 

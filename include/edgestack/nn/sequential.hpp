@@ -40,10 +40,13 @@ constexpr std::size_t output_channels_of() {
 }
 
 inline std::string group_digits(std::size_t v) {
-    std::string s = std::to_string(v);
-    for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3)
-        s.insert(static_cast<std::size_t>(i), ",");
-    return s;
+    const std::string s = std::to_string(v);
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (i != 0 && (s.size() - i) % 3 == 0) out += ',';
+        out += s[i];
+    }
+    return out;
 }
 
 /// FNV-1a, 64-bit: cheap and stable, good enough to tell architectures apart.
