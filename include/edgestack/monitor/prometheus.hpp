@@ -48,9 +48,11 @@ public:
         const std::string bucket = std::string(name) + "_bucket";
         for (std::size_t i = 0; i + 1 < LatencyHistogram::buckets; ++i) {
             cumulative += h.bucket_count(i);
-            if ((i + 1) % stride != 0) continue;
+            if (i % stride != 0) continue; // bounds 1 us, 2 us, 4 us, ... with stride 4
+            char le[32];
+            std::snprintf(le, sizeof le, "%.6g", LatencyHistogram::upper_bound(i));
             out_ += bucket;
-            write_labels(labels, number(LatencyHistogram::upper_bound(i)));
+            write_labels(labels, le);
             out_ += ' ';
             out_ += std::to_string(cumulative);
             out_ += '\n';
