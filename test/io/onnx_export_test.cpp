@@ -7,6 +7,7 @@
 #include <set>
 
 #include "edgestack/data/fashion_mnist.hpp"
+#include "edgestack/io/model_file.hpp" // first on purpose: both headers in one unit, either order
 #include "edgestack/io/onnx_export.hpp"
 #include "edgestack/nn/activation.hpp"
 #include "edgestack/nn/dense.hpp"

@@ -16,8 +16,13 @@
 #include <string_view>
 #include <vector>
 
+// <sys/mman.h> (io/model_file.hpp) defines MAP_TYPE, which ONNX's parser.h uses as an
+// enumerator: hide the macro while the ONNX headers are read, in either include order.
+#pragma push_macro("MAP_TYPE")
+#undef MAP_TYPE
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
+#pragma pop_macro("MAP_TYPE")
 
 #include "edgestack/compile/graph.hpp"
 #include "edgestack/core/error.hpp"

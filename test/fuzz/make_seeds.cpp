@@ -1,0 +1,116 @@
+// Writes the seed corpora of the fuzz targets (test/fuzz/corpus/<target>/): a few small,
+// valid files of each format, so that fuzzing starts from inputs that pass the first checks.
+//   make_seeds <corpus dir>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "edgestack/io/model_file.hpp"
+#include "edgestack/io/onnx_export.hpp"
+#include "edgestack/train/checkpoint.hpp"
+
+namespace fs = std::filesystem;
+using namespace edgestack;
+
+static void write(const fs::path& p, const std::string& s) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << s;
+}
+static std::string bytes_of(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+static compile::Graph tiny(bool int8) {
+    auto g = compile::Graph::with_input({4, 4, 1});
+    compile::Node conv;
+    conv.op = compile::Op::conv2d;
+    conv.name = "conv2d_0";
+    conv.kernel = {3, 3};
+    conv.pad = {1, 1, 1, 1};
+    conv.weights.assign(2 * 9, 0.25f);
+    conv.bias = {0.1f, -0.1f};
+    int v = g.append(conv, {0}, {4, 4, 2});
+    compile::Node pool;
+    pool.op = compile::Op::max_pool2d;
+    pool.name = "max_pool2d_0";
+    pool.kernel = pool.stride = {2, 2};
+    v = g.append(pool, {v}, {2, 2, 2});
+    compile::Node flat;
+    flat.op = compile::Op::flatten;
+    flat.name = "flatten_0";
+    v = g.append(flat, {v}, {8});
+    compile::Node dense;
+    dense.op = compile::Op::dense;
+    dense.name = "dense_0";
+    dense.weights.assign(3 * 8, -0.5f);
+    dense.bias = {1, 2, 3};
+    g.append(dense, {v}, {3});
+    if (int8) {
+        g.value_quant.assign(g.values.size(), {{0.05f}, {-3}, -1});
+        for (auto& n : g.nodes) {
+            if (n.weights.empty()) continue;
+            n.qweights.assign(n.weights.size(), 42);
+            n.qbias.assign(n.bias.size(), 7);
+            n.weight_quant = {std::vector<float>(n.bias.size(), 0.01f), std::vector<std::int32_t>(n.bias.size(), 0), 0};
+        }
+    }
+    return g;
+}
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: make_seeds <corpus dir>\n");
+        return 2;
+    }
+    const fs::path dir = argv[1];
+    fs::create_directories(dir / "model_file");
+    io::save_model((dir / "model_file/fp32.esm").string(), tiny(false));
+    io::save_model((dir / "model_file/int8.esm").string(), tiny(true));
+
+    fs::create_directories(dir / "onnx_import");
+    io::export_onnx((dir / "onnx_import/tiny_fp32.onnx").string(), tiny(false));
+    io::export_onnx((dir / "onnx_import/tiny_qdq.onnx").string(), tiny(true));
+
+    train::CheckpointInfo c;
+    c.fingerprint = 0x1234;
+    c.architecture = "Input 4 | Dense<2> 2 p10";
+    c.parameters = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    c.state = {0.5f, 1.5f};
+    c.progress.epoch = 3;
+    c.progress.seed = 42;
+    const auto ck = train::detail::encode_checkpoint(c);
+    write(dir / "checkpoint/small.ckpt", std::string(ck.begin(), ck.end()));
+
+    // IDX: 2 images of 3x3 and 2 labels.
+    std::string img{0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 3};
+    for (int i = 0; i < 18; ++i) img += static_cast<char>(i * 13);
+    write(dir / "idx/images.idx3", img);
+    write(dir / "idx/labels.idx1", std::string{0, 0, 8, 1, 0, 0, 0, 2, 1, 7});
+
+    // NPY version 1.0: float32 2x3 and uint8 4.
+    auto npy = [](const std::string& descr, const std::string& shape, const std::string& body) {
+        std::string h = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+        while ((10 + h.size() + 1) % 64 != 0) h += ' ';
+        h += '\n';
+        std::string s = "\x93NUMPY";
+        s += '\x01';
+        s += '\x00';
+        s += static_cast<char>(h.size() & 0xff);
+        s += static_cast<char>(h.size() >> 8);
+        return s + h + body;
+    };
+    std::string f32(24, '\0');
+    for (int i = 0; i < 6; ++i) {
+        const float v = 0.5f * static_cast<float>(i);
+        std::memcpy(f32.data() + 4 * i, &v, 4);
+    }
+    write(dir / "npy/f32.npy", npy("<f4", "(2, 3)", f32));
+    write(dir / "npy/u1.npy", npy("|u1", "(4,)", std::string{1, 2, 3, 4}));
+
+    write(dir / "csv/labelled.csv", "a,b,label\n1.5,2,cat\n3,NA,dog\n\"4\",5e-1,cat\n");
+    write(dir / "csv/plain.csv", "x;y\n1;2\n");
+    return 0;
+}
