@@ -1,94 +1,113 @@
+// Checkpoints of data-parallel training: train/checkpoint.hpp's file, written by rank 0 at
+// every epoch end, refused with a clear error when it does not fit the run.
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
 #include <string>
 
 #include "common.hpp"
-#include "edgestack/dist/checkpoint.hpp"
+#include "edgestack/dist/data_parallel.hpp"
+#include "edgestack/dist/local.hpp"
+#include "edgestack/train/checkpoint.hpp"
 
 using namespace edgestack;
+using dist_test::Mlp;
 
 namespace {
-dist::Checkpoint sample() {
-    dist::Checkpoint c;
-    c.fingerprint = 0x1234;
-    c.epoch = 3;
-    c.step = 7;
-    c.parameters = {1.0f, -2.5f, 3.25f};
-    c.optimizer_state = {0.5f, 0.25f};
-    return c;
-}
+
 bool says(const std::exception& e, const std::string& what) {
     return std::string(e.what()).find(what) != std::string::npos;
 }
+
+struct Setup {
+    data::InMemoryLoader d = dist_test::make_data(40);
+    dist_test::TempDir dir{"ckpt"};
+    dist::Local comm;
+    dist::DataParallelOptions o;
+    Mlp m = dist_test::make_model(1);
+    train::Sgd sgd{0.1f, 0.9f};
+    data::NoAugment none;
+    Setup() {
+        o.batch_size = 8;
+        o.epochs = 2;
+        o.checkpoint_path = dir.path / "run.ckpt";
+    }
+    train::FitReport fit(std::uint64_t seed = 2) {
+        dist::DataParallel<dist::Local> dp(comm, o);
+        return dp.fit(m, d, none, sgd, train::SoftmaxCrossEntropy{}, Rng(seed));
+    }
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(checkpoint)
 
-BOOST_AUTO_TEST_CASE(round_trip_through_a_file) {
-    dist_test::TempDir dir("ckpt");
-    const auto path = dir.path / "train.ckpt";
-    sample().save(path);
-    BOOST_TEST(!std::filesystem::exists(dir.path / "train.ckpt.tmp"));
-    const auto c = dist::Checkpoint::load(path);
-    BOOST_TEST(c.fingerprint == 0x1234u);
-    BOOST_TEST(c.epoch == 3u);
-    BOOST_TEST(c.step == 7u);
-    BOOST_TEST(c.parameters == sample().parameters, boost::test_tools::per_element());
-    BOOST_TEST(c.optimizer_state == sample().optimizer_state, boost::test_tools::per_element());
-    BOOST_TEST(std::filesystem::file_size(path) == 56u + 5 * 4 + 8);
+BOOST_AUTO_TEST_CASE(every_epoch_ends_with_a_train_checkpoint_of_model_optimizer_and_seed) {
+    Setup s;
+    s.fit();
+    const auto c = train::read_checkpoint(s.o.checkpoint_path);
+    BOOST_TEST(c.progress.epoch == 2u);
+    BOOST_TEST(c.progress.seed == 2u);
+    BOOST_TEST(c.fingerprint == Mlp::fingerprint());
+    BOOST_TEST(dist_test::max_abs_diff(c.parameters, s.m.parameters()) == 0.0f);
+    BOOST_REQUIRE(c.optimizer.has_value());
+    BOOST_TEST(c.optimizer->name == s.sgd.state().name);
+    BOOST_TEST(c.optimizer->steps == 10u); // 2 epochs x 5 steps
 }
 
-BOOST_AUTO_TEST_CASE(truncated_file_names_the_source_and_offset) {
-    auto bytes = sample().to_bytes();
-    bytes.resize(30);
-    BOOST_CHECK_EXCEPTION(dist::Checkpoint::from_bytes(bytes, "a.ckpt"), format_error,
-                          [](const format_error& e) {
-                              return says(e, "a.ckpt: byte 30: truncated");
-                          });
+BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_model_is_an_integrity_error) {
+    Setup s;
+    using Other = nn::Sequential<nn::Input<8>, nn::Dense<4>, nn::ReLU, nn::Dense<3>>;
+    Other other;
+    train::save_checkpoint(s.o.checkpoint_path, other, s.sgd, {1, 2});
+    BOOST_CHECK_EXCEPTION(s.fit(), integrity_error, [](const integrity_error& e) {
+        return says(e, "run.ckpt: byte 24: the checkpoint is of another architecture");
+    });
 }
 
-BOOST_AUTO_TEST_CASE(wrong_magic_is_a_format_error_at_byte_0) {
-    auto bytes = sample().to_bytes();
-    bytes[0] = std::byte{'X'};
-    BOOST_CHECK_EXCEPTION(dist::Checkpoint::from_bytes(bytes, "a.ckpt"), format_error,
-                          [](const format_error& e) { return says(e, "a.ckpt: byte 0: not"); });
+BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_seed_is_a_config_error) {
+    Setup s;
+    s.fit(2);
+    s.o.epochs = 3;
+    BOOST_CHECK_EXCEPTION(s.fit(5), config_error, [](const config_error& e) {
+        return says(e, "run.ckpt: written by a run seeded 2, this one is seeded 5");
+    });
 }
 
-BOOST_AUTO_TEST_CASE(newer_version_is_a_format_error_at_byte_8) {
-    auto bytes = sample().to_bytes();
-    bytes[8] = std::byte{9};
-    BOOST_CHECK_EXCEPTION(dist::Checkpoint::from_bytes(bytes, "a.ckpt"), format_error,
-                          [](const format_error& e) {
-                              return says(e, "byte 8: version 9 is not supported");
-                          });
+BOOST_AUTO_TEST_CASE(a_corrupt_checkpoint_is_refused_before_training) {
+    Setup s;
+    s.fit();
+    {
+        std::fstream f(s.o.checkpoint_path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(100);
+        f.put('\x7f');
+    }
+    const auto before = std::vector<float>(s.m.parameters().begin(), s.m.parameters().end());
+    s.o.epochs = 3;
+    BOOST_CHECK_EXCEPTION(s.fit(), integrity_error,
+                          [](const integrity_error& e) { return says(e, "checksum mismatch"); });
+    BOOST_TEST(dist_test::max_abs_diff(s.m.parameters(), before) == 0.0f);
+    std::ofstream(s.o.checkpoint_path, std::ios::trunc) << "garbage";
+    BOOST_CHECK_EXCEPTION(s.fit(), format_error,
+                          [](const format_error& e) { return says(e, "run.ckpt"); });
 }
 
-BOOST_AUTO_TEST_CASE(sizes_that_do_not_fit_the_file_are_a_format_error_at_byte_40) {
-    auto bytes = sample().to_bytes();
-    bytes[40] = std::byte{200};
-    BOOST_CHECK_EXCEPTION(dist::Checkpoint::from_bytes(bytes, "a.ckpt"), format_error,
-                          [](const format_error& e) { return says(e, "byte 40: sizes"); });
-    bytes = sample().to_bytes();
-    bytes[47] = std::byte{0xff}; // a count near 2^64 must not overflow the size check
-    BOOST_CHECK_THROW(dist::Checkpoint::from_bytes(bytes, "a.ckpt"), format_error);
+BOOST_AUTO_TEST_CASE(an_unwritable_checkpoint_path_is_a_file_error) {
+    Setup s;
+    s.o.checkpoint_path = s.dir.path / "missing" / "x.ckpt";
+    BOOST_CHECK_EXCEPTION(s.fit(), file_error,
+                          [](const file_error& e) { return says(e, "x.ckpt"); });
 }
 
-BOOST_AUTO_TEST_CASE(a_flipped_parameter_bit_fails_the_checksum) {
-    auto bytes = sample().to_bytes();
-    bytes[60] ^= std::byte{1};
-    BOOST_CHECK_EXCEPTION(dist::Checkpoint::from_bytes(bytes, "a.ckpt"), integrity_error,
-                          [](const integrity_error& e) {
-                              return says(e, "a.ckpt: byte 76: checksum");
-                          });
-}
-
-BOOST_AUTO_TEST_CASE(missing_file_and_unwritable_folder_are_file_errors) {
-    dist_test::TempDir dir("ckpt");
-    BOOST_CHECK_EXCEPTION(dist::Checkpoint::load(dir.path / "none.ckpt"), file_error,
-                          [](const file_error& e) { return says(e, "none.ckpt: cannot open"); });
-    BOOST_CHECK_EXCEPTION(sample().save(dir.path / "no" / "such" / "dir" / "x.ckpt"), file_error,
-                          [](const file_error& e) { return says(e, "x.ckpt.tmp: cannot open"); });
+BOOST_AUTO_TEST_CASE(resume_false_starts_afresh_and_overwrites) {
+    Setup s;
+    s.fit();
+    s.o.resume = false;
+    s.o.epochs = 1;
+    dist::DataParallel<dist::Local> dp(s.comm, s.o);
+    dp.fit(s.m, s.d, s.none, s.sgd, train::SoftmaxCrossEntropy{}, Rng(2));
+    BOOST_TEST(!dp.resume_info().resumed);
+    BOOST_TEST(train::read_checkpoint(s.o.checkpoint_path).progress.epoch == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

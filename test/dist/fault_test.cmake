@@ -34,16 +34,15 @@ if(NOT EXISTS "${WORK_DIR}/crash.ckpt")
   message(FATAL_ERROR "no checkpoint was left behind")
 endif()
 
-# 3. The restart resumes from the last checkpoint and reaches the clean run's weights (to
-#    rounding: same batches, same operations). Rank 1 died after step 5 of epoch 2; rank 0
-#    may or may not have written the checkpoint after step 6 before it was stopped.
+# 3. The restart resumes from the last checkpoint (written at the end of epoch 1) and reaches
+#    the clean run's weights, to rounding: same batches, same operations, same momentum.
 run_job(out rc "${WORK_DIR}/crash.ckpt" 4 --compare "${WORK_DIR}/clean.weights")
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "the restart failed (${rc}):\n${out}")
 endif()
 message(STATUS "restarted run:\n${out}")
-if(NOT out MATCHES "resumed from [^\n]* at epoch 2 step [36]\n")
-  message(FATAL_ERROR "the restart did not resume from epoch 2, step 3 or 6")
+if(NOT out MATCHES "resumed from [^\n]* at epoch 2\n")
+  message(FATAL_ERROR "the restart did not resume from epoch 2")
 endif()
 if(NOT out MATCHES "same weights")
   message(FATAL_ERROR "the resumed run did not reach the clean run's weights")

@@ -1,5 +1,5 @@
 // Helper of the fault test (fault_test.cmake), started by mpirun: trains a small MLP with
-// DataParallel<Mpi>, checkpointing every few steps; rank 1 can be made to fail on purpose.
+// DataParallel<Mpi>, checkpointing every epoch; rank 1 can be made to fail on purpose.
 //   dist_fault_worker <checkpoint> <epochs> [--die-at E | --throw-at E]
 //                     [--save FILE | --compare FILE]
 // --save writes the final weights; --compare prints the largest difference from them.
@@ -44,7 +44,6 @@ int main(int argc, char** argv) {
     o.batch_size = 8;
     o.bucket_bytes = 256;
     o.checkpoint_path = argv[1];
-    o.checkpoint_every = 3;
     Failure fail{comm.rank(), ""};
     std::string save, compare;
     for (int i = 3; i + 1 < argc; i += 2) {
@@ -61,12 +60,12 @@ int main(int argc, char** argv) {
     dist::DataParallel<dist::Mpi> dp(comm, o);
     const auto d = dist_test::make_data(200);
     auto m = dist_test::make_model(1 + static_cast<std::uint64_t>(comm.rank()));
-    train::Sgd sgd(0.05f);
+    train::Sgd sgd(0.05f, 0.9f);
     const data::NoAugment none;
     dp.fit(m, d, none, sgd, train::SoftmaxCrossEntropy{}, Rng(3), fail);
     if (comm.rank() != 0) return 0;
     const auto& r = dp.resume_info();
-    if (r.resumed) std::printf("resumed from %s at epoch %zu step %zu\n", argv[1], r.epoch, r.step);
+    if (r.resumed) std::printf("resumed from %s at epoch %zu\n", argv[1], r.epoch);
     const auto p = m.parameters();
     if (!save.empty())
         std::ofstream(save, std::ios::binary)

@@ -1,7 +1,8 @@
 // dist::DataParallel<Comm>: the training loop of train/fit.hpp spread over the ranks of a
 // communicator (dist::Mpi across machines, dist::Local in one process). Each rank trains
 // on its shard of every global batch; gradients are averaged by allreduce, in buckets
-// started during backward; rank 0 writes checkpoints and a restart resumes from them.
+// started during backward; rank 0 writes checkpoints (train/checkpoint.hpp's format) and a
+// restart resumes from them.
 #pragma once
 
 #include <algorithm>
@@ -23,12 +24,12 @@
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/data/batch.hpp"
-#include "edgestack/dist/checkpoint.hpp"
 #include "edgestack/dist/concepts.hpp"
 #include "edgestack/dist/detail/gradient_buckets.hpp"
 #include "edgestack/dist/shard.hpp"
 #include "edgestack/nn/hooks.hpp"
 #include "edgestack/pipeline.hpp"
+#include "edgestack/train/checkpoint.hpp"
 #include "edgestack/train/concepts.hpp"
 #include "edgestack/train/fit.hpp"
 #include "edgestack/train/loss.hpp"
@@ -44,10 +45,9 @@ struct DataParallelOptions {
     /// model with training hooks, as nn::Sequential); false: one allreduce after backward.
     bool overlap = true;
     std::size_t bucket_bytes = std::size_t{1} << 20;
-    /// Rank 0 writes a checkpoint here after every epoch (and every `checkpoint_every`
-    /// steps if > 0); empty: no checkpoints.
+    /// Rank 0 writes a checkpoint here after every epoch (model, optimizer state, next
+    /// epoch, seed: train::save_checkpoint's file); empty: no checkpoints.
     std::filesystem::path checkpoint_path;
-    std::size_t checkpoint_every = 0;
     /// Continue from `checkpoint_path` when it exists.
     bool resume = true;
     /// With several ranks, an exception on one rank cannot be recovered by the others
@@ -58,8 +58,7 @@ struct DataParallelOptions {
 /// Where a fit started: from scratch or from a checkpoint.
 struct ResumeInfo {
     bool resumed = false;
-    std::size_t epoch = 0, step = 0;
-    bool optimizer_state_restored = false;
+    std::size_t epoch = 0; // the first epoch trained after the restart
 };
 
 namespace detail {
@@ -71,17 +70,25 @@ concept HookedModel = requires(M& m, nn::TrainHooks* h) {
     M::param_offsets;
 };
 
+/// Non-trainable state (BatchNorm running statistics) of models that have it.
 template <class M>
-std::uint64_t fingerprint_of() {
-    if constexpr (requires { { M::fingerprint() } -> std::convertible_to<std::uint64_t>; })
-        return M::fingerprint();
+std::span<float> state_of(M& m) {
+    if constexpr (requires { { m.state() } -> std::convertible_to<std::span<float>>; })
+        return m.state();
     else
-        return 0;
+        return {};
 }
 
-// An error every rank raises together (it was agreed through a collective): rethrown as
-// itself, never turned into an abort.
-struct Agreed {};
+// Error kinds that cross ranks in agree(): rank 0 fails, every rank throws the same.
+enum class ErrorKind : char { none, file, format, integrity, config, other };
+
+inline ErrorKind kind_of(const std::exception& e) noexcept {
+    if (dynamic_cast<const file_error*>(&e)) return ErrorKind::file;
+    if (dynamic_cast<const format_error*>(&e)) return ErrorKind::format;
+    if (dynamic_cast<const integrity_error*>(&e)) return ErrorKind::integrity;
+    if (dynamic_cast<const config_error*>(&e)) return ErrorKind::config;
+    return ErrorKind::other;
+}
 
 } // namespace detail
 
@@ -157,29 +164,18 @@ public:
         }
     }
 
-    /// Rank 0 writes the checkpoint; every rank returns or throws file_error together.
-    template <Model M, train::Optimizer O>
-    void save_checkpoint(const M& model, const O& optimizer, std::size_t epoch,
-                         std::size_t step) {
-        std::string error;
-        if (is_root()) {
-            try {
-                Checkpoint c;
-                c.fingerprint = detail::fingerprint_of<M>();
-                c.epoch = epoch;
-                c.step = step;
-                const auto p = model.parameters();
-                c.parameters.assign(p.begin(), p.end());
-                if constexpr (requires { std::span<const float>(optimizer.state()); }) {
-                    const std::span<const float> s = optimizer.state();
-                    c.optimizer_state.assign(s.begin(), s.end());
-                }
-                c.save(opt_.checkpoint_path);
-            } catch (const std::exception& e) {
-                error = e.what();
-            }
-        }
-        agree<file_error>(error);
+    /// Rank 0 writes the checkpoint (the model, the optimizer's state when it has one, the
+    /// next epoch and the seed); every rank returns, or throws the same error, together.
+    template <train::CheckpointableModel M, train::Optimizer O>
+    void save_checkpoint(M& model, const O& optimizer, std::size_t next_epoch,
+                         std::uint64_t seed) {
+        agree_on_root([&] {
+            const train::TrainingProgress progress{next_epoch, seed};
+            if constexpr (train::StatefulOptimizer<O>)
+                train::save_checkpoint(opt_.checkpoint_path, model, optimizer, progress);
+            else
+                train::save_checkpoint(opt_.checkpoint_path, model, progress);
+        });
     }
 
 private:
@@ -199,7 +195,7 @@ private:
                                M::input_shape::name() + " needs " +
                                std::to_string(M::input_shape::size)));
         resume_ = {};
-        if (!try_resume(model, optimizer)) broadcast_parameters(model);
+        if (!try_resume(model, optimizer, rng.seed())) broadcast_parameters(model);
 
         ShardedBatcher<L, A> batcher(data, augment, layout_of<typename M::input_shape>(),
                                      {opt_.batch_size, opt_.shuffle, opt_.drop_last},
@@ -240,7 +236,6 @@ private:
             const auto t0 = clock::now();
             epoch_ = epoch;
             batcher.start_epoch(epoch);
-            if (epoch == resume_.epoch) batcher.seek(resume_.step);
             (train::detail::on_epoch_begin(callbacks, epoch, n_batches), ...);
             // loss * samples, correct, samples: this rank's, summed over ranks at the end.
             std::array<double, 3> sums{0.0, 0.0, 0.0};
@@ -278,11 +273,9 @@ private:
                 sums[0] += static_cast<double>(l) * static_cast<double>(n);
                 sums[1] += static_cast<double>(c);
                 sums[2] += static_cast<double>(n);
-                [[maybe_unused]] const train::BatchStats bs{epoch, step_, n_batches, l, c, n};
+                [[maybe_unused]] const train::BatchStats bs{epoch, step_, n_batches, l,
+                                                            c,     n,     opt_.epochs};
                 (train::detail::on_batch_end(callbacks, bs), ...);
-                if (opt_.checkpoint_every > 0 && !opt_.checkpoint_path.empty() &&
-                    (step_ + 1) % opt_.checkpoint_every == 0 && step_ + 1 < n_batches)
-                    save_checkpoint(model, optimizer, epoch, step_ + 1);
             }
             comm_->allreduce_sum(std::span<double>(sums));
             average_model_state(model);
@@ -293,7 +286,9 @@ private:
             es.loss = sums[2] > 0 ? sums[0] / sums[2] : 0.0;
             es.accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
             es.seconds = std::chrono::duration<double>(clock::now() - t0).count();
-            if (!opt_.checkpoint_path.empty()) save_checkpoint(model, optimizer, epoch + 1, 0);
+            if constexpr (train::CheckpointableModel<M>)
+                if (!opt_.checkpoint_path.empty())
+                    save_checkpoint(model, optimizer, epoch + 1, rng.seed());
             report.history.push_back(es);
             bool stop = false;
             ((stop = train::detail::on_epoch_end(callbacks, es, model) || stop), ...);
@@ -314,13 +309,11 @@ private:
     // samples; the mean over ranks is what one process would have seen.
     template <class M>
     void average_model_state(M& model) {
-        if constexpr (requires { { model.state() } -> std::convertible_to<std::span<float>>; }) {
-            const std::span<float> s = model.state();
-            if (s.empty() || comm_->size() == 1) return;
-            comm_->allreduce_sum(s);
-            const float inv = 1.0f / static_cast<float>(comm_->size());
-            for (float& v : s) v *= inv;
-        }
+        const std::span<float> s = detail::state_of(model);
+        if (s.empty() || comm_->size() == 1) return;
+        comm_->allreduce_sum(s);
+        const float inv = 1.0f / static_cast<float>(comm_->size());
+        for (float& v : s) v *= inv;
     }
 
     // Throw `e` on every rank: the condition was computed from values all ranks share.
@@ -330,13 +323,29 @@ private:
         throw e;
     }
 
-    // Rank 0's `error` (empty: none) to every rank; all throw E with it, or none does.
-    template <class E>
-    void agree(std::string error) {
-        std::array<char, 1024> buf{};
-        if (is_root()) std::strncpy(buf.data(), error.c_str(), buf.size() - 1);
+    // Runs `f` on rank 0; if it throws, every rank throws an error of the same kind with
+    // the same message, so no rank is left waiting in a collective.
+    template <class F>
+    void agree_on_root(F&& f) {
+        std::array<char, 2048> buf{};
+        if (is_root()) {
+            try {
+                f();
+            } catch (const std::exception& e) {
+                buf[0] = static_cast<char>(detail::kind_of(e));
+                std::strncpy(buf.data() + 1, e.what(), buf.size() - 2);
+            }
+        }
         comm_->broadcast(std::as_writable_bytes(std::span<char>(buf)), 0);
-        if (buf[0] != '\0') agreed(E(std::string(buf.data())));
+        const std::string msg(buf.data() + 1);
+        switch (static_cast<detail::ErrorKind>(buf[0])) {
+        case detail::ErrorKind::none: return;
+        case detail::ErrorKind::file: agreed(file_error(msg));
+        case detail::ErrorKind::format: agreed(format_error(msg));
+        case detail::ErrorKind::integrity: agreed(integrity_error(msg));
+        case detail::ErrorKind::config: agreed(config_error(msg));
+        default: agreed(error(msg));
+        }
     }
 
     // Ranks started with different programs, data or options would mismatch collectives
@@ -364,55 +373,64 @@ private:
                                     "options"));
     }
 
-    // Rank 0 reads the checkpoint, every rank receives it. False when there is none.
+    // Rank 0 loads the checkpoint into its model and optimizer (train::load_checkpoint
+    // checks architecture, sizes and optimizer), then every rank receives it. False when
+    // there is none.
     template <Model M, train::Optimizer O>
-    bool try_resume(M& model, O& optimizer) {
-        if (opt_.checkpoint_path.empty() || !opt_.resume) return false;
-        std::string error;
-        Checkpoint c;
-        bool found = false;
-        if (is_root()) {
-            try {
-                found = std::filesystem::exists(opt_.checkpoint_path);
-                if (found) c = Checkpoint::load(opt_.checkpoint_path);
-            } catch (const std::exception& e) {
-                error = e.what();
-            }
-        }
-        agree<format_error>(error);
-        std::array<std::uint64_t, 6> head{found, c.fingerprint, c.epoch, c.step,
-                                          c.parameters.size(), c.optimizer_state.size()};
-        comm_->broadcast(std::as_writable_bytes(std::span<std::uint64_t>(head)), 0);
-        if (head[0] == 0) return false;
-        const std::string where = opt_.checkpoint_path.string();
-        const std::uint64_t fp = detail::fingerprint_of<M>();
-        if (head[1] != fp)
-            agreed(integrity_error(where + ": byte 16: written for another model (fingerprint " +
-                                   std::to_string(head[1]) + ", this model " +
-                                   std::to_string(fp) + ")"));
-        if (head[4] != model.parameters().size())
-            agreed(integrity_error(where + ": byte 40: " + std::to_string(head[4]) +
-                                   " parameters, the model has " +
-                                   std::to_string(model.parameters().size())));
-        if (is_root()) std::ranges::copy(c.parameters, model.parameters().begin());
-        broadcast_parameters(model);
-        c.optimizer_state.resize(head[5]);
-        comm_->broadcast(std::as_writable_bytes(std::span<float>(c.optimizer_state)), 0);
-        resume_.resumed = true;
-        resume_.epoch = head[2];
-        resume_.step = head[3];
-        if constexpr (requires { optimizer.load_state(std::span<const float>{}); }) {
-            optimizer.load_state(std::span<const float>(c.optimizer_state));
-            resume_.optimizer_state_restored = true;
+    bool try_resume(M& model, O& optimizer, std::uint64_t seed) {
+        if (opt_.checkpoint_path.empty()) return false;
+        if constexpr (!train::CheckpointableModel<M>) {
+            agreed(config_error("DataParallel: checkpoint_path is set but the model has no "
+                                "architecture()/fingerprint() to check a checkpoint against"));
         } else {
-            resume_.optimizer_state_restored = c.optimizer_state.empty();
-            if (!c.optimizer_state.empty() && is_root())
-                std::fprintf(stderr,
-                             "edgestack::dist: %s: the optimizer has no load_state(); its "
-                             "state (%zu values) starts afresh\n",
-                             where.c_str(), c.optimizer_state.size());
+            if (!opt_.resume) return false;
+            const std::string where = opt_.checkpoint_path.string();
+            std::array<std::uint64_t, 2> head{0, 0}; // found, next epoch
+            agree_on_root([&] {
+                if (!std::filesystem::exists(opt_.checkpoint_path)) return;
+                train::TrainingProgress p;
+                if constexpr (train::StatefulOptimizer<O>)
+                    p = train::load_checkpoint(opt_.checkpoint_path, model, optimizer);
+                else
+                    p = train::load_checkpoint(opt_.checkpoint_path, model);
+                if (p.seed != seed)
+                    throw config_error(where + ": written by a run seeded " +
+                                       std::to_string(p.seed) + ", this one is seeded " +
+                                       std::to_string(seed) +
+                                       " - its batches could not be repeated");
+                head = {1, p.epoch};
+            });
+            comm_->broadcast(std::as_writable_bytes(std::span<std::uint64_t>(head)), 0);
+            if (head[0] == 0) return false;
+            broadcast_parameters(model);
+            comm_->broadcast(std::as_writable_bytes(detail::state_of(model)), 0);
+            if constexpr (train::StatefulOptimizer<O>) broadcast_optimizer(optimizer);
+            resume_ = {true, static_cast<std::size_t>(head[1])};
+            if (resume_.epoch > opt_.epochs)
+                agreed(config_error(where + ": the checkpoint is at epoch " +
+                                    std::to_string(resume_.epoch) + ", past epochs = " +
+                                    std::to_string(opt_.epochs)));
         }
         return true;
+    }
+
+    // Rank 0's optimizer state (step count and buffers) to every rank.
+    template <train::StatefulOptimizer O>
+    void broadcast_optimizer(O& optimizer) {
+        train::OptimizerState st = optimizer.state();
+        std::array<std::uint64_t, 2> head{st.steps, st.slots.size()};
+        comm_->broadcast(std::as_writable_bytes(std::span<std::uint64_t>(head)), 0);
+        std::vector<std::uint64_t> sizes(head[1]);
+        if (is_root())
+            for (std::size_t i = 0; i < sizes.size(); ++i) sizes[i] = st.slots[i].size();
+        comm_->broadcast(std::as_writable_bytes(std::span<std::uint64_t>(sizes)), 0);
+        st.steps = head[0];
+        st.slots.resize(sizes.size());
+        for (std::size_t i = 0; i < sizes.size(); ++i) {
+            st.slots[i].resize(sizes[i]);
+            comm_->broadcast(std::as_writable_bytes(std::span<float>(st.slots[i])), 0);
+        }
+        if (!is_root()) optimizer.load_state(st);
     }
 
     C* comm_;

@@ -1,8 +1,7 @@
-// Umbrella header of data-parallel training: DataParallel, the sharded batcher, checkpoints,
-// and the communicators (dist::Local always, dist::Mpi with the edgestack::mpi target).
+// Umbrella header of data-parallel training: DataParallel, the sharded batcher and the
+// communicators (dist::Local always, dist::Mpi with the edgestack::mpi target).
 #pragma once
 
-#include "edgestack/dist/checkpoint.hpp"
 #include "edgestack/dist/concepts.hpp"
 #include "edgestack/dist/data_parallel.hpp"
 #include "edgestack/dist/local.hpp"
