@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct RetrainPolicy {
     std::size_t min_labelled = 200;
     /// The candidate must beat the serving version on the holdout by more than this.
     double min_gain = 0.0;
+    /// Batches of the new data fed to the quantizer's calibration after training (ignored
+    /// by quantizers without one).
+    std::size_t calibration_batches = 32;
 };
 
 struct TriggerDecision {
@@ -109,7 +113,8 @@ struct RetrainOutcome {
 /// Train `candidate` (a Pipeline, already holding the starting weights) on `new_data`,
 /// register it under `name` with its holdout accuracy, and promote it if it beats the
 /// serving version (scored by `serving_accuracy(loaded_model, holdout)`) by more than
-/// policy.min_gain. `serialize(candidate)` gives the bytes to store (e.g. a model file).
+/// policy.min_gain. `serialize(candidate)` gives the bytes to store (e.g. a model file);
+/// `serialize(candidate, info)` may also add files to `info` (a new drift reference).
 template <class PipelineT, class Opt, class Serialize, class ServingAccuracy>
 RetrainOutcome retrain_and_register(PipelineT& candidate,
                                     const typename PipelineT::loader_type& new_data,
@@ -120,6 +125,7 @@ RetrainOutcome retrain_and_register(PipelineT& candidate,
                                     const RetrainPolicy& policy, deploy::ModelInfo info = {}) {
     RetrainOutcome out;
     candidate.fit(new_data, optimizer, fit);
+    candidate.calibrate(new_data, policy.calibration_batches);
     out.candidate_accuracy = engine_accuracy(candidate.deploy(), holdout);
     if (const auto sv = registry.serving(name)) {
         out.serving_version = *sv;
@@ -128,7 +134,11 @@ RetrainOutcome retrain_and_register(PipelineT& candidate,
     info.metrics["holdout_accuracy"] = out.candidate_accuracy;
     if (out.serving_version) info.metrics["serving_holdout_accuracy"] = out.serving_accuracy;
     info.metrics["retrain_samples"] = static_cast<double>(new_data.size());
-    const std::vector<std::byte> bytes = serialize(candidate);
+    std::vector<std::byte> bytes;
+    if constexpr (std::is_invocable_v<Serialize&, PipelineT&, deploy::ModelInfo&>)
+        bytes = serialize(candidate, info);
+    else
+        bytes = serialize(candidate);
     out.candidate_version = registry.add(name, bytes, info);
     const bool better = out.serving_version == 0 ||
                         out.candidate_accuracy > out.serving_accuracy + policy.min_gain;

@@ -1,0 +1,321 @@
+// The whole edge-AI loop on Fashion-MNIST in one program: train -> quantize (int8) ->
+// register -> serve -> monitor -> drift (the images get brighter) -> retrain on the labelled
+// telemetry -> promote only if better on a holdout -> serve the new version.
+//
+//   closed_loop [--workdir closed-loop-run] [--train 12000] [--epochs 3]
+//               [--shift 0.35] [--data /usr/share/datasets/fashion-mnist]
+//
+// The registry lands in <workdir>/registry: run edgestack-serve on it alongside to watch the
+// server pick up the promoted version (see docs/monitor.md).
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "edgestack/backend/simd.hpp"
+#include "edgestack/data/fashion_mnist.hpp"
+#include "edgestack/data/in_memory.hpp"
+#include "edgestack/data/no_augment.hpp"
+#include "edgestack/deploy/model_files.hpp"
+#include "edgestack/deploy/registry.hpp"
+#include "edgestack/monitor/accuracy.hpp"
+#include "edgestack/monitor/drift.hpp"
+#include "edgestack/monitor/retrain.hpp"
+#include "edgestack/monitor/telemetry.hpp"
+#include "edgestack/nn/activation.hpp"
+#include "edgestack/nn/dense.hpp"
+#include "edgestack/nn/flatten.hpp"
+#include "edgestack/nn/sequential.hpp"
+#include "edgestack/pipeline.hpp"
+#include "edgestack/quant/quant.hpp"
+#include "edgestack/train/optimizer.hpp"
+
+namespace es = edgestack;
+namespace nn = es::nn;
+namespace fs = std::filesystem;
+
+using Net = nn::Sequential<nn::Input<28, 28, 1>, nn::Flatten, nn::Dense<128>, nn::ReLU,
+                           nn::Dense<10>>;
+using Loop = es::Pipeline<es::data::InMemoryLoader, es::data::NoAugment, Net,
+                          es::quant::Ptq<es::quant::MinMax>, es::backend::Simd>;
+
+namespace {
+
+const std::vector<std::string> labels = {"t-shirt", "trouser", "pullover", "dress", "coat",
+                                         "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
+constexpr std::size_t pixels = 784;
+constexpr const char* model_name = "fashion";
+
+struct Options {
+    fs::path workdir = "closed-loop-run";
+    std::size_t train = 12000, epochs = 3;
+    float shift = 0.35f;
+    std::string data = EDGESTACK_FASHION_MNIST_DIR;
+};
+
+Options parse(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string k = argv[i], v = argv[i + 1];
+        if (k == "--workdir") o.workdir = v;
+        else if (k == "--train") o.train = std::strtoul(v.c_str(), nullptr, 10);
+        else if (k == "--epochs") o.epochs = std::strtoul(v.c_str(), nullptr, 10);
+        else if (k == "--shift") o.shift = std::strtof(v.c_str(), nullptr);
+        else if (k == "--data") o.data = v;
+        else {
+            std::fprintf(stderr, "closed_loop: unknown option %s\n", k.c_str());
+            std::exit(2);
+        }
+    }
+    return o;
+}
+
+/// Brighter images: every pixel up by `shift`, clipped at white (0 = no change).
+es::data::InMemoryLoader slice(const es::data::IdxLoader& src, std::size_t begin, std::size_t n,
+                               float shift) {
+    std::vector<float> x(n * pixels);
+    std::vector<std::int32_t> y(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        std::span<float> s(x.data() + i * pixels, pixels);
+        y[i] = src.read(begin + i, s);
+        for (auto& v : s) v = std::min(1.0f, v + shift);
+    }
+    return {std::move(x), std::move(y), pixels, 10};
+}
+
+es::data::InMemoryLoader concat(const es::data::InMemoryLoader& a, const es::data::InMemoryLoader& b) {
+    std::vector<float> x((a.size() + b.size()) * pixels);
+    std::vector<std::int32_t> y(a.size() + b.size());
+    for (std::size_t i = 0; i < a.size(); ++i)
+        y[i] = a.read(i, std::span<float>(x.data() + i * pixels, pixels));
+    for (std::size_t i = 0; i < b.size(); ++i)
+        y[a.size() + i] = b.read(i, std::span<float>(x.data() + (a.size() + i) * pixels, pixels));
+    return {std::move(x), std::move(y), pixels, 10};
+}
+
+es::compile::Graph int8_graph(const Loop& p) {
+    es::compile::Graph g = p.model().lower();
+    const_cast<Loop&>(p).quantizer().lower(g);
+    return g;
+}
+
+/// Per-class metrics of a served model on labelled data, and its accuracy.
+double served_accuracy(const es::deploy::ServedModel& m, const es::data::InMemoryLoader& d,
+                       std::vector<std::size_t>* confusion = nullptr) {
+    std::vector<float> x(pixels), y(10);
+    std::size_t correct = 0;
+    if (confusion) confusion->assign(100, 0);
+    for (std::size_t i = 0; i < d.size(); ++i) {
+        const auto truth = static_cast<std::size_t>(d.read(i, x));
+        m.infer(x, y);
+        const auto pred = static_cast<std::size_t>(std::max_element(y.begin(), y.end()) - y.begin());
+        correct += pred == truth;
+        if (confusion) ++(*confusion)[truth * 10 + pred];
+    }
+    return static_cast<double>(correct) / static_cast<double>(d.size());
+}
+
+/// The drift reference of a trained pipeline: inputs of `d` and the int8 engine's outputs.
+std::vector<std::byte> reference_json(const Loop& p, const es::data::InMemoryLoader& d, std::size_t n) {
+    n = std::min(n, d.size());
+    const auto engine = p.deploy();
+    auto arena = engine.make_arena(n);
+    std::vector<float> x(n * pixels), y(n * 10);
+    for (std::size_t i = 0; i < n; ++i) d.read(i, std::span<float>(x.data() + i * pixels, pixels));
+    engine.run(x, y, arena);
+    const std::string text = es::monitor::ReferenceSample::build(x, y, n).to_json();
+    const auto b = std::as_bytes(std::span(text.data(), text.size()));
+    return {b.begin(), b.end()};
+}
+
+es::deploy::ModelInfo describe(const std::string& data_note, double holdout_accuracy,
+                               const std::vector<std::size_t>& confusion) {
+    auto info = es::deploy::model_file_info();
+    info.metrics["holdout_accuracy"] = holdout_accuracy;
+    info.card.intended_use = "Classifying 28x28 grey product photos into 10 Fashion-MNIST "
+                             "classes, on a device, one image per request.";
+    info.card.data = data_note;
+    if (!confusion.empty()) info.card.per_class = es::deploy::class_metrics(confusion, 10, labels);
+    info.card.quantization = "int8, integer-only: per-channel weights, per-tensor activations "
+                             "(min/max post-training calibration, 32 batches of 64).";
+    info.card.known_limits = {"A two-layer perceptron: shirts, pullovers and coats are confused.",
+                              "Expects images scaled to [0, 1] with a dark background."};
+    return info;
+}
+
+// The telemetry sink: a JSON-lines file on storage that comes and goes.
+struct JsonLinesSink {
+    fs::path file;
+    bool send(std::span<const es::monitor::TelemetryRecord> batch) {
+        std::ofstream out(file, std::ios::app);
+        if (!out) return false;
+        for (const auto& r : batch)
+            out << "{\"seq\":" << r.seq << ",\"time_ms\":" << r.time_ms << ",\"kind\":\"" << r.kind
+                << "\",\"payload\":" << (r.payload.empty() ? "null" : r.payload) << "}\n";
+        return static_cast<bool>(out.flush());
+    }
+};
+
+/// Serve `traffic` through `model` in batches of 50, as a device would: every request is
+/// monitored, sampled into telemetry, and its label arrives one batch later.
+void serve_traffic(const char* phase, const es::deploy::ServedModel& model,
+                   const es::data::InMemoryLoader& traffic, es::monitor::DriftMonitor& drift,
+                   es::monitor::DelayedAccuracy& accuracy, es::monitor::TelemetryStore& store) {
+    constexpr std::size_t batch = 50;
+    std::vector<float> x(batch * pixels), y(batch * 10);
+    std::vector<std::pair<std::string, std::int32_t>> late_labels;
+    for (std::size_t start = 0; start < traffic.size(); start += batch) {
+        const std::size_t n = std::min(batch, traffic.size() - start);
+        std::vector<std::pair<std::string, std::int32_t>> truth;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto label = traffic.read(start + i, std::span<float>(x.data() + i * pixels, pixels));
+            truth.emplace_back(std::string(phase) + "-" + std::to_string(start + i), label);
+        }
+        model.infer(std::span<const float>(x.data(), n * pixels), std::span<float>(y.data(), n * 10));
+        drift.observe(std::span<const float>(x.data(), n * pixels),
+                      std::span<const float>(y.data(), n * 10), n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const float* z = y.data() + i * 10;
+            const auto pred = static_cast<std::int32_t>(std::max_element(z, z + 10) - z);
+            accuracy.predicted(truth[i].first, pred);
+            store.add_sample(truth[i].first, std::span<const float>(x.data() + i * pixels, pixels), pred);
+        }
+        for (const auto& [id, label] : late_labels) {
+            accuracy.labelled(id, label);
+            store.attach_label(id, label);
+        }
+        late_labels = std::move(truth);
+    }
+    for (const auto& [id, label] : late_labels) {
+        accuracy.labelled(id, label);
+        store.attach_label(id, label);
+    }
+}
+
+void print_status(const char* phase, const es::monitor::DriftMonitor& drift,
+                  const es::monitor::DelayedAccuracy& accuracy) {
+    const auto r = drift.report();
+    std::printf("  [%s] %zu samples: features drifted %zu/%zu (max PSI %.2f), output PSI %.3f, "
+                "KS p(input mean) %.2g, delayed-label accuracy %.3f -> %s\n",
+                phase, r.window, r.drifted_features, r.feature_psi.size(), r.max_feature_psi,
+                r.output_psi, r.scalars.at(0).ks.p_value, accuracy.accuracy().value_or(0.0),
+                r.any() ? "DRIFT" : "ok");
+}
+
+} // namespace
+
+int main(int argc, char** argv) try {
+    const Options o = parse(argc, argv);
+    fs::remove_all(o.workdir);
+    fs::create_directories(o.workdir);
+    const auto train_idx = es::data::load_fashion_mnist(es::data::Split::train, o.data, o.train);
+    const auto test_idx = es::data::load_fashion_mnist(es::data::Split::test, o.data, 6000);
+    const auto train = slice(train_idx, 0, train_idx.size(), 0.0f);
+    const auto holdout = slice(test_idx, 0, 1000, 0.0f);
+
+    std::printf("1. train %zu images, %zu epochs, then quantize to int8\n", train.size(), o.epochs);
+    Loop loop(0x5eed);
+    es::train::Adam adam(1e-3f);
+    loop.fit(train, adam, {o.epochs, 64, true, false});
+    loop.calibrate(train, 32, 64);
+
+    std::printf("2. register and promote v1\n");
+    es::deploy::Registry reg(o.workdir / "registry");
+    const auto factory = es::deploy::model_file_factory(es::backend::Simd{}, 64, "edgestack simd");
+    std::vector<std::size_t> confusion;
+    {
+        // Score the int8 engine exactly as it will be served.
+        const auto bytes = es::deploy::model_file_bytes(int8_graph(loop));
+        es::deploy::LoadedModel probe{{}, bytes, o.workdir, false};
+        probe.manifest.name = model_name;
+        probe.manifest.version = 1;
+        probe.manifest.model_file = "model.edgemdl";
+        const double acc = served_accuracy(*factory(probe), holdout, &confusion);
+        auto info = describe("Fashion-MNIST train split, first " + std::to_string(train.size()) +
+                                 " images; holdout: first 1000 of the test split.",
+                             acc, confusion);
+        info.extra_files.push_back({"reference.json", reference_json(loop, train, 2000)});
+        reg.promote(model_name, reg.add(model_name, bytes, info));
+        std::printf("   v1 holdout accuracy %.4f (int8); files in %s\n", acc,
+                    (o.workdir / "registry" / model_name / "1").string().c_str());
+    }
+
+    std::printf("3. serve normal traffic, then traffic that got brighter by %.2f\n", o.shift);
+    auto served = factory(reg.load_serving(model_name));
+    auto reference_of = [&](std::uint64_t v) {
+        const auto b = reg.read_extra(model_name, v, "reference.json");
+        return es::monitor::ReferenceSample::from_json(
+            std::string(reinterpret_cast<const char*>(b.data()), b.size()), "reference.json");
+    };
+    es::monitor::DriftMonitor drift(reference_of(served->version()));
+    es::monitor::DelayedAccuracy accuracy(500);
+    es::monitor::TelemetryStore store(o.workdir / "telemetry.db", {100000, 20000, false});
+    serve_traffic("normal", *served, slice(test_idx, 1000, 1000, 0.0f), drift, accuracy, store);
+    print_status("normal", drift, accuracy);
+    drift.reset();
+    accuracy.reset_window();
+    serve_traffic("bright", *served, slice(test_idx, 2000, 2000, o.shift), drift, accuracy, store);
+    print_status("bright", drift, accuracy);
+    const auto report = drift.report();
+    store.append("drift", "{\"max_feature_psi\":" + std::to_string(report.max_feature_psi) +
+                              ",\"output_psi\":" + std::to_string(report.output_psi) + "}");
+
+    std::printf("4. the trigger\n");
+    es::monitor::RetrainPolicy policy;
+    policy.min_accuracy = 0.80;
+    policy.min_labelled = 500;
+    policy.min_gain = 0.01;
+    std::vector<float> fx;
+    std::vector<std::int32_t> fy;
+    for (const auto& s : store.samples(true))
+        if (s.id.rfind("bright-", 0) == 0) {
+            fx.insert(fx.end(), s.features.begin(), s.features.end());
+            fy.push_back(*s.label);
+        }
+    const auto decision = es::monitor::should_retrain(policy, report, accuracy.accuracy(), fy.size());
+    std::printf("   %s: %s\n", decision.retrain ? "retrain" : "keep", decision.reason.c_str());
+    if (!decision.retrain) return 0;
+
+    std::printf("5. retrain from v1 on %zu labelled bright samples + %zu original ones\n", fy.size(),
+                std::min<std::size_t>(train.size(), 4000));
+    const es::data::InMemoryLoader field(std::move(fx), std::move(fy), pixels, 10);
+    const auto new_data = concat(field, slice(train_idx, 0, std::min<std::size_t>(train.size(), 4000), 0.0f));
+    const auto bright_holdout = slice(test_idx, 4000, 1000, o.shift);
+    Loop candidate(0x5eed + 1);
+    candidate.model() = loop.model();
+    es::train::Adam adam2(5e-4f);
+    const auto outcome = es::monitor::retrain_and_register(
+        candidate, new_data, bright_holdout, adam2, {2, 64, true, false}, reg, model_name,
+        [&](Loop& c, es::deploy::ModelInfo& info) {
+            const auto bytes = es::deploy::model_file_bytes(int8_graph(c));
+            info.extra_files.push_back({"reference.json", reference_json(c, new_data, 2000)});
+            return bytes;
+        },
+        [&](const es::deploy::LoadedModel& lm, const es::data::InMemoryLoader& h) {
+            return served_accuracy(*factory(lm), h);
+        },
+        policy, describe("Retrained from v1 on labelled field samples (brighter images) and "
+                         "Fashion-MNIST train images.", 0.0, {}));
+    std::printf("   %s\n", outcome.reason.c_str());
+
+    std::printf("6. serve the version now promoted (the server's hot reload does the same)\n");
+    served = factory(reg.load_serving(model_name));
+    es::monitor::DriftMonitor drift2(reference_of(served->version()));
+    accuracy.reset_window();
+    serve_traffic("after", *served, slice(test_idx, 5000, 1000, o.shift), drift2, accuracy, store);
+    print_status("after", drift2, accuracy);
+
+    JsonLinesSink sink{o.workdir / "telemetry.jsonl"};
+    std::printf("7. telemetry: %zu records flushed in order to %s (%llu dropped)\n",
+                store.flush(sink), sink.file.string().c_str(),
+                static_cast<unsigned long long>(store.dropped()));
+    std::printf("   serving: %s v%llu\n", model_name,
+                static_cast<unsigned long long>(*reg.serving(model_name)));
+    return 0;
+} catch (const edgestack::error& e) {
+    std::fprintf(stderr, "closed_loop: %s\n", e.what());
+    return 1;
+}
