@@ -75,6 +75,37 @@ inline void f32_tile(const float* x, const Tile& t, const float* w, float* y, st
     }
 }
 
+/// One row (batch-1 dense): four independent accumulator pairs over k, so the FMA latency
+/// chain does not bound a long dot product; summed at the end.
+inline void f32_row(const float* x, std::size_t K, const float* w, float* y, std::size_t nvalid,
+                    float lo, float hi) noexcept {
+    F a0 = F::load_unaligned(w), a1 = F::load_unaligned(w + 8);
+    w += nr;
+    F b0(0.0f), b1(0.0f), c0(0.0f), c1(0.0f), d0(0.0f), d1(0.0f);
+    std::size_t k = 0;
+    for (; k + 4 <= K; k += 4, w += 4 * nr) {
+        a0 = xsimd::fma(F(x[k]), F::load_unaligned(w), a0);
+        a1 = xsimd::fma(F(x[k]), F::load_unaligned(w + 8), a1);
+        b0 = xsimd::fma(F(x[k + 1]), F::load_unaligned(w + 16), b0);
+        b1 = xsimd::fma(F(x[k + 1]), F::load_unaligned(w + 24), b1);
+        c0 = xsimd::fma(F(x[k + 2]), F::load_unaligned(w + 32), c0);
+        c1 = xsimd::fma(F(x[k + 2]), F::load_unaligned(w + 40), c1);
+        d0 = xsimd::fma(F(x[k + 3]), F::load_unaligned(w + 48), d0);
+        d1 = xsimd::fma(F(x[k + 3]), F::load_unaligned(w + 56), d1);
+    }
+    for (; k < K; ++k, w += nr) {
+        a0 = xsimd::fma(F(x[k]), F::load_unaligned(w), a0);
+        a1 = xsimd::fma(F(x[k]), F::load_unaligned(w + 8), a1);
+    }
+    const F vlo(lo), vhi(hi);
+    const F r0 = xsimd::min(xsimd::max((a0 + b0) + (c0 + d0), vlo), vhi);
+    const F r1 = xsimd::min(xsimd::max((a1 + b1) + (c1 + d1), vlo), vhi);
+    alignas(32) float tmp[nr];
+    r0.store_aligned(tmp);
+    r1.store_aligned(tmp + 8);
+    std::copy_n(tmp, nvalid, y);
+}
+
 /// round(acc * M) with ties away from zero, per channel, exactly as quant::requantize:
 /// on |acc| with unsigned 64-bit products and logical shifts, then the sign restored.
 struct Rq8 {
@@ -256,6 +287,12 @@ struct SimdKernels : ReferenceKernels {
         float lo, hi;
         act_bounds(s, lo, hi);
         const simd::Tile t{in, 0, 1, in};
+        if (batch == 1) {
+            for (std::size_t blk = 0; blk < blocks(oc); ++blk)
+                simd::f32_row(x, K, s.packed.data() + blk * simd::nr * (K + 1), y + blk * simd::nr,
+                              std::min(simd::nr, oc - blk * simd::nr), lo, hi);
+            return;
+        }
         for (std::size_t b0 = 0; b0 < batch; b0 += simd::max_mr) {
             const std::size_t mr = std::min(simd::max_mr, batch - b0);
             for (std::size_t blk = 0; blk < blocks(oc); ++blk) {
