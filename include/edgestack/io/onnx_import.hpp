@@ -54,13 +54,16 @@ inline std::vector<double> tensor_values(const onnx::TensorProto& t, const std::
     const std::size_t n = checked_volume({t.dims().begin(), t.dims().end()}, where);
     if (t.data_location() == onnx::TensorProto::EXTERNAL)
         throw format_error(where + ": initializer '" + t.name() + "' uses external data, which is not supported");
-    std::vector<double> v(n);
+    // Sizes are checked against the data present before anything is allocated, so a
+    // small file cannot claim a huge tensor.
+    std::vector<double> v;
     const std::string& raw = t.raw_data();
     auto from_raw = [&](auto tag) {
         using T = decltype(tag);
         if (raw.size() != n * sizeof(T))
             throw format_error(where + ": initializer '" + t.name() + "' has " + std::to_string(raw.size()) +
                                " bytes of data, its shape needs " + std::to_string(n * sizeof(T)));
+        v.resize(n);
         for (std::size_t i = 0; i < n; ++i) {
             T x;
             std::memcpy(&x, raw.data() + i * sizeof(T), sizeof(T));
@@ -71,6 +74,7 @@ inline std::vector<double> tensor_values(const onnx::TensorProto& t, const std::
         if (static_cast<std::size_t>(field.size()) != n)
             throw format_error(where + ": initializer '" + t.name() + "' has " + std::to_string(field.size()) +
                                " values, its shape needs " + std::to_string(n));
+        v.resize(n);
         for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<double>(field.Get(static_cast<int>(i)));
     };
     switch (t.data_type()) {
