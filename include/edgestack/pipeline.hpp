@@ -18,6 +18,7 @@
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/data/batcher.hpp"
+#include "edgestack/data/no_augment.hpp"
 #include "edgestack/train/checkpoint.hpp"
 #include "edgestack/train/concepts.hpp"
 #include "edgestack/train/evaluate.hpp"
