@@ -1,5 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
+#include <fstream>
+#include <iterator>
 #include <numeric>
 #include <vector>
 
@@ -123,5 +125,28 @@ BOOST_AUTO_TEST_CASE(count_mismatch_and_bad_label) {
     BOOST_TEST(msg.find("byte 9") != std::string::npos, msg);
     BOOST_TEST(msg.find("label 7") != std::string::npos, msg);
 }
+
+#if defined(EDGESTACK_HAS_GZIP)
+BOOST_AUTO_TEST_CASE(gzip_files_and_a_truncated_one) {
+    fixtures::TempDir dir("idx");
+    std::vector<std::uint8_t> px(50 * 4 * 4);
+    for (std::size_t i = 0; i < px.size(); ++i) px[i] = static_cast<std::uint8_t>(i * 7);
+    const auto img = fixtures::idx_bytes({50, 4, 4}, px);
+    gzFile f = gzopen((dir / "img.gz").c_str(), "wb");
+    gzwrite(f, img.data(), static_cast<unsigned>(img.size()));
+    gzclose(f);
+    fixtures::write_bytes(dir / "lab", fixtures::idx_bytes({50}, std::vector<std::uint8_t>(50, 1)));
+    const data::IdxLoader l(dir / "img.gz", dir / "lab");
+    BOOST_TEST(l.size() == 50u);
+    BOOST_TEST(l.pixels(49)[15] == px.back());
+    // Cut the compressed stream short: the error names the file and a byte offset.
+    std::ifstream in(dir / "img.gz", std::ios::binary);
+    std::vector<std::uint8_t> gz((std::istreambuf_iterator<char>(in)), {});
+    gz.resize(gz.size() / 2);
+    fixtures::write_bytes(dir / "cut.gz", gz);
+    const auto msg = message_of<format_error>([&] { data::IdxLoader(dir / "cut.gz", dir / "lab"); });
+    BOOST_TEST(msg.find((dir / "cut.gz").string() + ": byte") != std::string::npos, msg);
+}
+#endif
 
 BOOST_AUTO_TEST_SUITE_END()
