@@ -189,6 +189,15 @@ inline void qs8_tile(const std::int16_t* x, const Tile& t, std::size_t pairs, co
     }
 }
 
+/// Width of the tile starting at `ow` in a row of `w` pixels: the row is cut into
+/// ceil(w / 6) tiles as equal as possible (14 = 5 + 5 + 4, not 6 + 6 + 2), because a
+/// narrow tile has too few independent accumulators to hide the FMA latency.
+inline std::size_t tile_width(std::size_t w, std::size_t ow) noexcept {
+    const std::size_t tiles = (w + max_mr - 1) / max_mr, base = w / tiles, wide = w % tiles;
+    const std::size_t t = ow < wide * (base + 1) ? ow / (base + 1) : wide + (ow - wide * (base + 1)) / base;
+    return t < wide ? base + 1 : base;
+}
+
 template <class F>
 inline void dispatch_mr(std::size_t mr, F&& f) noexcept {
     switch (mr) {
@@ -327,8 +336,8 @@ struct SimdKernels : ReferenceKernels {
                 const float* w = s.packed.data() + blk * simd::nr * (K + 1);
                 const std::size_t nvalid = std::min(simd::nr, OC - blk * simd::nr);
                 for (std::size_t oh = 0; oh < s.out.h; ++oh)
-                    for (std::size_t ow = 0; ow < s.out.w; ow += simd::max_mr) {
-                        const std::size_t mr = std::min(simd::max_mr, s.out.w - ow);
+                    for (std::size_t ow = 0, mr = 0; ow < s.out.w; ow += mr) {
+                        mr = simd::tile_width(s.out.w, ow);
                         const float* xb = src + (oh * s.sh * PW + ow * s.sw) * C;
                         float* yb = dst + (oh * s.out.w + ow) * OC + blk * simd::nr;
                         simd::dispatch_mr(mr, [&](auto MR) { simd::f32_tile<MR>(xb, t, w, yb, OC, nvalid, lo, hi); });
@@ -430,8 +439,8 @@ struct SimdKernels : ReferenceKernels {
                 const std::int8_t* w = s.qpacked.data() + blk * s.kh * pairs * 32;
                 const std::size_t nvalid = std::min(simd::nr, OC - blk * simd::nr);
                 for (std::size_t oh = 0; oh < s.out.h; ++oh)
-                    for (std::size_t ow = 0; ow < s.out.w; ow += simd::max_mr) {
-                        const std::size_t mr = std::min(simd::max_mr, s.out.w - ow);
+                    for (std::size_t ow = 0, mr = 0; ow < s.out.w; ow += mr) {
+                        mr = simd::tile_width(s.out.w, ow);
                         const std::int16_t* xb = p + (oh * s.sh * PW + ow * s.sw) * C;
                         std::int8_t* yb = dst + (oh * s.out.w + ow) * OC + blk * simd::nr;
                         simd::dispatch_mr(mr, [&](auto MR) {
