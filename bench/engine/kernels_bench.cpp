@@ -36,7 +36,7 @@ compile::Graph layer(int kind) {
 }
 
 const char* layer_name(int kind) {
-    return kind == 0 ? "f32 gemm 1x3136x128" : kind == 1 ? "conv 3x3 32->64 14x14" : "dwconv 3x3 64ch 14x14";
+    return kind == 0 ? "gemm 1x3136x128" : kind == 1 ? "conv 3x3 32->64 14x14" : "dwconv 3x3 64ch 14x14";
 }
 
 template <class Engine>
@@ -51,7 +51,7 @@ void run_layer(benchmark::State& st, const Engine& e, int kind, bool int8) {
     }
     st.counters[int8 ? "GOP/s" : "GFLOP/s"] = benchmark::Counter(
         2.0 * double(e.program().macs), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
-    st.SetLabel(std::string(int8 ? "int8 " : "") + layer_name(kind));
+    st.SetLabel(std::string(int8 ? "int8 " : "f32 ") + layer_name(kind));
 }
 
 compile::Graph maybe_q(compile::Graph g, bool q) {
