@@ -203,6 +203,11 @@ BOOST_AUTO_TEST_CASE(metrics_in_prometheus_text) {
     deploy::Server srv(test_options());
     srv.add_model(scale_model("m", 5, 1.0f));
     srv.set_metrics_extra([] { return std::string("edgestack_extra_gauge 42\n"); });
+    std::atomic<int> observed{0};
+    srv.set_observer([&](const deploy::InferenceRecord& r) {
+        BOOST_TEST(r.batch == 1u);
+        if (observed++ == 0) throw std::runtime_error("monitoring broke");
+    });
     srv.start();
     const auto port = srv.port();
     for (int i = 0; i < 3; ++i)
@@ -220,6 +225,9 @@ BOOST_AUTO_TEST_CASE(metrics_in_prometheus_text) {
     BOOST_TEST(t.find("edgestack_model_serving_version{model=\"m\"} 5") != std::string::npos);
     BOOST_TEST(t.find("edgestack_model_latency_quantile_seconds{model=\"m\",quantile=\"0.99\"}") != std::string::npos);
     BOOST_TEST(t.find("edgestack_extra_gauge 42") != std::string::npos);
+    // The observer threw once: the request was still answered, and the failure counted.
+    BOOST_TEST(observed.load() == 3);
+    BOOST_TEST(t.find("edgestack_observer_failures_total 1") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(hot_reload_under_load_fails_no_request) {

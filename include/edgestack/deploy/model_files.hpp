@@ -16,6 +16,7 @@
 #include "edgestack/deploy/detail/durable_fs.hpp"
 #include "edgestack/deploy/registry.hpp"
 #include "edgestack/deploy/served_model.hpp"
+#include "edgestack/deploy/server.hpp"
 #include "edgestack/io/model_file.hpp"
 
 namespace edgestack::deploy {

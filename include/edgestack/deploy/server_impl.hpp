@@ -523,7 +523,14 @@ struct Server::Impl {
         st.throughput.add();
         st.requests.fetch_add(1, std::memory_order_relaxed);
         st.samples.fetch_add(batch, std::memory_order_relaxed);
-        if (observer) observer(InferenceRecord{m, batch, x, y, seconds, id});
+        if (observer) {
+            // Monitoring must never fail a request that the engine answered.
+            try {
+                observer(InferenceRecord{m, batch, x, y, seconds, id});
+            } catch (...) {
+                observer_failures.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
 
         json out_shape = json::array({batch});
         for (auto d : m.output_shape()) out_shape.push_back(d);
@@ -549,6 +556,9 @@ struct Server::Impl {
         w.family("edgestack_reload_failures_total", "counter",
                  "Promoted versions that failed to load or verify.");
         w.sample("edgestack_reload_failures_total", {}, static_cast<double>(reload_failures.load()));
+        w.family("edgestack_observer_failures_total", "counter",
+                 "Inferences whose monitoring observer threw (the answer was still sent).");
+        w.sample("edgestack_observer_failures_total", {}, static_cast<double>(observer_failures.load()));
 
         std::vector<std::pair<std::string, std::uint64_t>> serving;
         {
@@ -623,7 +633,7 @@ struct Server::Impl {
     std::map<std::string, std::unique_ptr<monitor::ModelStats>> stats;
 
     std::array<std::atomic<std::uint64_t>, 6> http_by_class{};
-    std::atomic<std::uint64_t> reloads{0}, reload_failures{0};
+    std::atomic<std::uint64_t> reloads{0}, reload_failures{0}, observer_failures{0};
     std::function<void(const InferenceRecord&)> observer;
     std::function<std::string()> metrics_extra;
 
