@@ -220,3 +220,20 @@ BOOST_AUTO_TEST_CASE(tiny_transformer_finds_the_marked_step) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(summary)
+
+BOOST_AUTO_TEST_CASE(long_names_widen_the_column_and_state_is_listed) {
+    using M = Sequential<Input<8, 8, 4>, Residual<Conv2D<4, 3>, BatchNorm, ReLU, Conv2D<4, 3>>,
+                         GlobalAvgPool, Dense<3>>;
+    const std::string s = M::summary();
+    const std::string name = "Residual<Conv2D<4, 3>, BatchNorm, ReLU, Conv2D<4, 3>>";
+    const auto at = s.find(name + "  8x8x4 ");
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, s);
+    BOOST_TEST(s.substr(at, s.find('\n', at) - at).ends_with(" 304 " + std::string(8, ' ') + "18,688"), s);
+    BOOST_TEST(s.find("GlobalAvgPool" + std::string(name.size() + 2 - 13, ' ') + "4 ") !=
+                   std::string::npos, s);
+    BOOST_TEST(s.find("State (running statistics): 8 floats") != std::string::npos, s);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -142,9 +142,13 @@ struct Conv2D {
         }
 
         void forward(const float* in, float* out, std::size_t batch, std::span<const float> p,
-                     Mode, Rng&) {
+                     Mode mode, Rng&) {
             const std::size_t n_chunks = detail::chunk_count(batch, chunk);
             ensure_scratch(n_chunks, false);
+            // In train mode the im2col matrices are kept for backward (the contract keeps
+            // `in` alive and unchanged until then), which saves building them twice.
+            cols_in_ = mode == Mode::train ? in : nullptr;
+            cols_batch_ = batch;
             detail::ConstMapMatrix w(p.data(), Filters, Kc);
             detail::ConstMapVector b(p.data() + weight_count, Filters);
             parallel_chunks(0, batch, chunk, [&](std::size_t b0, std::size_t b1) {
@@ -163,10 +167,13 @@ struct Conv2D {
             ensure_scratch(n_chunks, din != nullptr);
             if (partial_.size() < n_chunks * param_count) partial_.resize(n_chunks * param_count);
             detail::ConstMapMatrix w(p.data(), Filters, Kc);
+            const bool kept = cols_in_ == in && cols_batch_ == batch;
+            cols_in_ = nullptr;
             parallel_chunks(0, batch, chunk, [&](std::size_t b0, std::size_t b1) {
                 const std::size_t c = b0 / chunk;
                 const auto rows = static_cast<Eigen::Index>((b1 - b0) * G::pixels);
-                const float* col = columns(in, b0, b1, scratch_[c].col.data());
+                const float* col = kept ? (direct ? in + b0 * In::size : scratch_[c].col.data())
+                                        : columns(in, b0, b1, scratch_[c].col.data());
                 detail::ConstMapMatrix x(col, rows, Kc);
                 detail::ConstMapMatrix dy(dout + b0 * output_shape::size, rows, Filters);
                 float* part = partial_.data() + c * param_count;
@@ -227,6 +234,8 @@ struct Conv2D {
 
         std::vector<Scratch> scratch_;
         std::vector<float> partial_;
+        const float* cols_in_ = nullptr; // the input whose im2col matrices scratch_ holds
+        std::size_t cols_batch_ = 0;
     };
 };
 

@@ -327,31 +327,46 @@ public:
 
     /// A Keras-style table: layer, output shape, parameters, MACs, and the totals.
     static std::string summary() {
+        // The name column widens for long names (Residual<...> lists its block).
+        int w = 28;
+        detail::for_each_index(
+            [&](auto i) {
+                w = std::max(w, static_cast<int>(layer_type<decltype(i)::value>::name().size()) + 1);
+            },
+            indices{});
+        const std::string rule(static_cast<std::size_t>(w) + 45, '-');
         std::string out;
-        char line[160];
-        std::snprintf(line, sizeof line, "%-28s %-16s %12s %14s\n", "Layer", "Output shape",
+        char line[512];
+        std::snprintf(line, sizeof line, "%-*s %-16s %12s %14s\n", w, "Layer", "Output shape",
                       "Params", "MACs");
         out += line;
-        out += std::string(73, '-') + "\n";
-        std::snprintf(line, sizeof line, "%-28s %-16s %12s %14s\n", "Input",
+        out += rule + "\n";
+        std::snprintf(line, sizeof line, "%-*s %-16s %12s %14s\n", w, "Input",
                       input_shape::name().c_str(), "0", "0");
         out += line;
         detail::for_each_index(
             [&](auto i) {
                 using L = layer_type<decltype(i)::value>;
-                std::snprintf(line, sizeof line, "%-28s %-16s %12s %14s\n", L::name().c_str(),
+                const std::string name = L::name();
+                out += name + std::string(static_cast<std::size_t>(w) - name.size() + 1, ' ');
+                std::snprintf(line, sizeof line, "%-16s %12s %14s\n",
                               L::output_shape::name().c_str(),
                               detail::group_digits(L::param_count).c_str(),
                               detail::group_digits(L::macs).c_str());
                 out += line;
             },
             indices{});
-        out += std::string(73, '-') + "\n";
+        out += rule + "\n";
         std::snprintf(line, sizeof line, "Total params: %s (%s bytes fp32)\nTotal MACs: %s\n",
                       detail::group_digits(param_count).c_str(),
                       detail::group_digits(param_count * sizeof(float)).c_str(),
                       detail::group_digits(macs).c_str());
         out += line;
+        if constexpr (state_count > 0) {
+            std::snprintf(line, sizeof line, "State (running statistics): %s floats\n",
+                          detail::group_digits(state_count).c_str());
+            out += line;
+        }
         return out;
     }
 
