@@ -276,7 +276,7 @@ struct SimdKernels : ReferenceKernels {
                 simd::pack_rq(s, b * simd::nr, s.qpack32.data() + b * 32 + 16, s.qpack64.data() + b * 32);
                 simd::pack_rq(s, b * simd::nr + 8, s.qpack32.data() + b * 32 + 24, s.qpack64.data() + b * 32 + 16);
             }
-            s.scratch_bytes = compile::align_up(blocks(s.out.c) * simd::nr * sizeof(std::int32_t));
+            s.scratch_bytes = 0;
         } else if (s.op == compile::Op::depthwise_conv2d) {
             s.scratch_bytes = 0;
         }
@@ -346,28 +346,58 @@ struct SimdKernels : ReferenceKernels {
         }
     }
 
+    /// Taps of output pixel (oh, ow) that fall inside the input, as input pixel offsets and
+    /// tap indices; returns how many (padded taps are left out).
+    static std::size_t taps_of(const Step& s, std::size_t oh, std::size_t ow, std::size_t* pix,
+                               std::size_t* tap, std::size_t* pad_taps, std::size_t& npad) noexcept {
+        std::size_t n = 0;
+        npad = 0;
+        for (std::size_t i = 0; i < s.kh; ++i) {
+            const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * s.sh + i) - static_cast<std::ptrdiff_t>(s.pt);
+            for (std::size_t j = 0; j < s.kw; ++j) {
+                const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * s.sw + j) - static_cast<std::ptrdiff_t>(s.pl);
+                if (ih < 0 || iw < 0 || ih >= static_cast<std::ptrdiff_t>(s.in.h) || iw >= static_cast<std::ptrdiff_t>(s.in.w)) {
+                    pad_taps[npad++] = i * s.kw + j;
+                    continue;
+                }
+                pix[n] = static_cast<std::size_t>(ih) * s.in.w + static_cast<std::size_t>(iw);
+                tap[n++] = i * s.kw + j;
+            }
+        }
+        return n;
+    }
+    static constexpr std::size_t max_taps = 64; // larger depthwise kernels use Reference
+
     static void f32_depthwise_conv2d(const Step& s, const float* x, float* y, std::size_t batch,
-                                     std::byte*) noexcept {
-        const std::size_t C = s.in.c;
+                                     std::byte* scratch) noexcept {
+        if (s.kh * s.kw > max_taps) return ReferenceKernels::f32_depthwise_conv2d(s, x, y, batch, scratch);
+        const std::size_t C = s.in.c, full = C / simd::nr * simd::nr;
         float lo, hi;
         act_bounds(s, lo, hi);
+        const simd::F vlo(lo), vhi(hi);
+        std::size_t pix[max_taps], tap[max_taps], pad[max_taps], npad = 0;
         for (std::size_t b = 0; b < batch; ++b)
             for (std::size_t oh = 0; oh < s.out.h; ++oh)
                 for (std::size_t ow = 0; ow < s.out.w; ++ow) {
+                    const std::size_t n = taps_of(s, oh, ow, pix, tap, pad, npad);
+                    const float* xb = x + b * s.in.size();
                     float* yp = y + b * s.out.size() + (oh * s.out.w + ow) * C;
-                    for (std::size_t c = 0; c < C; ++c) yp[c] = s.b[c];
-                    for (std::size_t i = 0; i < s.kh; ++i) {
-                        const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * s.sh + i) - static_cast<std::ptrdiff_t>(s.pt);
-                        if (ih < 0 || ih >= static_cast<std::ptrdiff_t>(s.in.h)) continue;
-                        for (std::size_t j = 0; j < s.kw; ++j) {
-                            const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * s.sw + j) - static_cast<std::ptrdiff_t>(s.pl);
-                            if (iw < 0 || iw >= static_cast<std::ptrdiff_t>(s.in.w)) continue;
-                            const float* xp = x + b * s.in.size() + (static_cast<std::size_t>(ih) * s.in.w + static_cast<std::size_t>(iw)) * C;
-                            const float* wp = s.w.data() + (i * s.kw + j) * C;
-                            for (std::size_t c = 0; c < C; ++c) yp[c] += xp[c] * wp[c];
+                    for (std::size_t c = 0; c < full; c += simd::nr) {
+                        simd::F a0 = simd::F::load_unaligned(s.b.data() + c), a1 = simd::F::load_unaligned(s.b.data() + c + 8);
+                        for (std::size_t t = 0; t < n; ++t) {
+                            const float* xp = xb + pix[t] * C + c;
+                            const float* wp = s.w.data() + tap[t] * C + c;
+                            a0 = xsimd::fma(simd::F::load_unaligned(xp), simd::F::load_unaligned(wp), a0);
+                            a1 = xsimd::fma(simd::F::load_unaligned(xp + 8), simd::F::load_unaligned(wp + 8), a1);
                         }
+                        xsimd::min(xsimd::max(a0, vlo), vhi).store_unaligned(yp + c);
+                        xsimd::min(xsimd::max(a1, vlo), vhi).store_unaligned(yp + c + 8);
                     }
-                    for (std::size_t c = 0; c < C; ++c) yp[c] = std::min(std::max(yp[c], lo), hi);
+                    for (std::size_t c = full; c < C; ++c) {
+                        float acc = s.b[c];
+                        for (std::size_t t = 0; t < n; ++t) acc += xb[pix[t] * C + c] * s.w[tap[t] * C + c];
+                        yp[c] = std::min(std::max(acc, lo), hi);
+                    }
                 }
     }
 
@@ -454,41 +484,42 @@ struct SimdKernels : ReferenceKernels {
 
     static void qs8_depthwise_conv2d(const Step& s, const std::int8_t* x, std::int8_t* y,
                                      std::size_t batch, std::byte* scratch) noexcept {
-        const std::size_t C = s.in.c, nb = blocks(C);
-        auto* acc = reinterpret_cast<std::int32_t*>(scratch);
+        if (s.kh * s.kw > max_taps) return ReferenceKernels::qs8_depthwise_conv2d(s, x, y, batch, scratch);
+        const std::size_t C = s.in.c, full = C / simd::nr * simd::nr;
         const __m256i vzp = _mm256_set1_epi32(s.zp_out), vlo = _mm256_set1_epi32(s.lo), vhi = _mm256_set1_epi32(s.hi);
+        const __m256i vzin = _mm256_set1_epi16(static_cast<std::int16_t>(s.zp_in));
+        std::size_t pix[max_taps], tap[max_taps], pad[max_taps], npad = 0;
+        auto load16 = [](const std::int8_t* p) {
+            return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        };
         for (std::size_t b = 0; b < batch; ++b)
             for (std::size_t oh = 0; oh < s.out.h; ++oh)
                 for (std::size_t ow = 0; ow < s.out.w; ++ow) {
-                    for (std::size_t c = 0; c < C; ++c) acc[c] = s.qb[c];
-                    for (std::size_t i = 0; i < s.kh; ++i) {
-                        const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * s.sh + i) - static_cast<std::ptrdiff_t>(s.pt);
-                        for (std::size_t j = 0; j < s.kw; ++j) {
-                            const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * s.sw + j) - static_cast<std::ptrdiff_t>(s.pl);
-                            const std::int8_t* wp = s.qw.data() + (i * s.kw + j) * C;
-                            if (ih < 0 || iw < 0 || ih >= static_cast<std::ptrdiff_t>(s.in.h) ||
-                                iw >= static_cast<std::ptrdiff_t>(s.in.w)) {
-                                for (std::size_t c = 0; c < C; ++c) acc[c] += s.zp_in * wp[c];
-                                continue;
-                            }
-                            const std::int8_t* xp = x + b * s.in.size() + (static_cast<std::size_t>(ih) * s.in.w + static_cast<std::size_t>(iw)) * C;
-                            for (std::size_t c = 0; c < C; ++c) acc[c] += std::int32_t{xp[c]} * std::int32_t{wp[c]};
-                        }
-                    }
+                    const std::size_t n = taps_of(s, oh, ow, pix, tap, pad, npad);
+                    const std::int8_t* xb = x + b * s.in.size();
                     std::int8_t* yp = y + b * s.out.size() + (oh * s.out.w + ow) * C;
-                    for (std::size_t blk = 0; blk < nb; ++blk) {
-                        const std::size_t c0 = blk * simd::nr, nvalid = std::min(simd::nr, C - c0);
-                        if (nvalid != simd::nr) {
-                            for (std::size_t c = c0; c < C; ++c)
-                                yp[c] = quant::requantize(acc[c], s.rq[c], s.zp_out, s.lo, s.hi);
-                            break;
-                        }
+                    for (std::size_t c = 0; c < full; c += simd::nr) {
+                        __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.qb.data() + c));
+                        __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.qb.data() + c + 8));
+                        // |x| <= 128 and |w| <= 127: every product fits int16 exactly.
+                        auto add = [&](__m256i xv, const std::int8_t* wp) {
+                            const __m256i p = _mm256_mullo_epi16(xv, load16(wp));
+                            a0 = _mm256_add_epi32(a0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p)));
+                            a1 = _mm256_add_epi32(a1, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(p, 1)));
+                        };
+                        for (std::size_t t = 0; t < n; ++t) add(load16(xb + pix[t] * C + c), s.qw.data() + tap[t] * C + c);
+                        for (std::size_t t = 0; t < npad; ++t) add(vzin, s.qw.data() + pad[t] * C + c);
+                        const std::size_t blk = c / simd::nr;
                         const simd::Rq8 q0 = simd::load_rq(s.qpack32.data() + blk * 32 + 16, s.qpack64.data() + blk * 32);
                         const simd::Rq8 q1 = simd::load_rq(s.qpack32.data() + blk * 32 + 24, s.qpack64.data() + blk * 32 + 16);
-                        const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c0));
-                        const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c0 + 8));
-                        _mm_storeu_si128(reinterpret_cast<__m128i*>(yp + c0),
+                        _mm_storeu_si128(reinterpret_cast<__m128i*>(yp + c),
                                          simd::pack16(simd::requant8(a0, q0, vzp, vlo, vhi), simd::requant8(a1, q1, vzp, vlo, vhi)));
+                    }
+                    for (std::size_t c = full; c < C; ++c) {
+                        std::int32_t acc = s.qb[c];
+                        for (std::size_t t = 0; t < n; ++t) acc += std::int32_t{xb[pix[t] * C + c]} * s.qw[tap[t] * C + c];
+                        for (std::size_t t = 0; t < npad; ++t) acc += s.zp_in * s.qw[pad[t] * C + c];
+                        yp[c] = quant::requantize(acc, s.rq[c], s.zp_out, s.lo, s.hi);
                     }
                 }
     }
