@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "edgestack/io/model_file.hpp"
+#include "edgestack/nn/nn.hpp"
 #include "graphs.hpp"
 #include "io_util.hpp"
 
@@ -139,6 +140,19 @@ BOOST_AUTO_TEST_CASE(newer_version_is_refused_by_name) {
     iotest::write_bytes(path, iotest::reseal(bytes));
     BOOST_CHECK_EXCEPTION(io::load_model(path), format_error,
                           iotest::message_has("byte 8: format version 9"));
+}
+
+BOOST_AUTO_TEST_CASE(sequence_models_round_trip) {
+    using Seq = nn::Sequential<nn::Input<6, 5>, nn::PositionalEmbedding, nn::MultiHeadSelfAttention<1>,
+                               nn::LayerNorm, nn::GRU<4, true>, nn::LSTM<3>, nn::Dense<2>>;
+    Seq m;
+    Rng rng(9);
+    m.init(rng);
+    iotest::TempDir dir;
+    const auto path = dir.file("seq.esm");
+    io::save_model(path, m);
+    const auto f = io::load_model_for<Seq>(path);
+    iotest::check_same_graph(f.to_graph(), m.lower());
 }
 
 BOOST_AUTO_TEST_CASE(missing_file_is_a_file_error) {

@@ -135,7 +135,7 @@ void validate_graph(const compile::Graph& g, const std::string& file, Counts cou
                 throw format_error(where + ": output has " + std::to_string(out[2]) +
                                    " channels, expected " + std::to_string(out_c));
         };
-        std::size_t weight_n = 0, channels = 0;
+        std::size_t weight_n = 0, channels = 0, bias_n = static_cast<std::size_t>(-1);
         switch (n.op) {
         case Op::dense:
             weight_n = in_n * out_n;
@@ -182,21 +182,58 @@ void validate_graph(const compile::Graph& g, const std::string& file, Counts cou
                                    compile::to_string(b) + " -> " + compile::to_string(out));
             break;
         }
+        case Op::lstm:
+        case Op::gru: {
+            const std::size_t gates = n.op == Op::lstm ? 4 : 3;
+            if (in.size() != 2 || out.size() > 2 || (out.size() == 2 && out[0] != in[0]))
+                throw format_error(where + ": needs a T x F input and a U or T x U output, got " +
+                                   compile::to_string(in) + " -> " + compile::to_string(out));
+            const std::size_t u = out.back();
+            channels = u;
+            weight_n = gates * u * (in[1] + u);
+            bias_n = n.op == Op::lstm ? 4 * u : 6 * u;
+            break;
+        }
+        case Op::layer_norm:
+            if (in != out) throw format_error(where + ": input and output shapes differ");
+            expect("layer norm parameters", c.extra, 2 * in.back(), false);
+            break;
+        case Op::attention: {
+            if (in.size() != 2 || out != in)
+                throw format_error(where + ": needs equal T x D input and output, got " +
+                                   compile::to_string(in) + " -> " + compile::to_string(out));
+            const std::size_t d = in[1];
+            if (d % n.kernel[0] != 0)
+                throw format_error(where + ": " + std::to_string(n.kernel[0]) +
+                                   " heads do not divide the width " + std::to_string(d));
+            channels = d;
+            weight_n = 4 * d * d;
+            bias_n = 4 * d;
+            break;
+        }
+        case Op::positional_embedding:
+            if (in.size() != 2 || out != in)
+                throw format_error(where + ": needs equal T x D input and output");
+            channels = in[1];
+            weight_n = in_n;
+            bias_n = 0;
+            break;
         default:
             // Ops whose tensor sizes this checker does not know cannot be trusted from a file.
             throw format_error(where + ": this reader cannot check the op's tensors, so it "
                                        "does not accept it");
         }
-        if (n.op != Op::batch_norm && c.extra != 0)
-            throw format_error(where + ": carries batch norm parameters on another op");
+        if (n.op != Op::batch_norm && n.op != Op::layer_norm && c.extra != 0)
+            throw format_error(where + ": carries normalisation parameters on another op");
+        if (bias_n == static_cast<std::size_t>(-1)) bias_n = channels;
         if (weight_n != 0) {
             const bool q = c.qweights != 0;
             expect("weights", c.weights, weight_n, q);
             expect("qweights", c.qweights, weight_n, true);
             if (c.weights == 0 && c.qweights == 0)
                 throw format_error(where + ": has neither fp32 nor int8 weights");
-            expect("bias", c.bias, channels, true);
-            expect("qbias", c.qbias, channels, true);
+            expect("bias", c.bias, bias_n, true);
+            expect("qbias", c.qbias, bias_n, true);
             validate_quant(n.weight_quant, channels, where + ": weight quantization");
             if (q && n.weight_quant.empty())
                 throw format_error(where + ": int8 weights without scales");
