@@ -3,7 +3,8 @@
 // magnitude pruning to 50 / 75 / 90% sparsity with fine-tuning, and structured channel
 // pruning into the student's type followed by fine-tuning.
 //
-//   distill [--epochs 3] [--finetune 1] [--train 0] [--data /usr/share/datasets/fashion-mnist]
+//   distill [--epochs 3] [--finetune 1] [--train 0] [--temperature 4] [--alpha 0.7]
+//           [--data /usr/share/datasets/fashion-mnist]
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -42,12 +43,15 @@ using Trainer = es::Pipeline<es::data::IdxLoader, es::data::NoAugment, M, es::qu
 
 int main(int argc, char** argv) {
     std::size_t epochs = 3, finetune = 1, n_train = 0;
+    float temperature = 4.0f, alpha = 0.7f;
     std::string dir = EDGESTACK_FASHION_MNIST_DIR;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string k = argv[i];
         if (k == "--epochs") epochs = std::strtoul(argv[i + 1], nullptr, 10);
         else if (k == "--finetune") finetune = std::strtoul(argv[i + 1], nullptr, 10);
         else if (k == "--train") n_train = std::strtoul(argv[i + 1], nullptr, 10);
+        else if (k == "--temperature") temperature = std::strtof(argv[i + 1], nullptr);
+        else if (k == "--alpha") alpha = std::strtof(argv[i + 1], nullptr);
         else if (k == "--data") dir = argv[i + 1];
         else {
             std::fprintf(stderr, "unknown option %s\n", k.c_str());
@@ -81,11 +85,11 @@ int main(int argc, char** argv) {
     {
         es::train::Adam adam(1e-3f);
         es::compress::distill(distilled.model(), teacher.model(), train, adam, fit,
-                              es::compress::DistillationLoss{4.0f, 0.7f}, es::Rng(3));
+                              es::compress::DistillationLoss{temperature, alpha}, es::Rng(3));
     }
     const double acc_distilled = 100.0 * distilled.evaluate(test).accuracy;
-    std::printf("student, distilled:      %.2f%% (%+.2f points against the teacher)\n",
-                acc_distilled, acc_distilled - acc_teacher);
+    std::printf("student, distilled (T %.1f, alpha %.2f): %.2f%% (%+.2f points against the "
+                "teacher)\n", temperature, alpha, acc_distilled, acc_distilled - acc_teacher);
 
     // Structured: the teacher's strongest channels copied into the student type, fine-tuned.
     Trainer<Student> sliced(4);
