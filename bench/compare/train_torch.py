@@ -51,7 +51,7 @@ def blas_in_use():
     try:
         with open("/proc/self/maps") as f:
             libs = {line.split()[-1] for line in f if "blas" in line.lower()}
-        return ",".join(sorted(os.path.basename(l) for l in libs)) or "none"
+        return ",".join(sorted(libs)) or "none"
     except OSError:
         return "unknown"
 
