@@ -33,14 +33,25 @@ struct Pointwise {
     void forward(const float* in, float* out, std::size_t batch, std::span<const float>, Mode,
                  Rng&) {
         parallel_chunks(0, batch * In::size, grain, [&](std::size_t b, std::size_t e) {
-            for (std::size_t i = b; i < e; ++i) out[i] = F::f(in[i]);
+            // Restrict-qualified so the compiler vectorizes (and so compiles the branches of
+            // f and df into selects rather than mispredicted jumps).
+            const float* __restrict x = in;
+            float* __restrict y = out;
+            for (std::size_t i = b; i < e; ++i) y[i] = F::f(x[i]);
         });
     }
     void backward(const float* in, const float* out, const float* dout, float* din,
                   std::size_t batch, std::span<const float>, std::span<float>) {
         if (din == nullptr) return;
         parallel_chunks(0, batch * In::size, grain, [&](std::size_t b, std::size_t e) {
-            for (std::size_t i = b; i < e; ++i) din[i] = dout[i] * F::df(in[i], out[i]);
+            const float* __restrict x = in;
+            const float* __restrict y = out;
+            const float* __restrict dy = dout;
+            float* __restrict dx = din;
+            if constexpr (requires { F::grad(0.0f, 0.0f, 0.0f); })
+                for (std::size_t i = b; i < e; ++i) dx[i] = F::grad(x[i], y[i], dy[i]);
+            else
+                for (std::size_t i = b; i < e; ++i) dx[i] = dy[i] * F::df(x[i], y[i]);
         });
     }
     int lower(compile::Graph& g, int value, std::span<const float>) const {
@@ -59,6 +70,9 @@ struct ReluFn {
     static constexpr float alpha = 0.0f;
     static float f(float x) noexcept { return x > 0.0f ? x : 0.0f; }
     static float df(float x, float) noexcept { return x > 0.0f ? 1.0f : 0.0f; }
+    // The backward as one select: GCC 12 leaves `dy * (x > 0 ? 1 : 0)` as a branch that
+    // blocks vectorization (5x slower backward on the reference CNN).
+    static float grad(float x, float, float dy) noexcept { return x > 0.0f ? dy : 0.0f; }
 };
 
 struct Relu6Fn {
@@ -66,7 +80,9 @@ struct Relu6Fn {
     static constexpr compile::Op op = compile::Op::relu6;
     static constexpr float alpha = 0.0f;
     static float f(float x) noexcept { return std::clamp(x, 0.0f, 6.0f); }
-    static float df(float x, float) noexcept { return x > 0.0f && x < 6.0f ? 1.0f : 0.0f; }
+    static float df(float x, float) noexcept {
+        return static_cast<float>(x > 0.0f) * static_cast<float>(x < 6.0f);
+    }
 };
 
 template <float Slope>
@@ -79,7 +95,9 @@ struct LeakyReluFn {
     static constexpr compile::Op op = compile::Op::leaky_relu;
     static constexpr float alpha = Slope;
     static float f(float x) noexcept { return x > 0.0f ? x : Slope * x; }
-    static float df(float x, float) noexcept { return x > 0.0f ? 1.0f : Slope; }
+    static float df(float x, float) noexcept {
+        return Slope + (1.0f - Slope) * static_cast<float>(x > 0.0f);
+    }
 };
 
 struct SigmoidFn {

@@ -79,13 +79,20 @@ struct Pool2D {
                 for (std::size_t ox = 0; ox < G::OW; ++ox) {
                     const std::size_t o = (oy * G::OW + ox) * C;
                     if constexpr (Max) {
-                        std::array<bool, C> done{};
+                        // Branch-free over channels so it vectorizes: a random-sign
+                        // comparison per value would be a mispredicted jump half the time.
+                        std::array<float, C> open;
+                        open.fill(1.0f);
                         window(oy, ox, [&](std::size_t i) {
+                            const float* __restrict xi = x + i * C;
+                            const float* __restrict yo = y + o;
+                            const float* __restrict dyo = dy + o;
+                            float* __restrict dxi = dx + i * C;
+                            float* __restrict op = open.data();
                             for (std::size_t c = 0; c < C; ++c) {
-                                if (!done[c] && x[i * C + c] == y[o + c]) {
-                                    dx[i * C + c] += dy[o + c];
-                                    done[c] = true;
-                                }
+                                const float hit = static_cast<float>(xi[c] == yo[c]) * op[c];
+                                dxi[c] += hit * dyo[c];
+                                op[c] -= hit;
                             }
                         });
                     } else {
