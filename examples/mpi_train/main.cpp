@@ -7,8 +7,8 @@
 //   srun -n 8 mpi_train --checkpoint run.ckpt       the same under Slurm
 //
 // Other options: --epochs N, --batch N (per rank; default 64 / ranks), --limit N (first N
-// training samples), --seed N, --threads N (per rank, default 1), --data DIR (default:
-// Debian's dataset-fashion-mnist folder).
+// training and test samples), --seed N, --threads N (per rank, default 1), --data DIR
+// (default: Debian's dataset-fashion-mnist folder).
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
         const Options o = parse(argc, argv);
         ThreadLimit threads(o.threads); // ranks are the parallelism; keep cores for them
         const auto train_set = data::load_fashion_mnist(data::Split::train, o.data, o.limit);
-        const auto test_set = data::load_fashion_mnist(data::Split::test, o.data);
+        const auto test_set = data::load_fashion_mnist(data::Split::test, o.data, o.limit);
 
         dist::DataParallelOptions dp_options;
         dp_options.epochs = o.epochs;
