@@ -7,9 +7,9 @@ file(MAKE_DIRECTORY "${WORK_DIR}")
 
 function(run_job out_var rc_var)
   execute_process(COMMAND ${LAUNCH} ${WORKER} ${ARGN}
-                  TIMEOUT 120 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+                  TIMEOUT 300 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   if(rc MATCHES "timeout")
-    message(FATAL_ERROR "job '${ARGN}' hung (killed after 120 s):\n${out}")
+    message(FATAL_ERROR "job '${ARGN}' hung (killed after 300 s):\n${out}")
   endif()
   set(${out_var} "${out}" PARENT_SCOPE)
   set(${rc_var} "${rc}" PARENT_SCOPE)
