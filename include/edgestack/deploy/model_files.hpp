@@ -5,7 +5,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <new>
+#include <span>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,8 +54,16 @@ template <class Backend>
 ModelFactory model_file_factory(Backend backend = {}, std::size_t max_batch = 64,
                                 std::string platform = "edgestack") {
     return [backend, max_batch, platform](const LoadedModel& lm) {
+        // The model file wants its tensors 64-byte aligned in memory, as they are when mapped;
+        // registry bytes sit in an ordinary vector, so copy them to an aligned block first.
+        const std::size_t n = (lm.bytes.size() + 63) / 64 * 64;
+        std::unique_ptr<std::byte, decltype(&std::free)> aligned(
+            static_cast<std::byte*>(std::aligned_alloc(64, n == 0 ? 64 : n)), &std::free);
+        if (!aligned) throw std::bad_alloc();
+        if (!lm.bytes.empty()) std::memcpy(aligned.get(), lm.bytes.data(), lm.bytes.size());
         const auto file = io::ModelFile::parse(
-            lm.bytes, (lm.dir / lm.manifest.model_file).string(), io::LoadOptions{});
+            std::span<const std::byte>(aligned.get(), lm.bytes.size()),
+            (lm.dir / lm.manifest.model_file).string(), io::LoadOptions{});
         compile::Graph g = file.to_graph();
         const auto in = g.input_shape(), out = g.output_shape();
         std::string what = platform + (g.nodes.empty() || g.value_quant.empty() ? " fp32" : " int8");
