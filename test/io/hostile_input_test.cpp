@@ -16,7 +16,7 @@ namespace {
 std::string parse_error(const std::vector<char>& b) {
     // Copy into 64-byte aligned storage, as a mapping would be.
     auto buf = io::detail::aligned_buffer(b.size());
-    std::memcpy(buf.get(), b.data(), b.size());
+    if (!b.empty()) std::memcpy(buf.get(), b.data(), b.size());
     try {
         io::ModelFile::parse({buf.get(), b.size()}, "image.esm", {});
         return "";
