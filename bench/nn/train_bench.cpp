@@ -156,8 +156,8 @@ void BM_Conv2ForwardGemmOnly(benchmark::State& state) {
     const auto col = random_floats(std::size_t(rows * k), 3);
     const auto w = random_floats(std::size_t(f * k), 5);
     std::vector<float> y(std::size_t(rows * f));
-    detail::ConstMapMatrix cm(col.data(), rows, k), wm(w.data(), f, k);
-    detail::MapMatrix ym(y.data(), rows, f);
+    nn::detail::ConstMapMatrix cm(col.data(), rows, k), wm(w.data(), f, k);
+    nn::detail::MapMatrix ym(y.data(), rows, f);
     for (auto _ : state) {
         ym.noalias() = cm * wm.transpose();
         benchmark::ClobberMemory();
