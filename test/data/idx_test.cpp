@@ -107,6 +107,16 @@ BOOST_AUTO_TEST_CASE(short_body_names_file_and_offset) {
     BOOST_TEST(msg.find("short IDX body") != std::string::npos, msg);
 }
 
+BOOST_AUTO_TEST_CASE(a_header_claiming_gigabytes_fails_on_the_short_body_not_on_memory) {
+    fixtures::TempDir dir("idx");
+    // 4,294,967,295 items of 1 byte promised, 3 present: must be a format error, found
+    // without first allocating what the header claims.
+    fixtures::write_bytes(dir / "huge", {0, 0, 8, 1, 0xff, 0xff, 0xff, 0xff, 1, 2, 3});
+    const auto msg = message_of<format_error>([&] { data::read_idx(dir / "huge"); });
+    BOOST_TEST(msg.find("short IDX body") != std::string::npos, msg);
+    BOOST_TEST(msg.find("byte 11") != std::string::npos, msg);
+}
+
 BOOST_AUTO_TEST_CASE(truncated_header_names_offset) {
     fixtures::TempDir dir("idx");
     fixtures::write_bytes(dir / "hdr", {0, 0, 8, 3, 0, 0});

@@ -70,12 +70,24 @@ inline IdxArray read_idx(const std::filesystem::path& path, std::size_t expect_r
     const std::size_t item = a.item_size();
     if (item != 0 && items > (std::size_t{1} << 40) / item)
         throw format_error(in.where(4) + "IDX dimensions are implausibly large");
-    a.data.resize(items * item);
+    // Grow the buffer as bytes actually arrive: a 20-byte file whose header claims 4 GiB
+    // must fail on its short body, not on a 4 GiB allocation.
+    const std::size_t want = items * item;
+    constexpr std::size_t chunk = std::size_t{1} << 20;
+    a.data.reserve(std::min(want, std::size_t{64} << 20));
     const std::size_t body = in.offset();
-    const std::size_t got = in.read_some(a.data.data(), a.data.size());
-    if (got != a.data.size())
+    std::size_t got = 0;
+    while (got < want) {
+        const std::size_t n = std::min(chunk, want - got);
+        a.data.resize(got + n);
+        const std::size_t read = in.read_some(a.data.data() + got, n);
+        got += read;
+        if (read < n) break;
+    }
+    a.data.resize(got);
+    if (got != want)
         throw format_error(in.where(body + got) + "short IDX body: the header promises " +
-                           std::to_string(a.data.size()) + " bytes from byte " +
+                           std::to_string(want) + " bytes from byte " +
                            std::to_string(body) + " (" + std::to_string(items) + " items of " +
                            std::to_string(item) + "), the file ends at byte " +
                            std::to_string(body + got));
