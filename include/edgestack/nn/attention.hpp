@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/aligned.hpp"
+#include "edgestack//compile/graph.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/nn/concepts.hpp"
@@ -180,7 +181,7 @@ struct MultiHeadSelfAttention {
             return Strided(base + b * T * D + h * Dh, T, Dh, Eigen::OuterStride<>(D));
         }
 
-        std::vector<float> qkv_, att_, ctx_, dctx_, dqkv_;
+        AlignedVector<float> qkv_, att_, ctx_, dctx_, dqkv_;
     };
 };
 

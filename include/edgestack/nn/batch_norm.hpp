@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/aligned.hpp"
+#include "edgestack//compile/graph.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/nn/concepts.hpp"
@@ -133,7 +134,7 @@ struct BasicBatchNorm {
 
     private:
         std::span<float> state_;
-        std::vector<float> mean_, inv_std_;
+        AlignedVector<float> mean_, inv_std_;
         bool train_ = false;
     };
 };

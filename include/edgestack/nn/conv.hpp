@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/aligned.hpp"
+#include "edgestack//compile/graph.hpp"
 #include "edgestack/core/parallel.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
@@ -207,7 +208,7 @@ struct Conv2D {
 
     private:
         struct Scratch {
-            std::vector<float> col, dcol;
+            AlignedVector<float> col, dcol;
         };
         void ensure_scratch(std::size_t n_chunks, bool need_dcol) {
             if (scratch_.size() < n_chunks) scratch_.resize(n_chunks);
@@ -233,7 +234,7 @@ struct Conv2D {
         }
 
         std::vector<Scratch> scratch_;
-        std::vector<float> partial_;
+        AlignedVector<float> partial_;
         const float* cols_in_ = nullptr; // the input whose im2col matrices scratch_ holds
         std::size_t cols_batch_ = 0;
     };
@@ -350,7 +351,7 @@ struct DepthwiseConv2D {
                 }
             }
         }
-        std::vector<float> partial_;
+        AlignedVector<float> partial_;
     };
 };
 

@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/aligned.hpp"
+#include "edgestack//compile/graph.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/nn/concepts.hpp"
@@ -67,7 +68,7 @@ struct Dropout {
         }
 
     private:
-        std::vector<float> scale_;
+        AlignedVector<float> scale_;
         bool train_ = false;
     };
 };

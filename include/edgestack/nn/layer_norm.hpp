@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/aligned.hpp"
+#include "edgestack//compile/graph.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/nn/concepts.hpp"
@@ -91,7 +92,7 @@ struct BasicLayerNorm {
         }
 
     private:
-        std::vector<float> inv_std_, xhat_;
+        AlignedVector<float> inv_std_, xhat_;
     };
 };
 

@@ -10,7 +10,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/aligned.hpp"
+#include "edgestack//compile/graph.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/nn/concepts.hpp"
@@ -115,7 +116,7 @@ struct RecurrentBase {
                         compile::Dims(output_shape::dims.begin(), output_shape::dims.end()));
     }
 
-    std::vector<float> xw_, hs_, da_;
+    AlignedVector<float> xw_, hs_, da_;
 };
 
 } // namespace detail
@@ -172,7 +173,7 @@ struct LSTM {
                       std::size_t batch, std::span<const float> p, std::span<float> g) {
             const auto n = static_cast<Eigen::Index>(batch);
             this->da_.assign(batch * T * GU, 0.0f);
-            std::vector<float> dh(batch * U, 0.0f), dc(batch * U, 0.0f), dz(batch * GU);
+            AlignedVector<float> dh(batch * U, 0.0f), dc(batch * U, 0.0f), dz(batch * GU);
             detail::ConstMapMatrix wh_m(p.data() + wx, GU, U);
             detail::MapMatrix dwh(g.data() + wx, GU, U);
             dwh.setZero();
@@ -209,7 +210,7 @@ struct LSTM {
         }
 
     private:
-        std::vector<float> cs_, gates_;
+        AlignedVector<float> cs_, gates_;
     };
 };
 
@@ -236,7 +237,7 @@ struct GRU {
             this->hs_.assign((T + 1) * batch * U, 0.0f);
             gates_.resize(T * batch * GU);
             hn_.resize(T * batch * U);
-            std::vector<float> hb(batch * GU);
+            AlignedVector<float> hb(batch * GU);
             detail::ConstMapMatrix wh_m(p.data() + wx, GU, U);
             detail::ConstMapVector bh(p.data() + wx + wh + GU, GU);
             for (std::size_t t = 0; t < T; ++t) {
@@ -268,7 +269,7 @@ struct GRU {
                       std::size_t batch, std::span<const float> p, std::span<float> g) {
             const auto n = static_cast<Eigen::Index>(batch);
             this->da_.assign(batch * T * GU, 0.0f);
-            std::vector<float> dh(batch * U, 0.0f), dhb(batch * GU), dhp(batch * U);
+            AlignedVector<float> dh(batch * U, 0.0f), dhb(batch * GU), dhp(batch * U);
             detail::ConstMapMatrix wh_m(p.data() + wx, GU, U);
             detail::MapMatrix dwh(g.data() + wx, GU, U);
             detail::MapVector dbh(g.data() + wx + wh + GU, GU);
@@ -309,7 +310,7 @@ struct GRU {
         }
 
     private:
-        std::vector<float> gates_, hn_;
+        AlignedVector<float> gates_, hn_;
     };
 };
 

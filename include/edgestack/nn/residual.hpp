@@ -10,7 +10,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/aligned.hpp"
+#include "edgestack//compile/graph.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/nn/concepts.hpp"
@@ -117,7 +118,7 @@ struct Residual {
     private:
         Main main_;
         Short short_;
-        std::vector<float> dmain_;
+        AlignedVector<float> dmain_;
     };
 };
 

@@ -15,7 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/aligned.hpp"
+#include "edgestack//compile/graph.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/nn/concepts.hpp"
@@ -387,14 +388,14 @@ private:
     }
 
     layers_type layers_{};
-    std::vector<float> params_;
-    std::vector<float> grads_;
-    std::vector<float> state_;
-    std::vector<float> acts_;
-    std::array<std::vector<float>, 2> dbuf_;
+    AlignedVector<float> params_;
+    AlignedVector<float> grads_;
+    AlignedVector<float> state_;
+    AlignedVector<float> acts_;
+    std::array<AlignedVector<float>, 2> dbuf_;
     std::array<LayerInfo, depth> info_{};
     std::array<std::span<const float>, depth> used_params_{};
-    std::vector<float> hook_grad_;
+    AlignedVector<float> hook_grad_;
     TrainHooks* hooks_ = nullptr;
     const float* input_ = nullptr;
     std::size_t batch_ = 0;

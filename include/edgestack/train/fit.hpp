@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "edgestack/concepts.hpp"
+#include "edgestack/core/aligned.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/data/batch.hpp"
 #include "edgestack/train/concepts.hpp"
@@ -121,7 +122,7 @@ FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, EpochRang
     const auto t_start = clock::now();
     (detail::on_train_begin(callbacks), ...);
     data::Batch batch;
-    std::vector<float> dlogits;
+    AlignedVector<float> dlogits; // aligned: Dense sums it with alignment-dependent order
     for (std::size_t epoch = range.first; epoch < epochs; ++epoch) {
         const auto t0 = clock::now();
         batches.start_epoch(epoch);

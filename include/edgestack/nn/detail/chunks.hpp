@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "edgestack/core/parallel.hpp"
+#include "edgestack//core/parallel.hpp"
 
 namespace edgestack::nn::detail {
 
@@ -28,7 +28,7 @@ constexpr std::size_t chunk_count(std::size_t batch, std::size_t chunk) noexcept
 
 /// g = sum over chunks c (in order) of partial[c]; parallel over elements, not chunks, so the
 /// order of the additions for every element is fixed.
-inline void reduce_partials(std::span<float> g, const std::vector<float>& partial,
+inline void reduce_partials(std::span<float> g, std::span<const float> partial,
                             std::size_t n_chunks) {
     const std::size_t n = g.size();
     parallel_chunks(0, n, 4096, [&](std::size_t b, std::size_t e) {

@@ -11,7 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "edgestack/compile/graph.hpp"
+#include "edgestack/core/aligned.hpp"
+#include "edgestack//compile/graph.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/nn/concepts.hpp"
@@ -175,8 +176,8 @@ private:
     float* act(std::size_t i) noexcept { return acts_.data() + batch_ * act_offsets[i]; }
 
     layers_type layers_{};
-    std::vector<float> acts_;
-    std::array<std::vector<float>, 2> dbuf_;
+    AlignedVector<float> acts_;
+    std::array<AlignedVector<float>, 2> dbuf_;
     std::size_t batch_ = 0;
 };
 

@@ -1,0 +1,42 @@
+// Cache-line-aligned buffers. Vectorised reductions (Eigen's sums, our SIMD kernels) take a
+// different path for a differently aligned start, and so add in a different order: keeping
+// every model buffer 64-byte aligned makes results independent of where malloc put them,
+// which is what lets a resumed run reproduce an uninterrupted one bit for bit.
+#pragma once
+
+#include <cstddef>
+#include <new>
+#include <vector>
+
+namespace edgestack {
+
+template <class T, std::size_t Align = 64>
+struct AlignedAllocator {
+    static_assert(Align >= alignof(T) && (Align & (Align - 1)) == 0,
+                  "AlignedAllocator: Align must be a power of two no smaller than alignof(T)");
+    using value_type = T;
+    template <class U>
+    struct rebind {
+        using other = AlignedAllocator<U, Align>;
+    };
+
+    AlignedAllocator() noexcept = default;
+    template <class U>
+    AlignedAllocator(const AlignedAllocator<U, Align>&) noexcept {}
+
+    T* allocate(std::size_t n) {
+        return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{Align}));
+    }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t{Align}); }
+
+    template <class U>
+    friend bool operator==(const AlignedAllocator&, const AlignedAllocator<U, Align>&) noexcept {
+        return true;
+    }
+};
+
+/// A std::vector whose storage starts on a 64-byte boundary.
+template <class T>
+using AlignedVector = std::vector<T, AlignedAllocator<T>>;
+
+} // namespace edgestack
