@@ -124,8 +124,9 @@ BOOST_AUTO_TEST_CASE(state_block_is_saved_and_restored) {
     train::AdamW opt(1e-2f);
     p.fit(clusters(256, 1), opt, {.epochs = 1, .batch_size = 32});
     const auto trained = std::vector<float>(p.model().state().begin(), p.model().state().end());
-    BOOST_TEST(trained != std::vector<float>(NormPipe(5).model().state().begin(),
-                                             NormPipe(5).model().state().end()));
+    const NormPipe untrained(5);
+    const auto fresh = untrained.model().state();
+    BOOST_TEST(trained != std::vector<float>(fresh.begin(), fresh.end()));
     p.save_checkpoint(file.path, opt, 1);
     BOOST_TEST(train::read_checkpoint(file.path).state == trained,
                boost::test_tools::per_element());
