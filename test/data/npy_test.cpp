@@ -19,12 +19,13 @@ std::vector<std::uint8_t> npy(const std::string& descr, const std::string& shape
                     ", 'shape': " + shape + ", }";
     while ((10 + h.size() + 1) % 64 != 0) h += ' ';
     h += '\n';
-    std::vector<std::uint8_t> b{0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                static_cast<std::uint8_t>(h.size() & 0xff),
-                                static_cast<std::uint8_t>(h.size() >> 8)};
-    b.insert(b.end(), h.begin(), h.end());
-    const auto* p = static_cast<const std::uint8_t*>(data);
-    b.insert(b.end(), p, p + bytes);
+    const std::uint8_t pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                                  static_cast<std::uint8_t>(h.size() & 0xff),
+                                  static_cast<std::uint8_t>(h.size() >> 8)};
+    std::vector<std::uint8_t> b(sizeof pre + h.size() + bytes);
+    std::memcpy(b.data(), pre, sizeof pre);
+    std::memcpy(b.data() + sizeof pre, h.data(), h.size());
+    if (bytes != 0) std::memcpy(b.data() + sizeof pre + h.size(), data, bytes);
     return b;
 }
 } // namespace
@@ -74,6 +75,35 @@ BOOST_AUTO_TEST_CASE(unsupported_dtype_names_file_and_offset) {
     BOOST_CHECK_THROW(read_npy(dir / "be.npy"), format_error);
     fixtures::write_bytes(dir / "fo.npy", npy("<f4", "(1,)", be, 4, true));
     BOOST_CHECK_THROW(read_npy(dir / "fo.npy"), format_error);
+}
+
+// Found by fuzz_npy: a header claiming a huge shape over a few bytes of data made the reader
+// allocate the claimed size before reading (an out-of-memory). Memory must follow the data.
+BOOST_AUTO_TEST_CASE(huge_claimed_shape_costs_no_memory) {
+    fixtures::TempDir dir("npy");
+    const float f[] = {1, 2};
+    fixtures::write_bytes(dir / "big.npy", npy("<f4", "(1000000000, 1000)", f, sizeof f));
+    auto msg = message_of<format_error>([&] { read_npy(dir / "big.npy"); });
+    BOOST_TEST(msg.find("NPY data is short") != std::string::npos, msg);
+    fixtures::write_bytes(dir / "bigl.npy", npy("<i8", "(1000000000000,)", f, sizeof f));
+    msg = message_of<format_error>([&] { read_npy_labels(dir / "bigl.npy"); });
+    BOOST_TEST(msg.find("NPY data is short") != std::string::npos, msg);
+    // A shape whose byte count overflows is refused at the header.
+    fixtures::write_bytes(dir / "ovf.npy", npy("<f8", "(1099511627776, 1099511627776)", f, sizeof f));
+    msg = message_of<format_error>([&] { read_npy(dir / "ovf.npy"); });
+    BOOST_TEST(msg.find("more bytes than memory can address") != std::string::npos, msg);
+    // And a version-3 header length of 1.9 GB (the allocation came before the read).
+    auto b = npy("<f4", "(1,)", f, 4);
+    b[6] = 3;
+    b.insert(b.begin() + 10, {0x00, 0x00});
+    b[8] = 0x3e, b[9] = 0x63, b[10] = 0x72, b[11] = 0x72;
+    fixtures::write_bytes(dir / "hlen3.npy", b);
+    msg = message_of<format_error>([&] { read_npy(dir / "hlen3.npy"); });
+    BOOST_TEST(msg.find("byte 8: NPY header length 1920099134 is larger") != std::string::npos, msg);
+    // So is a dimension with more digits than any size.
+    fixtures::write_bytes(dir / "digits.npy", npy("<f4", "(99999999999999999999999999,)", f, sizeof f));
+    msg = message_of<format_error>([&] { read_npy(dir / "digits.npy"); });
+    BOOST_TEST(msg.find("not a size") != std::string::npos, msg);
 }
 
 BOOST_AUTO_TEST_CASE(header_that_lies_about_its_size) {

@@ -2,12 +2,21 @@
 # Builds every libFuzzer target with clang (-fsanitize=fuzzer,address,undefined) in a build
 # dir of its own and runs each for a bounded time from its seed corpus.
 #   test/fuzz/run.sh [seconds per target, default 60] [build dir]
+#   test/fuzz/run.sh runs=N [build dir]     N inputs per target from a fixed seed (-seed=1):
+#                                           the same inputs every time, for CI's smoke test
 # A finding stops with the target's name and the reproducer file; rerun it with
 #   <build dir>/test/fuzz/fuzz_<target> <reproducer>
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 seconds=${1:-60}
+if [[ $seconds == runs=* ]]; then
+  budget=(-runs="${seconds#runs=}" -seed=1)
+  label="${seconds#runs=} inputs (seed 1)"
+else
+  budget=(-max_total_time="$seconds")
+  label="${seconds}s"
+fi
 build=${2:-${TMPDIR:-/tmp}/edgestack-fuzz-build}
 targets=(model_file onnx_import idx npy csv checkpoint)
 
@@ -32,8 +41,8 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$crashes"
   cp -n "$here/corpus/$t/"* "$corpus/" 2>/dev/null || true
   if [ "$t" = onnx_import ]; then cp -n "$root/test/fixtures/"*.onnx "$corpus/" 2>/dev/null || true; fi
-  echo "== fuzz_$t for ${seconds}s"
-  if ! "$build/test/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 \
+  echo "== fuzz_$t for $label"
+  if ! "$build/test/fuzz/fuzz_$t" "${budget[@]}" -timeout=20 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" > "$build/fuzz_$t.log" 2>&1; then
     echo "!! fuzz_$t found a problem; reproducer(s) in $crashes:" >&2
     ls "$crashes" >&2 || true

@@ -66,6 +66,13 @@ inline NpyHeader read_npy_header(ByteReader& in) {
         hlen = b[0] | (std::size_t{b[1]} << 8) | (std::size_t{b[2]} << 16) | (std::size_t{b[3]} << 24);
     }
     const std::size_t base = in.offset();
+    // Our dtypes need a few dozen bytes of header; NumPy itself refuses headers over 10,000
+    // bytes unless told otherwise. A larger length is damage, not a header to allocate.
+    constexpr std::size_t max_header = std::size_t{1} << 16;
+    if (hlen > max_header)
+        throw format_error(in.where(base - (major == 1 ? 2 : 4)) + "NPY header length " +
+                           std::to_string(hlen) + " is larger than any header this reader accepts (" +
+                           std::to_string(max_header) + " bytes)");
     std::string h(hlen, '\0');
     {
         const std::size_t got = in.read_some(h.data(), hlen);
@@ -110,14 +117,23 @@ inline NpyHeader read_npy_header(ByteReader& in) {
         while (q < close && (h[q] == ' ' || h[q] == ',')) ++q;
         if (q >= close) break;
         std::size_t v = 0, digits = 0;
-        while (q < close && h[q] >= '0' && h[q] <= '9') {
+        constexpr std::size_t max_dim = std::size_t{1} << 40;
+        while (q < close && h[q] >= '0' && h[q] <= '9' && v <= max_dim) {
             v = v * 10 + static_cast<std::size_t>(h[q] - '0');
             ++q, ++digits;
         }
-        if (digits == 0 || v > (std::size_t{1} << 40))
+        if (digits == 0 || v > max_dim)
             throw format_error(in.where(base + q) + "NPY 'shape' holds something that is not a size");
         hdr.shape.push_back(v);
     }
+    // The data must be addressable: items * item bytes may not overflow (a hostile header
+    // can claim any shape; the data itself is checked against the file as it is read).
+    std::size_t n = 1;
+    for (const auto d : hdr.shape)
+        if (d != 0 && n > std::numeric_limits<std::size_t>::max() / hdr.item_bytes / d)
+            throw format_error(in.where(base + open) + "NPY 'shape' claims more bytes than memory can address");
+        else
+            n *= d;
     return hdr;
 }
 
@@ -127,6 +143,10 @@ T load_le(const unsigned char* p) {
     std::memcpy(&v, p, sizeof(T)); // x86 and ARM little-endian targets
     return v;
 }
+
+// Items reserved up front before any data is read (1 Mi); beyond that, storage grows with
+// the data actually present.
+inline constexpr std::size_t npy_reserve_cap = std::size_t{1} << 20;
 
 // Streams the data in blocks, converting each item with `put(index, bytes)`.
 template <class Put>
@@ -165,15 +185,18 @@ struct NpyArray {
 inline NpyArray read_npy(const std::filesystem::path& path) {
     detail::ByteReader in(path);
     const NpyHeader h = detail::read_npy_header(in);
-    NpyArray a{h.shape, std::vector<float>(h.count()), h.descr};
+    // The header's count is a claim: storage grows with the data actually read, so a
+    // truncated or hostile file costs no more memory than its own size.
+    NpyArray a{h.shape, {}, h.descr};
+    a.data.reserve(std::min(h.count(), detail::npy_reserve_cap));
     const std::string& d = h.descr;
-    detail::read_npy_items(in, h, [&](std::size_t i, const unsigned char* p) {
-        if (d == "<f4") a.data[i] = detail::load_le<float>(p);
-        else if (d == "<f8") a.data[i] = static_cast<float>(detail::load_le<double>(p));
-        else if (d == "<i4") a.data[i] = static_cast<float>(detail::load_le<std::int32_t>(p));
-        else if (d == "<i8") a.data[i] = static_cast<float>(detail::load_le<std::int64_t>(p));
-        else if (d == "|i1") a.data[i] = static_cast<float>(static_cast<std::int8_t>(*p));
-        else a.data[i] = static_cast<float>(*p);
+    detail::read_npy_items(in, h, [&](std::size_t, const unsigned char* p) {
+        if (d == "<f4") a.data.push_back(detail::load_le<float>(p));
+        else if (d == "<f8") a.data.push_back(static_cast<float>(detail::load_le<double>(p)));
+        else if (d == "<i4") a.data.push_back(static_cast<float>(detail::load_le<std::int32_t>(p)));
+        else if (d == "<i8") a.data.push_back(static_cast<float>(detail::load_le<std::int64_t>(p)));
+        else if (d == "|i1") a.data.push_back(static_cast<float>(static_cast<std::int8_t>(*p)));
+        else a.data.push_back(static_cast<float>(*p));
     });
     return a;
 }
@@ -188,7 +211,8 @@ inline std::vector<std::int32_t> read_npy_labels(const std::filesystem::path& pa
                            std::to_string(h.shape.size()) + " dimensions");
     if (h.descr == "<f4" || h.descr == "<f8")
         throw format_error(in.where(0) + "labels must be integers, the dtype is '" + h.descr + "'");
-    std::vector<std::int32_t> y(h.count());
+    std::vector<std::int32_t> y;
+    y.reserve(std::min(h.count(), detail::npy_reserve_cap));
     detail::read_npy_items(in, h, [&](std::size_t i, const unsigned char* p) {
         std::int64_t v = 0;
         if (h.descr == "<i8") v = detail::load_le<std::int64_t>(p);
@@ -199,7 +223,7 @@ inline std::vector<std::int32_t> read_npy_labels(const std::filesystem::path& pa
             throw format_error(in.where(h.data_offset + i * h.item_bytes) + "label " +
                                std::to_string(v) + " of item " + std::to_string(i) +
                                " is not a class index");
-        y[i] = static_cast<std::int32_t>(v);
+        y.push_back(static_cast<std::int32_t>(v));
     });
     return y;
 }
