@@ -50,6 +50,8 @@ struct Step {
     std::vector<std::int8_t> qw, qpacked;
     std::vector<std::int32_t> qpack32; // backend-packed int32 data (bias, multipliers)
     std::vector<std::int64_t> qpack64; // backend-packed shifts and rounding terms
+    std::vector<std::int16_t> qpack16; // backend-packed int16 weights (Winograd-transformed)
+    bool winograd = false;             // the backend runs this conv as Winograd F(2x2, 3x3)
     std::vector<std::int32_t> qb;
     std::vector<quant::Requant> rq;
     std::vector<float> wscale; // int8 weight scales as given (1 or one per channel)
