@@ -14,32 +14,18 @@
 #include <openssl/hmac.h>
 
 #include "edgestack/core/error.hpp"
+#include "edgestack/io/detail/crypto.hpp"
 
 namespace edgestack::deploy::detail {
 
-using Digest = std::array<unsigned char, 32>;
+// SHA-256 and hex come from the model file's OpenSSL calls: one implementation of each.
+using io::detail::Digest;
 
-inline std::string to_hex(std::span<const unsigned char> bytes) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string s;
-    s.reserve(bytes.size() * 2);
-    for (unsigned char b : bytes) {
-        s += digits[b >> 4];
-        s += digits[b & 15];
-    }
-    return s;
+inline std::string to_hex(std::span<const unsigned char> bytes) { return io::detail::hex(bytes); }
+
+inline std::string sha256_hex(std::span<const std::byte> data) {
+    return io::detail::hex(io::detail::sha256({data}));
 }
-
-inline Digest sha256(std::span<const std::byte> data) {
-    Digest d{};
-    unsigned int len = 0;
-    if (EVP_Digest(data.data(), data.size(), d.data(), &len, EVP_sha256(), nullptr) != 1 ||
-        len != d.size())
-        throw error("sha256: OpenSSL EVP_Digest failed");
-    return d;
-}
-
-inline std::string sha256_hex(std::span<const std::byte> data) { return to_hex(sha256(data)); }
 
 inline std::string sha256_hex(std::string_view text) {
     return sha256_hex(std::as_bytes(std::span(text.data(), text.size())));

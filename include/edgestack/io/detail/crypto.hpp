@@ -1,5 +1,5 @@
-// OpenSSL (libcrypto) calls of the model file, kept in one place: SHA-256 digests and
-// AES-256-GCM sealing of a payload. Link edgestack::crypto.
+// OpenSSL (libcrypto) calls, kept in one place: SHA-256 digests (the model file and the
+// registry) and AES-256-GCM sealing of a payload. Link edgestack::crypto.
 #pragma once
 
 #include <algorithm>
@@ -47,6 +47,7 @@ inline Digest sha256(std::initializer_list<std::span<const std::byte>> parts) {
 inline std::string hex(std::span<const std::uint8_t> b) {
     static constexpr char digits[] = "0123456789abcdef";
     std::string s;
+    s.reserve(b.size() * 2);
     for (auto x : b) {
         s += digits[x >> 4];
         s += digits[x & 15];

@@ -1,5 +1,5 @@
-// A read-only memory mapping of a whole file (POSIX mmap), and atomic file replacement
-// (temporary file, fsync, rename, fsync of the folder) for the io/ writers.
+// A read-only memory mapping of a whole file (POSIX mmap), and the io/ writers' name for
+// core/file_io.hpp's atomic file replacement.
 #pragma once
 
 #include <cerrno>
@@ -15,10 +15,11 @@
 #include <unistd.h>
 
 #include "edgestack/core/error.hpp"
+#include "edgestack/core/file_io.hpp"
 
 namespace edgestack::io::detail {
 
-inline std::string errno_text() { return std::strerror(errno); }
+using edgestack::detail::errno_text;
 
 class MappedFile {
 public:
@@ -73,48 +74,9 @@ private:
     std::size_t size_ = 0;
 };
 
-/// Replace `path` with `parts` so that a reader sees the old file or the new one, never a
-/// mix, even across a crash: write a temporary in the same folder, fsync it, rename it over
-/// `path`, fsync the folder.
-inline void write_atomically(const std::string& path,
-                             std::initializer_list<std::span<const std::byte>> parts) {
-    const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw file_error(tmp + ": cannot create: " + errno_text());
-    auto fail = [&](const std::string& what) {
-        const std::string why = errno_text();
-        ::close(fd);
-        ::unlink(tmp.c_str());
-        throw file_error(tmp + ": " + what + ": " + why);
-    };
-    for (auto part : parts) {
-        std::size_t done = 0;
-        while (done < part.size()) {
-            const ssize_t n = ::write(fd, part.data() + done, part.size() - done);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                fail("write failed");
-            }
-            done += static_cast<std::size_t>(n);
-        }
-    }
-    if (::fsync(fd) != 0) fail("fsync failed");
-    if (::close(fd) != 0) {
-        ::unlink(tmp.c_str());
-        throw file_error(tmp + ": close failed: " + errno_text());
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        const std::string why = errno_text();
-        ::unlink(tmp.c_str());
-        throw file_error(path + ": cannot rename the temporary file over it: " + why);
-    }
-    const auto slash = path.find_last_of('/');
-    const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) { // best effort: the rename is already visible
-        ::fsync(dfd);
-        ::close(dfd);
-    }
+/// Replace `path` with `parts`, atomically and durably (core/file_io.hpp).
+inline void write_atomically(const std::string& path, ByteParts parts) {
+    write_file_atomically(path, parts);
 }
 
 } // namespace edgestack::io::detail

@@ -4,7 +4,6 @@
 
 #include <array>
 #include <bit>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -17,10 +16,9 @@
 #include <iterator>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
 
 #include "edgestack/core/error.hpp"
+#include "edgestack/core/file_io.hpp"
 
 namespace edgestack::train::detail {
 
@@ -166,44 +164,10 @@ inline std::vector<unsigned char> read_file_bytes(const std::filesystem::path& p
     return bytes;
 }
 
-/// Replace `path` with `bytes` so that a reader sees either the old file or the whole new
-/// one, even if the process or the machine dies midway: write a temporary file beside it,
-/// fsync it, rename it over the target, fsync the folder.
+/// Replace `path` with `bytes`, atomically and durably (core/file_io.hpp).
 inline void write_file_atomically(const std::filesystem::path& path,
                                   std::span<const unsigned char> bytes) {
-    const auto errno_text = [] { return std::string(std::strerror(errno)); };
-    std::filesystem::path tmp = path;
-    tmp += ".tmp." + std::to_string(::getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw file_error(tmp.string() + ": cannot create: " + errno_text());
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const ::ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            const std::string why = errno_text();
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw file_error(tmp.string() + ": write failed at byte " + std::to_string(done) +
-                             ": " + why);
-        }
-        done += static_cast<std::size_t>(w);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        const std::string why = errno_text();
-        ::unlink(tmp.c_str());
-        throw file_error(tmp.string() + ": fsync/close failed: " + why);
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        const std::string why = errno_text();
-        ::unlink(tmp.c_str());
-        throw file_error(path.string() + ": cannot rename the temporary file over it: " + why);
-    }
-    const auto dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-    if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-        ::fsync(dfd); // makes the rename durable; failure here leaves a valid file anyway
-        ::close(dfd);
-    }
+    edgestack::write_file_atomically(path, std::as_bytes(bytes));
 }
 
 } // namespace edgestack::train::detail

@@ -1,0 +1,129 @@
+// Whole-file reads and crash-safe writes (POSIX), shared by every stage that saves state:
+// checkpoints, model files, ONNX exports and the model registry. A replaced file is written
+// to a temporary beside it, fsynced, renamed over the target and the folder fsynced, so a
+// reader sees the old content or the new, never a mix, whenever the process or machine dies.
+#pragma once
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <filesystem>
+#include <initializer_list>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "edgestack/core/error.hpp"
+
+namespace edgestack {
+
+/// A list of byte ranges written one after another.
+using ByteParts = std::initializer_list<std::span<const std::byte>>;
+
+namespace detail {
+inline std::string errno_text() { return std::strerror(errno); }
+inline std::span<const std::byte> text_bytes(std::string_view text) noexcept {
+    return std::as_bytes(std::span(text.data(), text.size()));
+}
+} // namespace detail
+
+/// fsync a file or, with `directory`, a folder (making a rename inside it durable).
+inline void fsync_path(const std::filesystem::path& p, bool directory) {
+    const int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+    if (fd < 0) throw file_error(p.string() + ": cannot open to sync: " + detail::errno_text());
+    const int rc = ::fsync(fd);
+    ::close(fd);
+    if (rc != 0) throw file_error(p.string() + ": fsync failed: " + detail::errno_text());
+}
+
+/// Writes `parts` to `p` (created or truncated) and fsyncs it. On failure the partial file
+/// is removed and the error names the file, the byte and the reason.
+inline void write_file_synced(const std::filesystem::path& p, ByteParts parts) {
+    const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw file_error(p.string() + ": cannot create: " + detail::errno_text());
+    const auto fail = [&](const std::string& what) {
+        const std::string why = detail::errno_text();
+        ::close(fd);
+        ::unlink(p.c_str());
+        throw file_error(p.string() + ": " + what + ": " + why);
+    };
+    std::size_t total = 0;
+    for (const auto part : parts) {
+        for (std::size_t done = 0; done < part.size();) {
+            const ssize_t n = ::write(fd, part.data() + done, part.size() - done);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                fail("write failed at byte " + std::to_string(total + done));
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        total += part.size();
+    }
+    if (::fsync(fd) != 0) fail("fsync failed");
+    if (::close(fd) != 0) {
+        const std::string why = detail::errno_text();
+        ::unlink(p.c_str());
+        throw file_error(p.string() + ": close failed: " + why);
+    }
+}
+
+inline void write_file_synced(const std::filesystem::path& p, std::span<const std::byte> data) {
+    write_file_synced(p, ByteParts{data});
+}
+inline void write_file_synced(const std::filesystem::path& p, std::string_view text) {
+    write_file_synced(p, ByteParts{detail::text_bytes(text)});
+}
+
+/// Replaces `target` with `parts` atomically and durably (see the top of this file). The
+/// folder's fsync after the rename is best effort: the new file is already in place, and
+/// reporting failure then would make a caller undo a write that happened.
+inline void write_file_atomically(const std::filesystem::path& target, ByteParts parts) {
+    std::filesystem::path tmp = target;
+    tmp += ".tmp-" + std::to_string(::getpid());
+    write_file_synced(tmp, parts);
+    if (::rename(tmp.c_str(), target.c_str()) != 0) {
+        const std::string why = detail::errno_text();
+        ::unlink(tmp.c_str());
+        throw file_error(target.string() + ": cannot rename the temporary file " +
+                         tmp.filename().string() + " over it: " + why);
+    }
+    const auto dir = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+    if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+}
+
+inline void write_file_atomically(const std::filesystem::path& target, std::span<const std::byte> data) {
+    write_file_atomically(target, ByteParts{data});
+}
+inline void write_file_atomically(const std::filesystem::path& target, std::string_view text) {
+    write_file_atomically(target, ByteParts{detail::text_bytes(text)});
+}
+
+/// The whole of `p`; errors name the file, the byte and the reason.
+inline std::vector<std::byte> read_file(const std::filesystem::path& p) {
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw file_error(p.string() + ": cannot open: " + detail::errno_text());
+    std::vector<std::byte> out;
+    std::byte buf[65536];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const std::string why = detail::errno_text();
+            ::close(fd);
+            throw file_error(p.string() + ": read failed at byte " + std::to_string(out.size()) + ": " + why);
+        }
+        if (n == 0) break;
+        out.insert(out.end(), buf, buf + n);
+    }
+    ::close(fd);
+    return out;
+}
+
+} // namespace edgestack
