@@ -69,6 +69,14 @@ void BM_ReferenceLoop(benchmark::State& st) {
     const bool q = st.range(1) != 0;
     run_layer(st, backend::ReferenceEngine(maybe_q(layer(kind), q)), kind, q);
 }
+// The 3x3 convolution on the direct kernel instead of Winograd F(2x2, 3x3).
+void BM_SimdDirectConv(benchmark::State& st) {
+    const bool q = st.range(0) != 0;
+    run_layer(st, backend::SimdEngine(maybe_q(layer(1), q), [](backend::detail::Step& s) {
+        backend::detail::SimdKernels::pack_direct(s);
+    }), 1, q);
+}
+BENCHMARK(BM_SimdDirectConv)->Arg(0)->Arg(1);
 BENCHMARK(BM_SimdKernel)->Args({0, 0})->Args({1, 0})->Args({2, 0})->Args({0, 1})->Args({1, 1})->Args({2, 1});
 BENCHMARK(BM_ReferenceLoop)->Args({0, 0})->Args({1, 0})->Args({2, 0})->Args({0, 1})->Args({1, 1})->Args({2, 1});
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
 
 #include "edgestack/backend/detail/program.hpp"
 #include "edgestack/backend/detail/reference_kernels.hpp"
@@ -40,6 +41,11 @@ struct SimdKernels : ReferenceKernels {
     /// bias and requantization data beside.
     static void pack(Step& s) {
         if (winograd::eligible(s)) return winograd::pack(s);
+        pack_direct(s);
+    }
+
+    /// As pack, but every convolution runs the direct kernel (for comparisons).
+    static void pack_direct(Step& s) {
         if (gemm_like(s)) {
             const std::size_t oc = s.out.c, rows = rows_of(s), seg = seg_of(s), K = rows * seg;
             const std::size_t nb = blocks(oc);
@@ -126,6 +132,15 @@ struct SimdKernels : ReferenceKernels {
         }
     }
 
+    /// Output rows and row length the tiles walk: a 1x1 stride-1 unpadded (pointwise)
+    /// convolution's pixels are contiguous, so they form one long row and every tile is
+    /// full width, not only those that fit in one image row.
+    static std::pair<std::size_t, std::size_t> out_rows(const Step& s) noexcept {
+        const bool flat = s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 &&
+                          s.pt + s.pb + s.pl + s.pr == 0;
+        return flat ? std::pair{std::size_t{1}, s.out.h * s.out.w} : std::pair{s.out.h, s.out.w};
+    }
+
     static void f32_conv2d(const Step& s, const float* x, float* y, std::size_t batch,
                            std::byte* scratch) noexcept {
         float lo, hi;
@@ -145,14 +160,15 @@ struct SimdKernels : ReferenceKernels {
                 src = p;
             }
             float* dst = y + b * s.out.size();
+            const auto [OH, OW] = out_rows(s);
             for (std::size_t blk = 0; blk < blocks(OC); ++blk) {
                 const float* w = s.packed.data() + blk * simd::nr * (K + 1);
                 const std::size_t nvalid = std::min(simd::nr, OC - blk * simd::nr);
-                for (std::size_t oh = 0; oh < s.out.h; ++oh)
-                    for (std::size_t ow = 0, mr = 0; ow < s.out.w; ow += mr) {
-                        mr = simd::tile_width(s.out.w, ow);
+                for (std::size_t oh = 0; oh < OH; ++oh)
+                    for (std::size_t ow = 0, mr = 0; ow < OW; ow += mr) {
+                        mr = simd::tile_width(OW, ow);
                         const float* xb = src + (oh * s.sh * PW + ow * s.sw) * C;
-                        float* yb = dst + (oh * s.out.w + ow) * OC + blk * simd::nr;
+                        float* yb = dst + (oh * OW + ow) * OC + blk * simd::nr;
                         simd::dispatch_mr(mr, [&](auto MR) { simd::f32_tile<MR>(xb, t, w, yb, OC, nvalid, lo, hi); });
                     }
             }
@@ -165,6 +181,16 @@ struct SimdKernels : ReferenceKernels {
                                std::size_t* tap, std::size_t* pad_taps, std::size_t& npad) noexcept {
         std::size_t n = 0;
         npad = 0;
+        const std::size_t ih0 = oh * s.sh, iw0 = ow * s.sw; // in padded coordinates
+        if (ih0 >= s.pt && iw0 >= s.pl && ih0 + s.kh <= s.pt + s.in.h && iw0 + s.kw <= s.pl + s.in.w) {
+            const std::size_t base = (ih0 - s.pt) * s.in.w + (iw0 - s.pl);
+            for (std::size_t i = 0; i < s.kh; ++i)
+                for (std::size_t j = 0; j < s.kw; ++j, ++n) {
+                    pix[n] = base + i * s.in.w + j;
+                    tap[n] = n;
+                }
+            return n;
+        }
         for (std::size_t i = 0; i < s.kh; ++i) {
             const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * s.sh + i) - static_cast<std::ptrdiff_t>(s.pt);
             for (std::size_t j = 0; j < s.kw; ++j) {
@@ -181,10 +207,26 @@ struct SimdKernels : ReferenceKernels {
     }
     static constexpr std::size_t max_taps = 64; // larger depthwise kernels use Reference
 
+    /// NV x 8 channels of one depthwise output pixel: `n` taps, one accumulator per vector.
+    template <std::size_t NV>
+    static void f32_dw_block(const Step& s, const float* xb, const std::size_t* pix, const std::size_t* tap,
+                             std::size_t n, std::size_t c, float* yp, simd::F vlo, simd::F vhi) noexcept {
+        const std::size_t C = s.in.c;
+        simd::F a[NV];
+        for (std::size_t v = 0; v < NV; ++v) a[v] = simd::F::load_unaligned(s.b.data() + c + 8 * v);
+        for (std::size_t t = 0; t < n; ++t) {
+            const float* xp = xb + pix[t] * C;
+            const float* wp = s.w.data() + tap[t] * C + c;
+            for (std::size_t v = 0; v < NV; ++v)
+                a[v] = xsimd::fma(simd::F::load_unaligned(xp + 8 * v), simd::F::load_unaligned(wp + 8 * v), a[v]);
+        }
+        for (std::size_t v = 0; v < NV; ++v) xsimd::min(xsimd::max(a[v], vlo), vhi).store_unaligned(yp + 8 * v);
+    }
+
     static void f32_depthwise_conv2d(const Step& s, const float* x, float* y, std::size_t batch,
                                      std::byte* scratch) noexcept {
         if (s.kh * s.kw > max_taps) return ReferenceKernels::f32_depthwise_conv2d(s, x, y, batch, scratch);
-        const std::size_t C = s.in.c, full = C / simd::nr * simd::nr;
+        const std::size_t C = s.in.c;
         float lo, hi;
         act_bounds(s, lo, hi);
         const simd::F vlo(lo), vhi(hi);
@@ -195,18 +237,12 @@ struct SimdKernels : ReferenceKernels {
                     const std::size_t n = taps_of(s, oh, ow, pix, tap, pad, npad);
                     const float* xb = x + b * s.in.size();
                     float* yp = y + b * s.out.size() + (oh * s.out.w + ow) * C;
-                    for (std::size_t c = 0; c < full; c += simd::nr) {
-                        simd::F a0 = simd::F::load_unaligned(s.b.data() + c), a1 = simd::F::load_unaligned(s.b.data() + c + 8);
-                        for (std::size_t t = 0; t < n; ++t) {
-                            const float* xp = xb + pix[t] * C + c;
-                            const float* wp = s.w.data() + tap[t] * C + c;
-                            a0 = xsimd::fma(simd::F::load_unaligned(xp), simd::F::load_unaligned(wp), a0);
-                            a1 = xsimd::fma(simd::F::load_unaligned(xp + 8), simd::F::load_unaligned(wp + 8), a1);
-                        }
-                        xsimd::min(xsimd::max(a0, vlo), vhi).store_unaligned(yp + c);
-                        xsimd::min(xsimd::max(a1, vlo), vhi).store_unaligned(yp + c + 8);
-                    }
-                    for (std::size_t c = full; c < C; ++c) {
+                    std::size_t c = 0;
+                    // Independent accumulators cover the FMA latency: 8 (64 channels) at a time.
+                    for (; c + 64 <= C; c += 64) f32_dw_block<8>(s, xb + c, pix, tap, n, c, yp + c, vlo, vhi);
+                    for (; c + 32 <= C; c += 32) f32_dw_block<4>(s, xb + c, pix, tap, n, c, yp + c, vlo, vhi);
+                    for (; c + 8 <= C; c += 8) f32_dw_block<1>(s, xb + c, pix, tap, n, c, yp + c, vlo, vhi);
+                    for (; c < C; ++c) {
                         float acc = s.b[c];
                         for (std::size_t t = 0; t < n; ++t) acc += xb[pix[t] * C + c] * s.w[tap[t] * C + c];
                         yp[c] = std::min(std::max(acc, lo), hi);
@@ -279,14 +315,15 @@ struct SimdKernels : ReferenceKernels {
                 for (std::size_t i = 0; i < s.in.w * C; ++i) row[i] = srow[i];
             }
             std::int8_t* dst = y + b * s.out.size();
+            const auto [OH, OW] = out_rows(s);
             for (std::size_t blk = 0; blk < blocks(OC); ++blk) {
                 const std::int8_t* w = s.qpacked.data() + blk * s.kh * pairs * 32;
                 const std::size_t nvalid = std::min(simd::nr, OC - blk * simd::nr);
-                for (std::size_t oh = 0; oh < s.out.h; ++oh)
-                    for (std::size_t ow = 0, mr = 0; ow < s.out.w; ow += mr) {
-                        mr = simd::tile_width(s.out.w, ow);
+                for (std::size_t oh = 0; oh < OH; ++oh)
+                    for (std::size_t ow = 0, mr = 0; ow < OW; ow += mr) {
+                        mr = simd::tile_width(OW, ow);
                         const std::int16_t* xb = p + (oh * s.sh * PW + ow * s.sw) * C;
-                        std::int8_t* yb = dst + (oh * s.out.w + ow) * OC + blk * simd::nr;
+                        std::int8_t* yb = dst + (oh * OW + ow) * OC + blk * simd::nr;
                         simd::dispatch_mr(mr, [&](auto MR) {
                             simd::qs8_tile<MR>(xb, t, pairs, w, s.qpack32.data() + blk * 32,
                                                s.qpack64.data() + blk * 32, yb, OC, nvalid, s.zp_out, s.lo, s.hi);
@@ -343,6 +380,7 @@ struct SimdKernels : ReferenceKernels {
 
 struct SimdKernels : ReferenceKernels {
     static constexpr const char* name = "simd";
+    static void pack_direct(Step& s) { pack(s); }
 };
 
 #endif

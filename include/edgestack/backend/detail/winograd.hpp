@@ -251,7 +251,7 @@ inline void f32_conv(const Step& s, const float* x, float* y, std::size_t batch,
                     const float* w = s.packed.data() + (xi * nb + blk) * simd::nr * (C + 1);
                     const std::size_t nvalid = std::min(simd::nr, OC - blk * simd::nr);
                     for (std::size_t i = 0, mr = 0; i < n; i += mr) {
-                        mr = std::min(simd::max_mr, n - i);
+                        mr = simd::tile_width(n, i);
                         simd::dispatch_mr(mr, [&](auto MR) {
                             simd::f32_tile<MR>(V + (xi * n + i) * C, tile, w, M + (xi * n + i) * OC + blk * simd::nr,
                                                OC, nvalid, -inf, inf);
@@ -302,7 +302,7 @@ inline void qs8_conv(const Step& s, const std::int8_t* x, std::int8_t* y, std::s
                     const std::int16_t* w = s.qpack16.data() + (xi * nb + blk) * pairs * 32;
                     const std::size_t nvalid = std::min(simd::nr, OC - blk * simd::nr);
                     for (std::size_t i = 0, mr = 0; i < n; i += mr) {
-                        mr = std::min(simd::max_mr, n - i);
+                        mr = simd::tile_width(n, i);
                         simd::dispatch_mr(mr, [&](auto MR) {
                             simd::s16_tile<MR>(V + (xi * n + i) * g.cp, tile, pairs, w,
                                                M + (xi * n + i) * OC + blk * simd::nr, OC, nvalid);
