@@ -321,10 +321,10 @@ struct SimdKernels : ReferenceKernels {
                 const std::size_t nvalid = std::min(simd::nr, OC - blk * simd::nr);
                 for (std::size_t oh = 0; oh < OH; ++oh)
                     for (std::size_t ow = 0, mr = 0; ow < OW; ow += mr) {
-                        mr = simd::tile_width(OW, ow);
+                        mr = simd::tile_width(OW, ow, simd::max_mr_int8);
                         const std::int16_t* xb = p + (oh * s.sh * PW + ow * s.sw) * C;
                         std::int8_t* yb = dst + (oh * OW + ow) * OC + blk * simd::nr;
-                        simd::dispatch_mr(mr, [&](auto MR) {
+                        simd::dispatch_mr<simd::max_mr_int8>(mr, [&](auto MR) {
                             simd::qs8_tile<MR>(xb, t, pairs, w, s.qpack32.data() + blk * 32,
                                                s.qpack64.data() + blk * 32, yb, OC, nvalid, s.zp_out, s.lo, s.hi);
                         });

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "edgestack/backend/detail/program.hpp"
 
@@ -26,6 +27,10 @@ namespace simd {
 using F = xsimd::batch<float, xsimd::avx2>;
 inline constexpr std::size_t nr = 16; // output channels per micro-kernel tile
 inline constexpr std::size_t max_mr = 6;
+/// int8 tiles need one more register than fp32 ones (vpmaddwd's product is added after,
+/// where an FMA accumulates in place): 6 x 2 accumulators + 2 weights + 1 input + 1
+/// product would fill all 16 ymm registers and spill, so int8 tiles stop at 5 pixels.
+inline constexpr std::size_t max_mr_int8 = 4;
 
 /// Geometry shared by the conv and dense drivers: `rows` segments of `seg` contiguous
 /// inputs per output pixel (one per kernel row), pixels `pix` apart, rows `row` apart.
@@ -159,6 +164,7 @@ inline __m256i load_w16(const WT* w) noexcept {
 template <std::size_t MR, class WT>
 inline void madd_tile(const std::int16_t* x, const Tile& t, std::size_t pairs, const WT* w,
                       __m256i (&acc)[MR][2]) noexcept {
+    static_assert(MR <= max_mr_int8, "more accumulators than registers");
     for (std::size_t r = 0; r < t.rows; ++r) {
         const std::int16_t* xr = x + r * t.row;
         for (std::size_t k = 0; k < pairs; ++k, w += 32) {
@@ -224,24 +230,20 @@ inline void qs8_tile(const std::int16_t* x, const Tile& t, std::size_t pairs, co
 }
 
 /// Width of the tile starting at `ow` in a row of `w` pixels: the row is cut into
-/// ceil(w / 6) tiles as equal as possible (14 = 5 + 5 + 4, not 6 + 6 + 2), because a
+/// ceil(w / most) tiles as equal as possible (14 = 5 + 5 + 4, not 6 + 6 + 2), because a
 /// narrow tile has too few independent accumulators to hide the FMA latency.
-inline std::size_t tile_width(std::size_t w, std::size_t ow) noexcept {
-    const std::size_t tiles = (w + max_mr - 1) / max_mr, base = w / tiles, wide = w % tiles;
+inline std::size_t tile_width(std::size_t w, std::size_t ow, std::size_t most = max_mr) noexcept {
+    const std::size_t tiles = (w + most - 1) / most, base = w / tiles, wide = w % tiles;
     const std::size_t t = ow < wide * (base + 1) ? ow / (base + 1) : wide + (ow - wide * (base + 1)) / base;
     return t < wide ? base + 1 : base;
 }
 
-template <class F>
+/// Calls f with the tile width as a constant: mr itself, or Most when mr is larger.
+template <std::size_t Most = max_mr, class F>
 inline void dispatch_mr(std::size_t mr, F&& f) noexcept {
-    switch (mr) {
-    case 1: f(std::integral_constant<std::size_t, 1>{}); break;
-    case 2: f(std::integral_constant<std::size_t, 2>{}); break;
-    case 3: f(std::integral_constant<std::size_t, 3>{}); break;
-    case 4: f(std::integral_constant<std::size_t, 4>{}); break;
-    case 5: f(std::integral_constant<std::size_t, 5>{}); break;
-    default: f(std::integral_constant<std::size_t, 6>{}); break;
-    }
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (void)((mr == I + 1 || I + 1 == Most ? (f(std::integral_constant<std::size_t, I + 1>{}), true) : false) || ...);
+    }(std::make_index_sequence<Most>{});
 }
 
 } // namespace simd

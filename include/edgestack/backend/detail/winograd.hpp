@@ -302,8 +302,8 @@ inline void qs8_conv(const Step& s, const std::int8_t* x, std::int8_t* y, std::s
                     const std::int16_t* w = s.qpack16.data() + (xi * nb + blk) * pairs * 32;
                     const std::size_t nvalid = std::min(simd::nr, OC - blk * simd::nr);
                     for (std::size_t i = 0, mr = 0; i < n; i += mr) {
-                        mr = simd::tile_width(n, i);
-                        simd::dispatch_mr(mr, [&](auto MR) {
+                        mr = simd::tile_width(n, i, simd::max_mr_int8);
+                        simd::dispatch_mr<simd::max_mr_int8>(mr, [&](auto MR) {
                             simd::s16_tile<MR>(V + (xi * n + i) * g.cp, tile, pairs, w,
                                                M + (xi * n + i) * OC + blk * simd::nr, OC, nvalid);
                         });
