@@ -94,7 +94,22 @@ struct SimdKernels : ReferenceKernels {
                 simd::pack_rq(s, b * simd::nr, s.qpack32.data() + b * 32 + 16, s.qpack64.data() + b * 32);
                 simd::pack_rq(s, b * simd::nr + 8, s.qpack32.data() + b * 32 + 24, s.qpack64.data() + b * 32 + 16);
             }
-            s.scratch_bytes = 0;
+            // Taps in pairs, as int16, laid out as _mm256_unpack{lo,hi}_epi16 interleaves two
+            // taps' inputs: per 128-bit lane, channels (lane * 8 + i) for lo, + 4 for hi.
+            const std::size_t C = s.in.c, taps = s.kh * s.kw, tpairs = (taps + 1) / 2, full = C / simd::nr;
+            s.qpack16.assign(full * tpairs * 32, 0);
+            for (std::size_t b = 0; b < full; ++b)
+                for (std::size_t pr = 0; pr < tpairs; ++pr) {
+                    std::int16_t* dst = s.qpack16.data() + (b * tpairs + pr) * 32;
+                    for (std::size_t half = 0; half < 2; ++half)
+                        for (std::size_t lane = 0; lane < 2; ++lane)
+                            for (std::size_t i = 0; i < 4; ++i)
+                                for (std::size_t k = 0; k < 2; ++k) {
+                                    const std::size_t t = 2 * pr + k, c = b * simd::nr + lane * 8 + half * 4 + i;
+                                    dst[half * 16 + lane * 8 + 2 * i + k] = t < taps ? s.qw[t * C + c] : 0;
+                                }
+                }
+            s.scratch_bytes = padded_bytes(s, sizeof(std::int8_t));
         } else if (s.op == compile::Op::depthwise_conv2d) {
             s.scratch_bytes = 0;
         }
@@ -333,34 +348,48 @@ struct SimdKernels : ReferenceKernels {
         }
     }
 
+    /// int8 depthwise: over a copy of the input padded with the input zero point (so every
+    /// pixel has all its taps at fixed offsets), two taps at a time: their 16-bit inputs
+    /// interleaved and summed with the paired weights by one vpmaddwd, exactly in int32.
     static void qs8_depthwise_conv2d(const Step& s, const std::int8_t* x, std::int8_t* y,
                                      std::size_t batch, std::byte* scratch) noexcept {
         if (s.kh * s.kw > max_taps) return ReferenceKernels::qs8_depthwise_conv2d(s, x, y, batch, scratch);
-        const std::size_t C = s.in.c, full = C / simd::nr * simd::nr;
+        const std::size_t C = s.in.c, full = C / simd::nr * simd::nr, taps = s.kh * s.kw, tpairs = (taps + 1) / 2;
+        const std::size_t PH = s.in.h + s.pt + s.pb, PW = s.in.w + s.pl + s.pr;
         const __m256i vzp = _mm256_set1_epi32(s.zp_out), vlo = _mm256_set1_epi32(s.lo), vhi = _mm256_set1_epi32(s.hi);
-        const __m256i vzin = _mm256_set1_epi16(static_cast<std::int16_t>(s.zp_in));
-        std::size_t pix[max_taps], tap[max_taps], pad[max_taps], npad = 0;
+        std::size_t off[max_taps + 1];
+        for (std::size_t i = 0; i < s.kh; ++i)
+            for (std::size_t j = 0; j < s.kw; ++j) off[i * s.kw + j] = (i * PW + j) * C;
+        off[taps] = off[0]; // the odd tap's partner: any readable input, its weight is 0
         auto load16 = [](const std::int8_t* p) {
             return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
         };
-        for (std::size_t b = 0; b < batch; ++b)
+        auto* pad = reinterpret_cast<std::int8_t*>(scratch);
+        for (std::size_t b = 0; b < batch; ++b) {
+            std::fill_n(pad, PH * PW * C, static_cast<std::int8_t>(s.zp_in));
+            const std::int8_t* src = x + b * s.in.size();
+            for (std::size_t h = 0; h < s.in.h; ++h)
+                std::copy_n(src + h * s.in.w * C, s.in.w * C, pad + ((h + s.pt) * PW + s.pl) * C);
             for (std::size_t oh = 0; oh < s.out.h; ++oh)
                 for (std::size_t ow = 0; ow < s.out.w; ++ow) {
-                    const std::size_t n = taps_of(s, oh, ow, pix, tap, pad, npad);
-                    const std::int8_t* xb = x + b * s.in.size();
+                    const std::int8_t* xb = pad + (oh * s.sh * PW + ow * s.sw) * C;
                     std::int8_t* yp = y + b * s.out.size() + (oh * s.out.w + ow) * C;
                     for (std::size_t c = 0; c < full; c += simd::nr) {
-                        __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.qb.data() + c));
-                        __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.qb.data() + c + 8));
-                        // |x| <= 128 and |w| <= 127: every product fits int16 exactly.
-                        auto add = [&](__m256i xv, const std::int8_t* wp) {
-                            const __m256i p = _mm256_mullo_epi16(xv, load16(wp));
-                            a0 = _mm256_add_epi32(a0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p)));
-                            a1 = _mm256_add_epi32(a1, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(p, 1)));
-                        };
-                        for (std::size_t t = 0; t < n; ++t) add(load16(xb + pix[t] * C + c), s.qw.data() + tap[t] * C + c);
-                        for (std::size_t t = 0; t < npad; ++t) add(vzin, s.qw.data() + pad[t] * C + c);
                         const std::size_t blk = c / simd::nr;
+                        const std::int16_t* w = s.qpack16.data() + blk * tpairs * 32;
+                        __m256i lo = _mm256_setzero_si256(), hi = _mm256_setzero_si256();
+                        for (std::size_t pr = 0; pr < tpairs; ++pr, w += 32) {
+                            const __m256i x0 = load16(xb + off[2 * pr] + c), x1 = load16(xb + off[2 * pr + 1] + c);
+                            lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0, x1),
+                                                                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w))));
+                            hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0, x1),
+                                                                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + 16))));
+                        }
+                        // lo holds channels 0-3 | 8-11, hi 4-7 | 12-15: back to 0-7 and 8-15.
+                        const __m256i a0 = _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20),
+                                                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.qb.data() + c)));
+                        const __m256i a1 = _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x31),
+                                                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.qb.data() + c + 8)));
                         const simd::Rq8 q0 = simd::load_rq(s.qpack32.data() + blk * 32 + 16, s.qpack64.data() + blk * 32);
                         const simd::Rq8 q1 = simd::load_rq(s.qpack32.data() + blk * 32 + 24, s.qpack64.data() + blk * 32 + 16);
                         _mm_storeu_si128(reinterpret_cast<__m128i*>(yp + c),
@@ -368,11 +397,11 @@ struct SimdKernels : ReferenceKernels {
                     }
                     for (std::size_t c = full; c < C; ++c) {
                         std::int32_t acc = s.qb[c];
-                        for (std::size_t t = 0; t < n; ++t) acc += std::int32_t{xb[pix[t] * C + c]} * s.qw[tap[t] * C + c];
-                        for (std::size_t t = 0; t < npad; ++t) acc += s.zp_in * s.qw[pad[t] * C + c];
+                        for (std::size_t t = 0; t < taps; ++t) acc += std::int32_t{xb[off[t] + c]} * s.qw[t * C + c];
                         yp[c] = quant::requantize(acc, s.rq[c], s.zp_out, s.lo, s.hi);
                     }
                 }
+        }
     }
 };
 
