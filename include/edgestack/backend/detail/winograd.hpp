@@ -27,12 +27,12 @@
 
 namespace edgestack::backend::detail::winograd {
 
-#if defined(EDGESTACK_SIMD_AVX2)
-
 /// Widest int8 input whose transformed sums are exact in int32 (see the top of the file).
 inline constexpr std::size_t max_int8_channels = 400;
 /// Narrower layers make GEMMs too short to pay for the transforms.
 inline constexpr std::size_t min_channels = 16;
+
+#if defined(EDGESTACK_SIMD_AVX2)
 
 inline bool eligible(const Step& s) noexcept {
     return s.op == compile::Op::conv2d && s.kh == 3 && s.kw == 3 && s.sh == 1 && s.sw == 1 &&
