@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "edgestack/compile/graph.hpp"
@@ -91,6 +92,23 @@ inline const compile::QuantParams& qp(const compile::Graph& g, int v, const comp
 
 inline std::size_t padded_bytes(const Step& s, std::size_t elem) {
     return compile::align_up((s.in.h + s.pt + s.pb) * (s.in.w + s.pl + s.pr) * s.in.c * elem);
+}
+
+/// Copies one image `src` into `dst`, a buffer of `ph` x `pw` pixels, at the step's top and
+/// left padding; every other element is `fill` (0 for fp32, the input zero point for int8,
+/// so that padded taps add what Reference adds). Converts the element type on the way.
+template <class E, class X>
+void pad_image(const Step& s, const X* src, E* dst, std::size_t ph, std::size_t pw, E fill) noexcept {
+    // Geometry in locals: int8 pointers may alias the step, which would reload it per element.
+    const std::size_t C = s.in.c, H = s.in.h, n = s.in.w * C, top = s.pt, left = s.pl;
+    std::fill_n(dst, ph * pw * C, fill);
+    for (std::size_t h = 0; h < H; ++h) {
+        E* row = dst + ((h + top) * pw + left) * C;
+        const X* srow = src + h * n;
+        if constexpr (std::is_same_v<E, X>) std::copy_n(srow, n, row);
+        else
+            for (std::size_t i = 0; i < n; ++i) row[i] = static_cast<E>(srow[i]);
+    }
 }
 
 inline void prepare_int8_weights(Step& s, const compile::Node& n, std::size_t oc,

@@ -111,7 +111,7 @@ struct SimdKernels : ReferenceKernels {
                 }
             s.scratch_bytes = padded_bytes(s, sizeof(std::int8_t));
         } else if (s.op == compile::Op::depthwise_conv2d) {
-            s.scratch_bytes = 0;
+            s.scratch_bytes = padded_bytes(s, sizeof(float));
         }
     }
 
@@ -169,9 +169,7 @@ struct SimdKernels : ReferenceKernels {
             const float* src = x + b * s.in.size();
             if (padded) {
                 float* p = reinterpret_cast<float*>(scratch);
-                std::fill_n(p, PH * PW * C, 0.0f);
-                for (std::size_t h = 0; h < s.in.h; ++h)
-                    std::copy_n(src + h * s.in.w * C, s.in.w * C, p + ((h + s.pt) * PW + s.pl) * C);
+                pad_image(s, src, p, PH, PW, 0.0f);
                 src = p;
             }
             float* dst = y + b * s.out.size();
@@ -190,79 +188,62 @@ struct SimdKernels : ReferenceKernels {
         }
     }
 
-    /// Taps of output pixel (oh, ow) that fall inside the input, as input pixel offsets and
-    /// tap indices; returns how many (padded taps are left out).
-    static std::size_t taps_of(const Step& s, std::size_t oh, std::size_t ow, std::size_t* pix,
-                               std::size_t* tap, std::size_t* pad_taps, std::size_t& npad) noexcept {
-        std::size_t n = 0;
-        npad = 0;
-        const std::size_t ih0 = oh * s.sh, iw0 = ow * s.sw; // in padded coordinates
-        if (ih0 >= s.pt && iw0 >= s.pl && ih0 + s.kh <= s.pt + s.in.h && iw0 + s.kw <= s.pl + s.in.w) {
-            const std::size_t base = (ih0 - s.pt) * s.in.w + (iw0 - s.pl);
-            for (std::size_t i = 0; i < s.kh; ++i)
-                for (std::size_t j = 0; j < s.kw; ++j, ++n) {
-                    pix[n] = base + i * s.in.w + j;
-                    tap[n] = n;
-                }
-            return n;
-        }
-        for (std::size_t i = 0; i < s.kh; ++i) {
-            const std::ptrdiff_t ih = static_cast<std::ptrdiff_t>(oh * s.sh + i) - static_cast<std::ptrdiff_t>(s.pt);
-            for (std::size_t j = 0; j < s.kw; ++j) {
-                const std::ptrdiff_t iw = static_cast<std::ptrdiff_t>(ow * s.sw + j) - static_cast<std::ptrdiff_t>(s.pl);
-                if (ih < 0 || iw < 0 || ih >= static_cast<std::ptrdiff_t>(s.in.h) || iw >= static_cast<std::ptrdiff_t>(s.in.w)) {
-                    pad_taps[npad++] = i * s.kw + j;
-                    continue;
-                }
-                pix[n] = static_cast<std::size_t>(ih) * s.in.w + static_cast<std::size_t>(iw);
-                tap[n++] = i * s.kw + j;
-            }
-        }
-        return n;
-    }
     static constexpr std::size_t max_taps = 64; // larger depthwise kernels use Reference
 
-    /// NV x 8 channels of one depthwise output pixel: `n` taps, one accumulator per vector.
+    /// Offsets (in elements) of a depthwise kernel's taps from its top-left input pixel, in
+    /// a padded buffer `pw` pixels wide; returns how many taps.
+    static std::size_t tap_offsets(const Step& s, std::size_t pw, std::size_t* off) noexcept {
+        for (std::size_t i = 0; i < s.kh; ++i)
+            for (std::size_t j = 0; j < s.kw; ++j) off[i * s.kw + j] = (i * pw + j) * s.in.c;
+        return s.kh * s.kw;
+    }
+
+    /// NV x 8 channels of one depthwise output pixel, one accumulator per vector.
     template <std::size_t NV>
-    static void f32_dw_block(const Step& s, const float* xb, const std::size_t* pix, const std::size_t* tap,
-                             std::size_t n, std::size_t c, float* yp, simd::F vlo, simd::F vhi) noexcept {
+    static void f32_dw_block(const Step& s, const float* xb, const std::size_t* off, std::size_t taps,
+                             std::size_t c, float* yp, simd::F vlo, simd::F vhi) noexcept {
         const std::size_t C = s.in.c;
         simd::F a[NV];
         for (std::size_t v = 0; v < NV; ++v) a[v] = simd::F::load_unaligned(s.b.data() + c + 8 * v);
-        for (std::size_t t = 0; t < n; ++t) {
-            const float* xp = xb + pix[t] * C;
-            const float* wp = s.w.data() + tap[t] * C + c;
+        for (std::size_t t = 0; t < taps; ++t) {
+            const float* xp = xb + off[t];
+            const float* wp = s.w.data() + t * C + c;
             for (std::size_t v = 0; v < NV; ++v)
                 a[v] = xsimd::fma(simd::F::load_unaligned(xp + 8 * v), simd::F::load_unaligned(wp + 8 * v), a[v]);
         }
         for (std::size_t v = 0; v < NV; ++v) xsimd::min(xsimd::max(a[v], vlo), vhi).store_unaligned(yp + 8 * v);
     }
 
+    /// fp32 depthwise over a zero-padded copy of the input, so every pixel's taps sit at
+    /// fixed offsets (the int8 kernel below does the same with the zero point).
     static void f32_depthwise_conv2d(const Step& s, const float* x, float* y, std::size_t batch,
                                      std::byte* scratch) noexcept {
         if (s.kh * s.kw > max_taps) return ReferenceKernels::f32_depthwise_conv2d(s, x, y, batch, scratch);
-        const std::size_t C = s.in.c;
+        const std::size_t C = s.in.c, PH = s.in.h + s.pt + s.pb, PW = s.in.w + s.pl + s.pr;
         float lo, hi;
         act_bounds(s, lo, hi);
         const simd::F vlo(lo), vhi(hi);
-        std::size_t pix[max_taps], tap[max_taps], pad[max_taps], npad = 0;
-        for (std::size_t b = 0; b < batch; ++b)
+        std::size_t off[max_taps];
+        const std::size_t taps = tap_offsets(s, PW, off);
+        auto* pad = reinterpret_cast<float*>(scratch);
+        for (std::size_t b = 0; b < batch; ++b) {
+            pad_image(s, x + b * s.in.size(), pad, PH, PW, 0.0f);
             for (std::size_t oh = 0; oh < s.out.h; ++oh)
                 for (std::size_t ow = 0; ow < s.out.w; ++ow) {
-                    const std::size_t n = taps_of(s, oh, ow, pix, tap, pad, npad);
-                    const float* xb = x + b * s.in.size();
+                    const float* xb = pad + (oh * s.sh * PW + ow * s.sw) * C;
                     float* yp = y + b * s.out.size() + (oh * s.out.w + ow) * C;
                     std::size_t c = 0;
                     // Independent accumulators cover the FMA latency: 8 (64 channels) at a time.
-                    for (; c + 64 <= C; c += 64) f32_dw_block<8>(s, xb + c, pix, tap, n, c, yp + c, vlo, vhi);
-                    for (; c + 32 <= C; c += 32) f32_dw_block<4>(s, xb + c, pix, tap, n, c, yp + c, vlo, vhi);
-                    for (; c + 8 <= C; c += 8) f32_dw_block<1>(s, xb + c, pix, tap, n, c, yp + c, vlo, vhi);
+                    for (; c + 64 <= C; c += 64) f32_dw_block<8>(s, xb + c, off, taps, c, yp + c, vlo, vhi);
+                    for (; c + 32 <= C; c += 32) f32_dw_block<4>(s, xb + c, off, taps, c, yp + c, vlo, vhi);
+                    for (; c + 8 <= C; c += 8) f32_dw_block<1>(s, xb + c, off, taps, c, yp + c, vlo, vhi);
                     for (; c < C; ++c) {
                         float acc = s.b[c];
-                        for (std::size_t t = 0; t < n; ++t) acc += xb[pix[t] * C + c] * s.w[tap[t] * C + c];
+                        for (std::size_t t = 0; t < taps; ++t) acc += xb[off[t] + c] * s.w[t * C + c];
                         yp[c] = std::min(std::max(acc, lo), hi);
                     }
                 }
+        }
     }
 
     template <class T>
@@ -323,12 +304,8 @@ struct SimdKernels : ReferenceKernels {
         auto* p = reinterpret_cast<std::int16_t*>(scratch);
         for (std::size_t b = 0; b < batch; ++b) {
             const std::int8_t* src = x + b * s.in.size();
-            std::fill_n(p, PH * PW * C + 2, static_cast<std::int16_t>(s.zp_in));
-            for (std::size_t h = 0; h < s.in.h; ++h) {
-                std::int16_t* row = p + ((h + s.pt) * PW + s.pl) * C;
-                const std::int8_t* srow = src + h * s.in.w * C;
-                for (std::size_t i = 0; i < s.in.w * C; ++i) row[i] = srow[i];
-            }
+            pad_image(s, src, p, PH, PW, static_cast<std::int16_t>(s.zp_in));
+            p[PH * PW * C] = p[PH * PW * C + 1] = static_cast<std::int16_t>(s.zp_in); // pair slack
             std::int8_t* dst = y + b * s.out.size();
             const auto [OH, OW] = out_rows(s);
             for (std::size_t blk = 0; blk < blocks(OC); ++blk) {
@@ -358,18 +335,14 @@ struct SimdKernels : ReferenceKernels {
         const std::size_t PH = s.in.h + s.pt + s.pb, PW = s.in.w + s.pl + s.pr;
         const __m256i vzp = _mm256_set1_epi32(s.zp_out), vlo = _mm256_set1_epi32(s.lo), vhi = _mm256_set1_epi32(s.hi);
         std::size_t off[max_taps + 1];
-        for (std::size_t i = 0; i < s.kh; ++i)
-            for (std::size_t j = 0; j < s.kw; ++j) off[i * s.kw + j] = (i * PW + j) * C;
+        tap_offsets(s, PW, off);
         off[taps] = off[0]; // the odd tap's partner: any readable input, its weight is 0
         auto load16 = [](const std::int8_t* p) {
             return _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
         };
         auto* pad = reinterpret_cast<std::int8_t*>(scratch);
         for (std::size_t b = 0; b < batch; ++b) {
-            std::fill_n(pad, PH * PW * C, static_cast<std::int8_t>(s.zp_in));
-            const std::int8_t* src = x + b * s.in.size();
-            for (std::size_t h = 0; h < s.in.h; ++h)
-                std::copy_n(src + h * s.in.w * C, s.in.w * C, pad + ((h + s.pt) * PW + s.pl) * C);
+            pad_image(s, x + b * s.in.size(), pad, PH, PW, static_cast<std::int8_t>(s.zp_in));
             for (std::size_t oh = 0; oh < s.out.h; ++oh)
                 for (std::size_t ow = 0; ow < s.out.w; ++ow) {
                     const std::int8_t* xb = pad + (oh * s.sh * PW + ow * s.sw) * C;

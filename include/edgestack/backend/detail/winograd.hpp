@@ -188,17 +188,6 @@ inline void output_transform(const E* m, std::size_t mstride, T (&y)[2][2]) noex
     }
 }
 
-/// Copies one image into the padded buffer (already filled with the padding value).
-template <class E, class X>
-inline void pad_image(const Step& s, const Geometry& g, const X* src, E* pad) noexcept {
-    const std::size_t C = s.in.c;
-    for (std::size_t h = 0; h < s.in.h; ++h) {
-        E* row = pad + ((h + s.pt) * g.pw + s.pl) * C;
-        const X* srow = src + h * s.in.w * C;
-        for (std::size_t i = 0; i < s.in.w * C; ++i) row[i] = static_cast<E>(srow[i]);
-    }
-}
-
 /// V for tiles [t0, t0 + n): lanes of `VT` (E elements each) over the channels, then one
 /// channel at a time; channels C..cp-1 (int8 pair padding) are zero.
 template <class VT, class E>
@@ -240,8 +229,7 @@ inline void f32_conv(const Step& s, const float* x, float* y, std::size_t batch,
     const float inf = std::numeric_limits<float>::infinity();
     const vec::F vlo(lo), vhi(hi);
     for (std::size_t b = 0; b < batch; ++b) {
-        std::fill_n(pad, g.ph * g.pw * C, 0.0f);
-        pad_image(s, g, x + b * s.in.size(), pad);
+        pad_image(s, x + b * s.in.size(), pad, g.ph, g.pw, 0.0f);
         float* dst = y + b * s.out.size();
         for (std::size_t t0 = 0; t0 < g.tiles; t0 += g.chunk) {
             const std::size_t n = std::min(g.chunk, g.tiles - t0);
@@ -291,8 +279,7 @@ inline void qs8_conv(const Step& s, const std::int8_t* x, std::int8_t* y, std::s
     const simd::Tile tile{g.cp, 0, 1, g.cp};
     const __m256i vzp = _mm256_set1_epi32(s.zp_out), vlo = _mm256_set1_epi32(s.lo), vhi = _mm256_set1_epi32(s.hi);
     for (std::size_t b = 0; b < batch; ++b) {
-        std::fill_n(pad, g.ph * g.pw * s.in.c, static_cast<std::int16_t>(s.zp_in));
-        pad_image(s, g, x + b * s.in.size(), pad);
+        pad_image(s, x + b * s.in.size(), pad, g.ph, g.pw, static_cast<std::int16_t>(s.zp_in));
         std::int8_t* dst = y + b * s.out.size();
         for (std::size_t t0 = 0; t0 < g.tiles; t0 += g.chunk) {
             const std::size_t n = std::min(g.chunk, g.tiles - t0);
