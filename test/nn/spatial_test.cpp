@@ -3,6 +3,8 @@
 // gradients that do not depend on the thread count.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "check.hpp"
@@ -47,6 +49,99 @@ BOOST_AUTO_TEST_CASE(conv_gradients) {
     check_grads<bound<Conv2D<2, 5, 1, Padding::same, 2>, Shape<4, 4, 1>>>({.batch = 1});
 }
 
+BOOST_AUTO_TEST_CASE(winograd_conv_gradients) {
+    // 3x3 stride-1 layers of 16+ channels train through Winograd where AVX2 is available.
+    using Same = bound<Conv2D<16, 3>, Shape<5, 4, 16>>;
+    using Valid = bound<Conv2D<17, 3, 1, Padding::valid>, Shape<5, 6, 16>>;
+    static_assert(Same::winograd == nn::detail::winograd_available);
+    static_assert(Valid::winograd == nn::detail::winograd_available);
+    static_assert(!bound<Conv2D<16, 3>, Shape<5, 4, 15>>::winograd);
+    static_assert(!bound<Conv2D<15, 3>, Shape<5, 4, 16>>::winograd);
+    static_assert(!bound<Conv2D<16, 3, 2>, Shape<5, 4, 16>>::winograd);
+    static_assert(!bound<Conv2D<16, 3, 1, Padding::same, 2>, Shape<5, 4, 16>>::winograd);
+    check_grads<Same>({.batch = 2});
+    check_grads<Valid>({.batch = 1});
+}
+
+namespace {
+
+/// A stride-1 3x3 convolution (pads top/left pt, pl) by plain loops in double: the output,
+/// and for a given output gradient the input and weight gradients.
+struct PlainConv3x3 {
+    int H, W, C, OH, OW, OC, pt, pl;
+    template <class F>
+    void taps(F&& f) const {
+        for (int oy = 0; oy < OH; ++oy)
+            for (int ox = 0; ox < OW; ++ox)
+                for (int ky = 0; ky < 3; ++ky)
+                    for (int kx = 0; kx < 3; ++kx) {
+                        const int iy = oy + ky - pt, ix = ox + kx - pl;
+                        if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                            f((oy * OW + ox) * OC, (iy * W + ix) * C, ky * 3 + kx);
+                    }
+    }
+    void run(const float* x, const float* w, const float* dy, std::vector<double>& y,
+             std::vector<double>& dx, std::vector<double>& dw) const {
+        y.assign(std::size_t(OH * OW * OC), 0.0);
+        dx.assign(std::size_t(H * W * C), 0.0);
+        dw.assign(std::size_t(OC * 9 * C), 0.0);
+        taps([&](int out, int in, int t) {
+            for (int o = 0; o < OC; ++o)
+                for (int c = 0; c < C; ++c) {
+                    const std::size_t wi = std::size_t((o * 9 + t) * C + c);
+                    y[std::size_t(out + o)] += double(x[in + c]) * w[wi];
+                    dx[std::size_t(in + c)] += double(dy[out + o]) * w[wi];
+                    dw[wi] += double(dy[out + o]) * x[in + c];
+                }
+        });
+    }
+};
+
+template <class L>
+void check_against_plain_loops(int pt, int pl) {
+    using In = typename L::input_shape;
+    using Out = typename L::output_shape;
+    constexpr std::size_t batch = 3, C = In::dims[2], OC = Out::dims[2];
+    L conv;
+    std::vector<float> p(L::param_count), x(batch * In::size), dy(batch * Out::size);
+    Rng rng(11);
+    conv.init(p, rng);
+    for (float& v : p) v += rng.uniform(-0.1f, 0.1f);
+    for (float& v : x) v = rng.uniform(-1, 1);
+    for (float& v : dy) v = rng.uniform(-1, 1);
+    std::vector<float> y(batch * Out::size), dx(batch * In::size), g(L::param_count);
+    conv.forward(x.data(), y.data(), batch, p, Mode::train, rng);
+    conv.backward(x.data(), y.data(), dy.data(), dx.data(), batch, p, g);
+    const PlainConv3x3 ref{int(In::dims[0]), int(In::dims[1]), int(C), int(Out::dims[0]),
+                           int(Out::dims[1]), int(OC), pt, pl};
+    std::vector<double> dw_sum(OC * 9 * C, 0.0), yr, dxr, dwr;
+    double worst_y = 0, worst_dx = 0, worst_dw = 0;
+    for (std::size_t b = 0; b < batch; ++b) {
+        ref.run(x.data() + b * In::size, p.data(), dy.data() + b * Out::size, yr, dxr, dwr);
+        for (std::size_t i = 0; i < yr.size(); ++i)
+            worst_y = std::max(worst_y, std::abs(y[b * Out::size + i] - yr[i] -
+                                                 p[L::weight_count + i % OC]));
+        for (std::size_t i = 0; i < dxr.size(); ++i)
+            worst_dx = std::max(worst_dx, std::abs(dx[b * In::size + i] - dxr[i]));
+        for (std::size_t i = 0; i < dwr.size(); ++i) dw_sum[i] += dwr[i];
+    }
+    for (std::size_t i = 0; i < dw_sum.size(); ++i)
+        worst_dw = std::max(worst_dw, std::abs(g[i] - dw_sum[i]));
+    BOOST_TEST_INFO(L::name() << " on " << In::name());
+    BOOST_TEST(worst_y < 1e-4);
+    BOOST_TEST(worst_dx < 1e-4);
+    BOOST_TEST(worst_dw < 1e-3);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(winograd_conv_matches_plain_loops) {
+    // Odd sizes leave partial 2x2 tiles at the bottom and the right.
+    check_against_plain_loops<bound<Conv2D<24, 3>, Shape<7, 9, 20>>>(1, 1);
+    check_against_plain_loops<bound<Conv2D<16, 3, 1, Padding::valid>, Shape<6, 7, 18>>>(0, 0);
+    check_against_plain_loops<bound<Conv2D<64, 3>, Shape<14, 14, 32>>>(1, 1);
+}
+
 BOOST_AUTO_TEST_CASE(conv_matches_a_plain_loop) {
     using L = bound<Conv2D<3, 3, 2, Padding::same, 1>, Shape<6, 5, 2>>;
     L conv;
@@ -79,10 +174,11 @@ BOOST_AUTO_TEST_CASE(conv_matches_a_plain_loop) {
     BOOST_TEST(g.nodes[0].stride[0] == 2u);
 }
 
-BOOST_AUTO_TEST_CASE(conv_gradients_do_not_depend_on_the_thread_count) {
-    using L = bound<Conv2D<8, 3>, Shape<10, 10, 4>>;
+template <class L>
+void check_thread_count_independence() {
     constexpr std::size_t batch = 37; // not a multiple of the chunk size
-    std::vector<float> p(L::param_count), x(batch * 400), dy(batch * 800);
+    constexpr std::size_t nin = batch * L::input_shape::size, nout = batch * L::output_shape::size;
+    std::vector<float> p(L::param_count), x(nin), dy(nout);
     Rng rng(5);
     L{}.init(p, rng);
     for (float& v : x) v = rng.uniform(-1, 1);
@@ -90,7 +186,7 @@ BOOST_AUTO_TEST_CASE(conv_gradients_do_not_depend_on_the_thread_count) {
     auto run = [&](std::size_t threads) {
         ThreadLimit limit(threads);
         L conv;
-        std::vector<float> y(batch * 800), dx(batch * 400), g(L::param_count);
+        std::vector<float> y(nout), dx(nin), g(L::param_count);
         conv.forward(x.data(), y.data(), batch, p, Mode::train, rng);
         conv.backward(x.data(), y.data(), dy.data(), dx.data(), batch, p, g);
         g.insert(g.end(), dx.begin(), dx.end());
@@ -99,6 +195,11 @@ BOOST_AUTO_TEST_CASE(conv_gradients_do_not_depend_on_the_thread_count) {
     };
     const auto one = run(1), two = run(2);
     BOOST_TEST(one == two, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(conv_gradients_do_not_depend_on_the_thread_count) {
+    check_thread_count_independence<bound<Conv2D<8, 3>, Shape<10, 10, 4>>>();
+    check_thread_count_independence<bound<Conv2D<16, 3>, Shape<7, 6, 16>>>(); // Winograd
 }
 
 BOOST_AUTO_TEST_CASE(depthwise_gradients) {

@@ -1,15 +1,18 @@
-// Convolutions over NHWC images: Conv2D (im2col + Eigen GEMM, batch chunks in parallel) and
-// DepthwiseConv2D (direct loops). Weights [out][kh][kw][in] and [kh][kw][channels].
+// Convolutions over NHWC images: Conv2D (im2col + Eigen GEMM, batch chunks in parallel; with
+// AVX2+FMA, 3x3 stride-1 layers of 16+ channels run their forward pass and input gradient as
+// Winograd F(2x2, 3x3), nn/detail/winograd_conv.hpp) and DepthwiseConv2D (direct loops).
+// Weights [out][kh][kw][in] and [kh][kw][channels].
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "edgestack/core/aligned.hpp"
-#include "edgestack//compile/graph.hpp"
+#include "edgestack/compile/graph.hpp"
 #include "edgestack/core/parallel.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
@@ -17,6 +20,7 @@
 #include "edgestack/nn/detail/chunks.hpp"
 #include "edgestack/nn/detail/conv_geometry.hpp"
 #include "edgestack/nn/detail/eigen.hpp"
+#include "edgestack/nn/detail/winograd_conv.hpp"
 #include "edgestack/nn/init.hpp"
 
 namespace edgestack::nn {
@@ -125,6 +129,8 @@ struct Conv2D {
         static constexpr std::size_t C = G::C;
         static constexpr std::size_t Kc = Kernel * Kernel * C; // one im2col row
         static constexpr bool direct = Kernel == 1 && Stride == 1; // 1x1: the input is the col
+        static constexpr bool winograd = detail::winograd_trainable(
+            Kernel, Stride, Dilation, G::H, G::W, C, G::OH, G::OW, Filters);
 
         using input_shape = In;
         using output_shape = Shape<G::OH, G::OW, Filters>;
@@ -146,6 +152,16 @@ struct Conv2D {
                      Mode mode, Rng&) {
             const std::size_t n_chunks = detail::chunk_count(batch, chunk);
             ensure_scratch(n_chunks, false);
+            if constexpr (winograd) {
+                auto& conv = winograd_conv();
+                conv.set_weights(p.first(weight_count), p.subspan(weight_count));
+                cols_in_ = nullptr;
+                parallel_chunks(0, batch, chunk, [&](std::size_t b0, std::size_t b1) {
+                    conv.forward(in + b0 * In::size, out + b0 * output_shape::size, b1 - b0,
+                                 scratch_[b0 / chunk].wino.data());
+                });
+                return;
+            }
             // In train mode the im2col matrices are kept for backward (the contract keeps
             // `in` alive and unchanged until then), which saves building them twice.
             cols_in_ = mode == Mode::train ? in : nullptr;
@@ -165,8 +181,10 @@ struct Conv2D {
         void backward(const float* in, const float* /*out*/, const float* dout, float* din,
                       std::size_t batch, std::span<const float> p, std::span<float> g) {
             const std::size_t n_chunks = detail::chunk_count(batch, chunk);
-            ensure_scratch(n_chunks, din != nullptr);
+            ensure_scratch(n_chunks, din != nullptr && !winograd);
             if (partial_.size() < n_chunks * param_count) partial_.resize(n_chunks * param_count);
+            if constexpr (winograd)
+                if (din != nullptr) winograd_conv().set_weights_transposed(p.first(weight_count));
             detail::ConstMapMatrix w(p.data(), Filters, Kc);
             const bool kept = cols_in_ == in && cols_batch_ == batch;
             cols_in_ = nullptr;
@@ -184,7 +202,10 @@ struct Conv2D {
                 db = dy.colwise().sum().transpose();
                 if (din == nullptr) return;
                 float* dx = din + b0 * In::size;
-                if constexpr (direct) {
+                if constexpr (winograd) {
+                    winograd_conv().input_grad(dout + b0 * output_shape::size, dx, b1 - b0,
+                                               scratch_[c].wino.data());
+                } else if constexpr (direct) {
                     detail::MapMatrix(dx, rows, Kc).noalias() = dy * w;
                 } else {
                     float* dcol = scratch_[c].dcol.data();
@@ -208,10 +229,23 @@ struct Conv2D {
 
     private:
         struct Scratch {
-            AlignedVector<float> col, dcol;
+            AlignedVector<float> col, dcol, wino;
         };
+        auto& winograd_conv() {
+            if (!wino_.conv)
+                wino_.conv.emplace(backend::detail::Hwc{G::H, G::W, C},
+                                   backend::detail::Hwc{G::OH, G::OW, Filters},
+                                   std::array<std::size_t, 4>{G::y.pad_before, G::x.pad_before,
+                                                              G::y.pad_after, G::x.pad_after});
+            return *wino_.conv;
+        }
         void ensure_scratch(std::size_t n_chunks, bool need_dcol) {
             if (scratch_.size() < n_chunks) scratch_.resize(n_chunks);
+            if constexpr (winograd) {
+                const std::size_t n = winograd_conv().scratch_floats();
+                for (std::size_t c = 0; c < n_chunks; ++c)
+                    if (scratch_[c].wino.size() < n) scratch_[c].wino.resize(n);
+            }
             if constexpr (!direct) {
                 const std::size_t n = chunk * G::pixels * Kc;
                 for (std::size_t c = 0; c < n_chunks; ++c) {
@@ -235,6 +269,7 @@ struct Conv2D {
 
         std::vector<Scratch> scratch_;
         AlignedVector<float> partial_;
+        detail::WinogradSlot<winograd> wino_;
         const float* cols_in_ = nullptr; // the input whose im2col matrices scratch_ holds
         std::size_t cols_batch_ = 0;
     };

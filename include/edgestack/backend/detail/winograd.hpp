@@ -32,11 +32,19 @@ inline constexpr std::size_t max_int8_channels = 400;
 /// Narrower layers make GEMMs too short to pay for the transforms.
 inline constexpr std::size_t min_channels = 16;
 
+/// Whether an fp32 convolution of this geometry runs as Winograd (int8 also needs at most
+/// max_int8_channels inputs).
+constexpr bool shape_eligible(std::size_t kh, std::size_t kw, std::size_t sh, std::size_t sw,
+                              std::size_t c, std::size_t oc, std::size_t oh, std::size_t ow) noexcept {
+    return kh == 3 && kw == 3 && sh == 1 && sw == 1 && c >= min_channels && oc >= min_channels &&
+           oh >= 2 && ow >= 2;
+}
+
 #if defined(EDGESTACK_SIMD_AVX2)
 
 inline bool eligible(const Step& s) noexcept {
-    return s.op == compile::Op::conv2d && s.kh == 3 && s.kw == 3 && s.sh == 1 && s.sw == 1 &&
-           s.in.c >= min_channels && s.out.c >= min_channels && s.out.h >= 2 && s.out.w >= 2 &&
+    return s.op == compile::Op::conv2d &&
+           shape_eligible(s.kh, s.kw, s.sh, s.sw, s.in.c, s.out.c, s.out.h, s.out.w) &&
            (!s.int8 || s.in.c <= max_int8_channels);
 }
 
