@@ -181,10 +181,27 @@ struct Conv2D {
         void backward(const float* in, const float* /*out*/, const float* dout, float* din,
                       std::size_t batch, std::span<const float> p, std::span<float> g) {
             const std::size_t n_chunks = detail::chunk_count(batch, chunk);
-            ensure_scratch(n_chunks, din != nullptr && !winograd);
+            ensure_scratch(n_chunks, din != nullptr);
             if (partial_.size() < n_chunks * param_count) partial_.resize(n_chunks * param_count);
-            if constexpr (winograd)
+            if constexpr (winograd) {
+                // Weight and input gradients both in the Winograd domain: no im2col matrix.
                 if (din != nullptr) winograd_conv().set_weights_transposed(p.first(weight_count));
+                parallel_chunks(0, batch, chunk, [&](std::size_t b0, std::size_t b1) {
+                    const std::size_t c = b0 / chunk;
+                    const float* dy = dout + b0 * output_shape::size;
+                    float* part = partial_.data() + c * param_count;
+                    const auto rows = static_cast<Eigen::Index>((b1 - b0) * G::pixels);
+                    winograd_conv().weight_grad(in + b0 * In::size, dy, b1 - b0, part,
+                                                scratch_[c].wino.data());
+                    detail::MapVector(part + weight_count, Filters) =
+                        detail::ConstMapMatrix(dy, rows, Filters).colwise().sum().transpose();
+                    if (din != nullptr)
+                        winograd_conv().input_grad(dy, din + b0 * In::size, b1 - b0,
+                                                   scratch_[c].wino.data());
+                });
+                detail::reduce_partials(g, partial_, n_chunks);
+                return;
+            }
             detail::ConstMapMatrix w(p.data(), Filters, Kc);
             const bool kept = cols_in_ == in && cols_batch_ == batch;
             cols_in_ = nullptr;
@@ -202,10 +219,7 @@ struct Conv2D {
                 db = dy.colwise().sum().transpose();
                 if (din == nullptr) return;
                 float* dx = din + b0 * In::size;
-                if constexpr (winograd) {
-                    winograd_conv().input_grad(dout + b0 * output_shape::size, dx, b1 - b0,
-                                               scratch_[c].wino.data());
-                } else if constexpr (direct) {
+                if constexpr (direct) {
                     detail::MapMatrix(dx, rows, Kc).noalias() = dy * w;
                 } else {
                     float* dcol = scratch_[c].dcol.data();
@@ -242,11 +256,11 @@ struct Conv2D {
         void ensure_scratch(std::size_t n_chunks, bool need_dcol) {
             if (scratch_.size() < n_chunks) scratch_.resize(n_chunks);
             if constexpr (winograd) {
-                const std::size_t n = winograd_conv().scratch_floats();
+                auto& conv = winograd_conv();
+                const std::size_t n = std::max(conv.scratch_floats(), conv.weight_grad_floats(chunk));
                 for (std::size_t c = 0; c < n_chunks; ++c)
                     if (scratch_[c].wino.size() < n) scratch_[c].wino.resize(n);
-            }
-            if constexpr (!direct) {
+            } else if constexpr (!direct) {
                 const std::size_t n = chunk * G::pixels * Kc;
                 for (std::size_t c = 0; c < n_chunks; ++c) {
                     if (scratch_[c].col.size() < n) scratch_[c].col.resize(n);

@@ -197,12 +197,14 @@ inline void output_transform(const E* m, std::size_t mstride, T (&y)[2][2]) noex
 }
 
 /// V for tiles [t0, t0 + n): lanes of `VT` (E elements each) over the channels, then one
-/// channel at a time; channels C..cp-1 (int8 pair padding) are zero.
+/// channel at a time; channels C..cp-1 (int8 pair padding) are zero. Transform position xi
+/// of tile i goes to V[xi * vstride + i * cp] (vstride 0: n * cp, the tiles packed).
 template <class VT, class E>
 inline void transform_inputs(const Step& s, const Geometry& g, const E* pad, std::size_t t0,
-                             std::size_t n, E* V) noexcept {
+                             std::size_t n, E* V, std::size_t vstride = 0) noexcept {
     const std::size_t C = s.in.c, lanes = VT::size, full = C / lanes * lanes;
-    const std::size_t row = g.pw * C, vstride = n * g.cp;
+    const std::size_t row = g.pw * C;
+    if (vstride == 0) vstride = n * g.cp;
     for (std::size_t i = 0; i < n; ++i) {
         const std::size_t t = t0 + i, ty = t / g.tw, tx = t % g.tw;
         const E* d = pad + (2 * ty * g.pw + 2 * tx) * C;
