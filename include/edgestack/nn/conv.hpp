@@ -173,8 +173,10 @@ struct Conv2D {
                 const float* col = columns(in, b0, b1, scratch_[b0 / chunk].col.data());
                 detail::ConstMapMatrix x(col, rows, Kc);
                 detail::MapMatrix y(out + b0 * output_shape::size, rows, Filters);
-                y.noalias() = x * w.transpose();
-                y.rowwise() += b.transpose();
+                // Bias first, then accumulate: `y = x * w^T` would zero y before the GEMM
+                // and the bias would be one more pass over the output.
+                y.rowwise() = b.transpose();
+                y.noalias() += x * w.transpose();
             });
         }
 
