@@ -155,6 +155,35 @@ BOOST_AUTO_TEST_CASE(hooks_see_weights_per_output_channel) {
     BOOST_TEST(hooks.seen[4].weight_count == 3u * 144);
 }
 
+BOOST_AUTO_TEST_CASE(conv_then_relu_runs_fused_with_the_same_results) {
+    // Three Conv2D paths (im2col GEMM, Winograd, 1x1), each followed by ReLU.
+    using M = Sequential<Input<9, 7, 3>, Conv2D<16, 3>, ReLU, Conv2D<16, 3>, ReLU, MaxPool2D<2>,
+                         Conv2D<8, 1>, ReLU, ReLU, Flatten, Dense<4>>;
+    static_assert(M::fused_with_next<0>() && M::fused_with_next<2>() && M::fused_with_next<5>());
+    static_assert(!M::fused_with_next<1>() && !M::fused_with_next<4>() && !M::fused_with_next<6>());
+    M fused;
+    Rng rng(3);
+    fused.init(rng);
+    M plain = fused;
+    TrainHooks none; // any hooks turn fusion off: they see each layer's own output
+    plain.set_hooks(&none);
+    constexpr std::size_t batch = 5;
+    std::vector<float> x(batch * 9 * 7 * 3), dy(batch * 4);
+    for (float& v : x) v = rng.uniform(-1, 1);
+    for (float& v : dy) v = rng.uniform(-1, 1);
+    for (int round = 0; round < 2; ++round) { // a second round reuses the buffers
+        const float* a = fused.forward(x.data(), batch, Mode::train, rng);
+        const float* b = plain.forward(x.data(), batch, Mode::train, rng);
+        BOOST_TEST(std::vector<float>(a, a + batch * 4) == std::vector<float>(b, b + batch * 4),
+                   boost::test_tools::per_element());
+        fused.backward(dy.data());
+        plain.backward(dy.data());
+        const auto ga = fused.gradients(), gb = plain.gradients();
+        BOOST_TEST(std::vector<float>(ga.begin(), ga.end()) == std::vector<float>(gb.begin(), gb.end()),
+                   boost::test_tools::per_element());
+    }
+}
+
 BOOST_AUTO_TEST_CASE(cnn_with_residual_and_batch_norm_learns_bars) {
     // Vertical bar (class 0) or horizontal bar (class 1) at a random place, plus noise.
     using M = Sequential<Input<8, 8, 1>, Conv2D<8, 3>, BatchNorm, ReLU,

@@ -27,6 +27,8 @@ struct Pointwise {
     static constexpr std::size_t param_count = 0;
     static constexpr std::size_t macs = 0;
     static constexpr std::size_t grain = 1 << 15; // elements per parallel chunk
+    /// ReLU: Sequential lets a preceding Conv2D apply it (nn/detail/layer_traits.hpp).
+    static constexpr bool is_relu = requires { F::is_relu; };
     static std::string name() { return F::name(); }
 
     void init(std::span<float>, Rng&) const {}
@@ -66,6 +68,7 @@ struct Pointwise {
 
 struct ReluFn {
     static std::string name() { return "ReLU"; }
+    static constexpr bool is_relu = true;
     static constexpr compile::Op op = compile::Op::relu;
     static constexpr float alpha = 0.0f;
     static float f(float x) noexcept { return x > 0.0f ? x : 0.0f; }

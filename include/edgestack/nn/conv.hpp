@@ -150,6 +150,37 @@ struct Conv2D {
 
         void forward(const float* in, float* out, std::size_t batch, std::span<const float> p,
                      Mode mode, Rng&) {
+            run_forward(in, out, batch, p, mode, false);
+        }
+        /// forward followed by ReLU, in one pass over the output: what Sequential runs for
+        /// a Conv2D directly followed by ReLU (no hooks installed).
+        void forward_relu(const float* in, float* out, std::size_t batch,
+                          std::span<const float> p, Mode mode, Rng&) {
+            run_forward(in, out, batch, p, mode, true);
+        }
+
+        void backward(const float* in, const float* /*out*/, const float* dout, float* din,
+                      std::size_t batch, std::span<const float> p, std::span<float> g) {
+            run_backward(in, dout, nullptr, din, batch, p, g);
+        }
+        /// The backward of forward_relu: `y` is its output (ReLU's), `dout` the gradient
+        /// with respect to it; the ReLU's mask is applied per chunk, in cache.
+        void backward_relu(const float* in, const float* y, const float* dout, float* din,
+                           std::size_t batch, std::span<const float> p, std::span<float> g) {
+            run_backward(in, dout, y, din, batch, p, g);
+        }
+
+        int lower(compile::Graph& g, int value, std::span<const float> p) const {
+            compile::Node node = G::node(compile::Op::conv2d);
+            node.name = g.fresh_name(node.op);
+            node.weights.assign(p.begin(), p.begin() + weight_count);
+            node.bias.assign(p.begin() + weight_count, p.begin() + param_count);
+            return g.append(std::move(node), {value}, {G::OH, G::OW, Filters});
+        }
+
+    private:
+        void run_forward(const float* in, float* out, std::size_t batch, std::span<const float> p,
+                         Mode mode, bool relu) {
             const std::size_t n_chunks = detail::chunk_count(batch, chunk);
             ensure_scratch(n_chunks, false);
             if constexpr (winograd) {
@@ -158,7 +189,7 @@ struct Conv2D {
                 cols_in_ = nullptr;
                 parallel_chunks(0, batch, chunk, [&](std::size_t b0, std::size_t b1) {
                     conv.forward(in + b0 * In::size, out + b0 * output_shape::size, b1 - b0,
-                                 scratch_[b0 / chunk].wino.data());
+                                 scratch_[b0 / chunk].wino.data(), relu);
                 });
                 return;
             }
@@ -177,11 +208,27 @@ struct Conv2D {
                 // and the bias would be one more pass over the output.
                 y.rowwise() = b.transpose();
                 y.noalias() += x * w.transpose();
+                if (relu) y = y.cwiseMax(0.0f);
             });
         }
 
-        void backward(const float* in, const float* /*out*/, const float* dout, float* din,
-                      std::size_t batch, std::span<const float> p, std::span<float> g) {
+        /// The output gradient of samples [b0, b1): dout itself, or masked by the fused
+        /// ReLU's output y into chunk scratch.
+        const float* output_grad(const float* dout, const float* y, std::size_t b0,
+                                 std::size_t b1) {
+            const float* d = dout + b0 * output_shape::size;
+            if (y == nullptr) return d;
+            const std::size_t n = (b1 - b0) * output_shape::size;
+            auto& buf = scratch_[b0 / chunk].dmask;
+            if (buf.size() < n) buf.resize(n);
+            const float* __restrict yy = y + b0 * output_shape::size;
+            float* __restrict m = buf.data();
+            for (std::size_t i = 0; i < n; ++i) m[i] = yy[i] > 0.0f ? d[i] : 0.0f;
+            return m;
+        }
+
+        void run_backward(const float* in, const float* dout, const float* relu_y, float* din,
+                          std::size_t batch, std::span<const float> p, std::span<float> g) {
             const std::size_t n_chunks = detail::chunk_count(batch, chunk);
             ensure_scratch(n_chunks, din != nullptr);
             if (partial_.size() < n_chunks * param_count) partial_.resize(n_chunks * param_count);
@@ -190,7 +237,7 @@ struct Conv2D {
                 if (din != nullptr) winograd_conv().set_weights_transposed(p.first(weight_count));
                 parallel_chunks(0, batch, chunk, [&](std::size_t b0, std::size_t b1) {
                     const std::size_t c = b0 / chunk;
-                    const float* dy = dout + b0 * output_shape::size;
+                    const float* dy = output_grad(dout, relu_y, b0, b1);
                     float* part = partial_.data() + c * param_count;
                     const auto rows = static_cast<Eigen::Index>((b1 - b0) * G::pixels);
                     winograd_conv().weight_grad(in + b0 * In::size, dy, b1 - b0, part,
@@ -213,7 +260,7 @@ struct Conv2D {
                 const float* col = kept ? (direct ? in + b0 * In::size : scratch_[c].col.data())
                                         : columns(in, b0, b1, scratch_[c].col.data());
                 detail::ConstMapMatrix x(col, rows, Kc);
-                detail::ConstMapMatrix dy(dout + b0 * output_shape::size, rows, Filters);
+                detail::ConstMapMatrix dy(output_grad(dout, relu_y, b0, b1), rows, Filters);
                 float* part = partial_.data() + c * param_count;
                 detail::MapMatrix dw(part, Filters, Kc);
                 detail::MapVector db(part + weight_count, Filters);
@@ -235,17 +282,8 @@ struct Conv2D {
             detail::reduce_partials(g, partial_, n_chunks);
         }
 
-        int lower(compile::Graph& g, int value, std::span<const float> p) const {
-            compile::Node node = G::node(compile::Op::conv2d);
-            node.name = g.fresh_name(node.op);
-            node.weights.assign(p.begin(), p.begin() + weight_count);
-            node.bias.assign(p.begin() + weight_count, p.begin() + param_count);
-            return g.append(std::move(node), {value}, {G::OH, G::OW, Filters});
-        }
-
-    private:
         struct Scratch {
-            AlignedVector<float> col, dcol, wino;
+            AlignedVector<float> col, dcol, wino, dmask;
         };
         auto& winograd_conv() {
             if (!wino_.conv)

@@ -233,11 +233,25 @@ public:
     template <std::size_t I>
     const layer_type<I>& layer() const noexcept { return std::get<I>(layers_); }
 
+    /// Layer I applies the ReLU that follows it itself (a Conv2D then ReLU): without hooks
+    /// the pair runs as one layer, and ReLU's input (layer I's own output) is never written.
+    template <std::size_t I>
+    static constexpr bool fused_with_next() {
+        if constexpr (I + 1 >= depth) return false;
+        else return detail::fuses_relu_of<layer_type<I>>() && detail::is_relu_of<layer_type<I + 1>>();
+    }
+    template <std::size_t I>
+    static constexpr bool fused_into_previous() {
+        if constexpr (I == 0) return false;
+        else return fused_with_next<I - 1>();
+    }
+
     /// Run all layers on `batch` samples at `in`. Returns the output (owned by the model,
     /// valid until the next forward). In train mode, `in` must stay alive until backward.
     const float* forward(const float* in, std::size_t batch, Mode mode, Rng& rng) {
         input_ = in;
         batch_ = batch;
+        fused_ = hooks_ == nullptr; // hooks see every layer's own output and gradient
         const std::size_t need = batch * activation_offsets[depth];
         if (acts_.size() < need) acts_.resize(need);
         detail::for_each_index(
@@ -247,6 +261,13 @@ public:
                 std::span<const float> p = layer_params<I>();
                 if (hooks_ != nullptr) p = hooks_->forward_params(info_[I], p, mode);
                 used_params_[I] = p;
+                if constexpr (fused_into_previous<I>())
+                    if (fused_) return; // layer I - 1 wrote this ReLU's output
+                if constexpr (fused_with_next<I>())
+                    if (fused_) {
+                        std::get<I>(layers_).forward_relu(src, activation<I + 1>(), batch, p, mode, rng);
+                        return;
+                    }
                 std::get<I>(layers_).forward(src, activation<I>(), batch, p, mode, rng);
                 if (hooks_ != nullptr)
                     hooks_->after_forward(
@@ -272,7 +293,18 @@ public:
                 constexpr std::size_t I = decltype(i)::value;
                 constexpr std::size_t out_n = layer_type<I>::output_shape::size;
                 const float* src = I == 0 ? input_ : activation<I - 1>();
-                float* din = I == 0 ? nullptr : dbuf_[I % 2].data();
+                // Whichever buffer `upstream` is not in (a fused pair is one step, not two).
+                float* din = I == 0 ? nullptr
+                                    : dbuf_[upstream == dbuf_[0].data() ? 1 : 0].data();
+                if constexpr (fused_into_previous<I>())
+                    if (fused_) return; // the gradient w.r.t. ReLU's output goes to layer I - 1
+                if constexpr (fused_with_next<I>())
+                    if (fused_) {
+                        std::get<I>(layers_).backward_relu(src, activation<I + 1>(), upstream, din,
+                                                           batch, used_params_[I], layer_grads<I>());
+                        upstream = din;
+                        return;
+                    }
                 if (hooks_ != nullptr) {
                     // The hook may mask the incoming gradient, so work on a copy of it.
                     const std::size_t n = batch * out_n;
@@ -399,6 +431,7 @@ private:
     TrainHooks* hooks_ = nullptr;
     const float* input_ = nullptr;
     std::size_t batch_ = 0;
+    bool fused_ = false; // the last forward ran fused pairs (see fused_with_next)
 };
 
 } // namespace edgestack::nn

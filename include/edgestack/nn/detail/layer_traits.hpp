@@ -1,5 +1,6 @@
 // The optional parts of the layer contract, detected: weight_count, state (state_count,
-// init_state, attach_state) and channel-last weights. Absent members take the defaults below.
+// init_state, attach_state), channel-last weights and ReLU fusion. Absent members take the
+// defaults below.
 #pragma once
 
 #include <cstddef>
@@ -24,6 +25,23 @@ constexpr std::size_t state_count_of() {
 template <class L>
 constexpr bool weights_channel_last_of() {
     if constexpr (requires { L::weights_channel_last; }) return L::weights_channel_last;
+    else return false;
+}
+
+/// A layer that can apply a following ReLU itself: forward_relu writes ReLU(its output),
+/// backward_relu takes that output and the gradient with respect to it.
+template <class L>
+constexpr bool fuses_relu_of() {
+    return requires(L& l, const float* c, float* f, std::size_t n, std::span<const float> p,
+                    std::span<float> g) {
+        l.backward_relu(c, c, c, f, n, p, g);
+    };
+}
+
+/// The ReLU layer (whose gradient can be read from its output alone).
+template <class L>
+constexpr bool is_relu_of() {
+    if constexpr (requires { L::is_relu; }) return L::is_relu;
     else return false;
 }
 

@@ -75,13 +75,13 @@ public:
         backend::detail::winograd::pack(bwd_);
     }
 
-    /// y = conv(x) + bias for `n` samples.
-    void forward(const float* x, float* y, std::size_t n, float* scratch) const noexcept {
-        run(fwd_, x, y, n, scratch);
+    /// y = conv(x) + bias for `n` samples, then ReLU if `relu`.
+    void forward(const float* x, float* y, std::size_t n, float* scratch, bool relu) const noexcept {
+        run(fwd_, x, y, n, scratch, relu ? 0.0f : -std::numeric_limits<float>::infinity());
     }
     /// dx = the input gradient of `n` samples from their output gradient dy (overwrites dx).
     void input_grad(const float* dy, float* dx, std::size_t n, float* scratch) const noexcept {
-        run(bwd_, dy, dx, n, scratch);
+        run(bwd_, dy, dx, n, scratch, -std::numeric_limits<float>::infinity());
     }
 
     /// Scratch of weight_grad for `n` samples, in floats.
@@ -196,9 +196,10 @@ private:
         backend::detail::winograd::pack(s); // sizes the scratch
         return s;
     }
-    static void run(const Step& s, const float* x, float* y, std::size_t n, float* scratch) noexcept {
-        const float inf = std::numeric_limits<float>::infinity();
-        backend::detail::winograd::f32_conv(s, x, y, n, reinterpret_cast<std::byte*>(scratch), -inf, inf);
+    static void run(const Step& s, const float* x, float* y, std::size_t n, float* scratch,
+                    float lo) noexcept {
+        backend::detail::winograd::f32_conv(s, x, y, n, reinterpret_cast<std::byte*>(scratch), lo,
+                                            std::numeric_limits<float>::infinity());
     }
 
     Step fwd_, bwd_;
