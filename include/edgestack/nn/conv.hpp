@@ -1,6 +1,7 @@
 // Convolutions over NHWC images: Conv2D (im2col + Eigen GEMM, batch chunks in parallel; with
-// AVX2+FMA, 3x3 stride-1 layers of 16+ channels run their forward pass and input gradient as
-// Winograd F(2x2, 3x3), nn/detail/winograd_conv.hpp) and DepthwiseConv2D (direct loops).
+// AVX2+FMA, 3x3 stride-1 layers of 16+ channels run forward, input and weight gradients as
+// Winograd F(2x2, 3x3), nn/detail/winograd_conv.hpp; a following ReLU can be applied in the
+// same pass, see forward_relu) and DepthwiseConv2D (direct loops).
 // Weights [out][kh][kw][in] and [kh][kw][channels].
 #pragma once
 
