@@ -142,6 +142,30 @@ BOOST_AUTO_TEST_CASE(winograd_conv_matches_plain_loops) {
     check_against_plain_loops<bound<Conv2D<64, 3>, Shape<14, 14, 32>>>(1, 1);
 }
 
+BOOST_AUTO_TEST_CASE(winograd_conv_follows_weight_updates) {
+    // The Winograd path keeps its transformed weights while they are unchanged: a change to
+    // a single weight or bias must still reach the output.
+    using L = bound<Conv2D<16, 3>, Shape<6, 6, 16>>;
+    std::vector<float> p(L::param_count), x(2 * L::input_shape::size);
+    Rng rng(12);
+    L{}.init(p, rng);
+    for (float& v : x) v = rng.uniform(-1, 1);
+    L conv;
+    auto run = [&](L& l) {
+        std::vector<float> y(2 * L::output_shape::size);
+        l.forward(x.data(), y.data(), 2, p, Mode::eval, rng);
+        return y;
+    };
+    const auto before = run(conv);
+    for (std::size_t i : {L::weight_count - 1, L::weight_count + 7}) { // last weight, a bias
+        p[i] += 0.5f;
+        const auto updated = run(conv);
+        L fresh;
+        BOOST_TEST(updated != before);
+        BOOST_TEST(updated == run(fresh), boost::test_tools::per_element());
+    }
+}
+
 BOOST_AUTO_TEST_CASE(conv_matches_a_plain_loop) {
     using L = bound<Conv2D<3, 3, 2, Padding::same, 1>, Shape<6, 5, 2>>;
     L conv;

@@ -41,8 +41,8 @@ constexpr bool winograd_trainable(std::size_t kernel, std::size_t stride, std::s
 #if defined(EDGESTACK_SIMD_AVX2)
 
 /// The two Winograd convolutions of one Conv2D layer, in the layer's weight layout
-/// [out][ky][kx][in]. Weights change every step, so each pass packs them again (C x OC 4x4
-/// transforms, small next to a batch's convolutions).
+/// [out][ky][kx][in]. Weights change every training step, so passes pack them again (C x OC
+/// 4x4 transforms, small next to a batch's convolutions) unless they are unchanged.
 class WinogradConv {
 public:
     using Step = backend::detail::Step;
@@ -60,6 +60,9 @@ public:
     }
 
     void set_weights(std::span<const float> w, std::span<const float> bias) {
+        // Unchanged weights (evaluation, inference through the training model) keep their
+        // transform; after an update the first weight already differs.
+        if (std::ranges::equal(w, fwd_.w) && std::ranges::equal(bias, fwd_.b)) return;
         fwd_.w.assign(w.begin(), w.end());
         fwd_.b.assign(bias.begin(), bias.end());
         backend::detail::winograd::pack(fwd_);
