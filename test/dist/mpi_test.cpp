@@ -3,7 +3,9 @@
 // a failed check on one rank cannot leave the other waiting in a collective.
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <memory>
+#include <string>
 
 #include "common.hpp"
 #include "edgestack/dist/data_parallel.hpp"
@@ -50,6 +52,21 @@ int world() {
 BOOST_TEST_GLOBAL_FIXTURE(MpiFixture);
 
 BOOST_AUTO_TEST_SUITE(mpi)
+
+// dist.mpi2 sets EDGESTACK_EXPECT_RANKS=2: a launcher that started lone single-rank
+// processes (a mismatched mpirun) would otherwise pass every check below on one rank.
+BOOST_AUTO_TEST_CASE(every_expected_rank_takes_part) {
+    dist::Mpi comm;
+    const char* expect = std::getenv("EDGESTACK_EXPECT_RANKS");
+    const int n = expect != nullptr ? std::stoi(expect) : comm.size();
+    BOOST_TEST_MESSAGE("rank " << comm.rank() << " of " << comm.size() << ", expected " << n);
+    BOOST_REQUIRE_EQUAL(comm.size(), n);
+    // Each rank contributes its id and a one: the sums prove that all of them ran.
+    std::vector<double> v{static_cast<double>(comm.rank()), 1.0};
+    comm.allreduce_sum(std::span<double>(v));
+    BOOST_TEST(v[0] == n * (n - 1) / 2.0);
+    BOOST_TEST(v[1] == static_cast<double>(n));
+}
 
 BOOST_AUTO_TEST_CASE(ranks_reach_the_weights_of_one_process_with_the_whole_batch) {
     const int ranks = world();
