@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "deploy/scratch.hpp"
 #include "edgestack/deploy/registry.hpp"
 
@@ -90,7 +94,7 @@ BOOST_AUTO_TEST_CASE(known_sha256_vector) {
 BOOST_AUTO_TEST_CASE(promote_and_rollback_move_the_pointer) {
     test::Scratch dir("reg-promote");
     Registry reg(dir.path());
-    for (int i = 0; i < 3; ++i) reg.add("m", bytes_of("v" + std::to_string(i)), info_with(0.5));
+    for (int i = 0; i < 3; ++i) reg.add("m", bytes_of(std::string(1, 'v').append(std::to_string(i))), info_with(0.5));
     reg.promote("m", 1);
     reg.promote("m", 3);
     BOOST_TEST(*reg.serving("m") == 3u);
@@ -188,6 +192,49 @@ BOOST_AUTO_TEST_CASE(signatures_when_required) {
     require_throw_mentioning<config_error>(
         [&] { Registry r(root, {dir.path() / "short-key", false}); }, "at least 16");
     require_throw_mentioning<config_error>([&] { Registry r(root, {{}, true}); }, "key_file");
+}
+
+BOOST_AUTO_TEST_CASE(stale_pointer_temporaries_are_removed_by_the_next_writer) {
+    test::Scratch dir("reg-stale-tmp");
+    Registry reg(dir.path());
+    reg.add("m", bytes_of("one"), info_with(0.5));
+    reg.add("m", bytes_of("two"), info_with(0.5));
+    // A writer killed between write and rename leaves serving.json.tmp-<its pid>.
+    const pid_t child = ::fork();
+    if (child == 0) ::_exit(0);
+    BOOST_TEST_REQUIRE(child > 0);
+    int status = 0;
+    BOOST_TEST_REQUIRE(::waitpid(child, &status, 0) == child);
+    const auto dead = dir.path() / "m" / ("serving.json.tmp-" + std::to_string(child));
+    const auto live = dir.path() / "m" / ("serving.json.tmp-" + std::to_string(::getppid()));
+    overwrite(dead, "{\"version\": 1");
+    overwrite(live, "{\"version\": 2");
+    reg.promote("m", 1);
+    BOOST_TEST(!std::filesystem::exists(dead));
+    BOOST_TEST(std::filesystem::exists(live)); // its writer may still be running
+    BOOST_TEST(*reg.serving("m") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(special_files_are_refused_unread) {
+    test::Scratch dir("reg-special");
+    Registry reg(dir.path());
+    reg.add("m", bytes_of("good bytes"), info_with(0.5));
+    reg.add("m", bytes_of("more bytes"), info_with(0.5));
+    const auto model = dir.path() / "m/1/model.bin";
+    std::filesystem::remove(model);
+    BOOST_TEST_REQUIRE(::mkfifo(model.c_str(), 0644) == 0);
+    require_throw_mentioning<file_error>([&] { reg.load("m", 1); }, "not a regular file");
+    const auto other = dir.path() / "m/2/model.bin";
+    std::filesystem::remove(other);
+    std::filesystem::create_symlink("/dev/zero", other);
+    require_throw_mentioning<file_error>([&] { reg.load("m", 2); }, "not a regular file");
+    // A model file larger than the manifest says is refused before it is read.
+    std::filesystem::remove(other);
+    overwrite(other, std::string(1 << 20, 'x'));
+    require_throw_mentioning<integrity_error>([&] { reg.load("m", 2); }, "1048576 bytes, the manifest says 10");
+    std::filesystem::remove(dir.path() / "m/2/manifest.json");
+    BOOST_TEST_REQUIRE(::mkfifo((dir.path() / "m/2/manifest.json").c_str(), 0644) == 0);
+    require_throw_mentioning<file_error>([&] { reg.load("m", 2); }, "manifest.json: not a regular file");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

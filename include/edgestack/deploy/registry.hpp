@@ -333,7 +333,8 @@ public:
         lm.manifest = manifest(name, version);
         lm.signature_verified = signing() && fs::exists(lm.dir / signature_name);
         const fs::path mfile = lm.dir / lm.manifest.model_file;
-        lm.bytes = detail::read_file(mfile);
+        // Bounded by the stated size: a planted FIFO or /dev/zero link is refused unread.
+        lm.bytes = detail::read_file(mfile, lm.manifest.model_size, true);
         if (lm.bytes.size() != lm.manifest.model_size)
             throw integrity_error(mfile.string() + ": " + std::to_string(lm.bytes.size()) +
                                   " bytes, the manifest says " +
@@ -442,6 +443,8 @@ private:
         j["version"] = sp.version;
         j["history"] = sp.history;
         j["updated"] = detail::utc_now_iso8601();
+        // Under the lock: a temporary of a writer that is no longer running was left by a kill.
+        detail::remove_stale_temporaries(root_ / name / pointer_name);
         detail::replace_file_atomically(root_ / name / pointer_name, j.dump(2) + "\n");
     }
 
