@@ -11,6 +11,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <chrono>
+#include <cstdlib>
+
+#include <poll.h>
+#include <sys/socket.h>
+
 namespace test {
 
 namespace beast = boost::beast;
@@ -75,21 +81,66 @@ Reply call(std::uint16_t port, const std::string& method, const std::string& tar
     return to_reply(parser.get());
 }
 
-std::string raw_exchange(std::uint16_t port, const std::string& bytes) {
+std::string raw_exchange(std::uint16_t port, const std::string& bytes, int timeout_ms) {
     net::io_context ioc;
     tcp::socket sock(ioc);
     sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-    net::write(sock, net::buffer(bytes));
-    sock.shutdown(tcp::socket::shutdown_send);
-    std::string out;
     beast::error_code ec;
+    net::write(sock, net::buffer(bytes), ec);
+    if (!ec) sock.shutdown(tcp::socket::shutdown_send, ec);
+    std::string out;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     char buf[4096];
     for (;;) {
-        const std::size_t n = sock.read_some(net::buffer(buf), ec);
-        out.append(buf, n);
-        if (ec) break;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              deadline - std::chrono::steady_clock::now())
+                              .count();
+        if (left <= 0) break;
+        pollfd p{sock.native_handle(), POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+        const ssize_t n = ::recv(sock.native_handle(), buf, sizeof buf, 0);
+        if (n <= 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
     }
     return out;
+}
+
+Reply parse_raw(const std::string& response) {
+    Reply r;
+    if (response.rfind("HTTP/1.", 0) != 0 || response.size() < 12) return r;
+    r.status = std::atoi(response.c_str() + 9);
+    const auto end = response.find("\r\n\r\n");
+    if (end == std::string::npos) return r;
+    std::size_t i = response.find("\r\n") + 2;
+    while (i < end) {
+        const auto eol = response.find("\r\n", i);
+        const std::string line = response.substr(i, eol - i);
+        if (const auto colon = line.find(':'); colon != std::string::npos) {
+            std::string name = line.substr(0, colon);
+            for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            std::size_t v = colon + 1;
+            while (v < line.size() && line[v] == ' ') ++v;
+            r.headers[name] = line.substr(v);
+        }
+        i = eol + 2;
+    }
+    r.body = response.substr(end + 4);
+    return r;
+}
+
+bool tls12_handshake(std::uint16_t port, const std::string& ciphers) {
+    net::io_context ioc;
+    ssl::context ctx(ssl::context::tls_client);
+    ctx.set_verify_mode(ssl::verify_none);
+    SSL_CTX_set_max_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+    if (SSL_CTX_set_cipher_list(ctx.native_handle(), ciphers.c_str()) != 1) return false;
+    beast::ssl_stream<beast::tcp_stream> s(ioc, ctx);
+    beast::get_lowest_layer(s).connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    beast::error_code ec;
+    s.handshake(ssl::stream_base::client, ec);
+    if (ec) return false;
+    s.shutdown(ec);
+    return true;
 }
 
 struct Connection::State {

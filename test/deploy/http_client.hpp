@@ -20,8 +20,15 @@ struct Reply {
 Reply call(std::uint16_t port, const std::string& method, const std::string& target,
            const std::string& body = {}, const std::string& bearer = {}, bool tls = false);
 
-/// Raw bytes in, raw bytes out: for requests no well-behaved client would send.
-std::string raw_exchange(std::uint16_t port, const std::string& bytes);
+/// Raw bytes in, raw bytes out: for requests no well-behaved client would send. Returns what
+/// arrived until the server closed or `timeout_ms` passed.
+std::string raw_exchange(std::uint16_t port, const std::string& bytes, int timeout_ms = 30000);
+
+/// A raw HTTP response split into status, lower-case headers and body (status 0: none).
+Reply parse_raw(const std::string& response);
+
+/// Whether a TLS 1.2 handshake with only `ciphers` (OpenSSL names) succeeds.
+bool tls12_handshake(std::uint16_t port, const std::string& ciphers);
 
 /// A keep-alive connection that sends requests one after another.
 class Connection {

@@ -14,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "edgestack/deploy/served_model.hpp"
@@ -38,6 +39,13 @@ struct ServerOptions {
     std::uint16_t port = 8000; // 0: an ephemeral port, see Server::port()
     std::size_t threads = 2;   // worker threads; each runs requests to completion
     std::size_t body_limit = std::size_t{4} << 20; // bytes; larger bodies get 413
+    std::size_t header_limit = 16 * 1024; // bytes of request line and headers; more get 431
+    /// Nesting of arrays and objects in a request body; deeper bodies get 400 before any
+    /// JSON is built (a tensor needs its rank plus 3).
+    std::size_t json_depth_limit = 32;
+    /// Open connections; one more is answered 503 with Retry-After and closed. Memory held
+    /// by bodies is bounded by max_connections x body_limit.
+    std::size_t max_connections = 128;
     std::size_t max_batch = 64;                    // samples per request
     /// When not empty, every route but /v2/health/* needs "Authorization: Bearer <token>".
     std::string bearer_token;
@@ -45,7 +53,8 @@ struct ServerOptions {
     /// How often watched registries are polled for a newly promoted version; zero: only
     /// when reload() is called.
     std::chrono::milliseconds reload_interval{1000};
-    /// A connection idle (or sending a request) for longer is closed.
+    /// A connection idle, sending one request or reading one answer for longer is closed
+    /// (slow clients included: the clock runs per request, not per byte).
     std::chrono::seconds idle_timeout{30};
     /// How long stop() waits for requests in flight before closing what is left.
     std::chrono::milliseconds drain_timeout{5000};
@@ -78,6 +87,7 @@ public:
     /// Serve the registry's serving version of `name`, and switch to a newly promoted one
     /// when it appears (requests in flight finish on the version they started with).
     /// Versions other than the serving one are loaded on demand for /versions/{v}/ routes.
+    /// May be called before or after start().
     void watch(const Registry& registry, std::string name, ModelFactory factory);
 
     /// Bind, listen and start the worker threads; returns at once.
@@ -96,12 +106,19 @@ public:
     std::optional<std::uint64_t> serving_version(const std::string& name) const;
     /// Counters and latency of one model (created on first use).
     monitor::ModelStats& stats(const std::string& name);
-    /// Called after every successful inference.
+    /// Called after every successful inference. Safe to call at any time: requests running
+    /// finish with the observer they started with.
     void set_observer(std::function<void(const InferenceRecord&)> observer);
-    /// Appended to /metrics (Prometheus text): drift gauges, accuracy, store backlog.
+    /// Appended to /metrics (Prometheus text): drift gauges, accuracy, store backlog. Safe
+    /// to call at any time.
     void set_metrics_extra(std::function<std::string()> extra);
-    /// Last reload failure per model, empty when none (also exported on /metrics).
+    /// Last load failure per model (of the serving version or of one asked for by URL),
+    /// empty when none; also on /metrics as edgestack_reload_error{model,error}.
     std::vector<std::string> reload_errors() const;
+    /// Answer one raw HTTP/1.1 request (the bytes a client would send) without a socket,
+    /// through the same parser, limits and routes as a connection; returns the raw response.
+    /// Works before start(); for tests and fuzzing.
+    std::string handle(std::string_view request);
 
     struct Impl;
 

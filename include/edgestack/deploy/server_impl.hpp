@@ -7,12 +7,18 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -24,6 +30,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -54,25 +61,33 @@ using Response = http::response<http::string_body>;
 constexpr const char* input_name = "input";
 constexpr const char* output_name = "output";
 constexpr std::size_t version_cache = 4;
+constexpr std::size_t message_limit = 2048; // bytes of an error message sent back
 
-struct Watched {
+/// Where a watched model comes from; shared, never changed after watch(), so requests can
+/// load other versions from it without any lock.
+struct WatchSource {
     Registry registry;
     std::string name;
     ModelFactory factory;
+};
+
+struct Watched {
+    std::shared_ptr<const WatchSource> src;
     std::uint64_t failed_version = 0; // a version that failed: not retried until the pointer moves
-    std::string last_error;
 };
 
 struct ModelEntry {
     std::shared_ptr<const ServedModel> current;
     std::vector<std::shared_ptr<const ServedModel>> others; // other versions asked for by URL
-    int watch_index = -1;
+    std::shared_ptr<const WatchSource> source;              // null: a fixed model
 };
 
 /// An error answer: status and the message that says what to fix.
 struct HttpError {
     http::status status;
     std::string message;
+    bool retry_after = false;
+    bool model_error = true; // counted against the model (a load failure is a reload failure)
 };
 
 struct SessionBase {
@@ -80,6 +95,72 @@ struct SessionBase {
     /// Ask the session to close on its own strand: at once when idle, after its reply when busy.
     virtual void post_shutdown() = 0;
 };
+
+/// Text from a client or a file made safe to send back and to log: valid UTF-8 stays, every
+/// other byte (invalid UTF-8, control characters) becomes \xNN, and the text is cut at
+/// `max` bytes on a character boundary. JSON serialization would throw on invalid UTF-8.
+inline std::string printable(std::string_view s, std::size_t max = 256) {
+    std::string out;
+    out.reserve(std::min(s.size(), max) + 8);
+    std::size_t i = 0;
+    while (i < s.size()) {
+        if (out.size() >= max) {
+            out += "...";
+            break;
+        }
+        const auto c = static_cast<unsigned char>(s[i]);
+        const std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
+                                             : (c >> 3) == 0x1E ? 4 : 0;
+        bool ok = len != 0 && i + len <= s.size();
+        std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1Fu) : len == 3 ? (c & 0x0Fu) : (c & 0x07u);
+        for (std::size_t k = 1; ok && k < len; ++k) {
+            const auto b = static_cast<unsigned char>(s[i + k]);
+            ok = (b & 0xC0) == 0x80;
+            cp = (cp << 6) | (b & 0x3Fu);
+        }
+        if (ok)
+            ok = len == 1   ? (c >= 0x20 && c != 0x7F)
+                 : len == 2 ? cp >= 0x80
+                 : len == 3 ? cp >= 0x800 && (cp < 0xD800 || cp > 0xDFFF)
+                            : cp >= 0x10000 && cp <= 0x10FFFF;
+        if (!ok) {
+            static constexpr char hex[] = "0123456789ABCDEF";
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+            ++i;
+            continue;
+        }
+        out.append(s.substr(i, len));
+        i += len;
+    }
+    return out;
+}
+
+/// The deepest nesting of arrays and objects in `text`, counted without building anything
+/// and returning as soon as it passes `limit`. nlohmann's DOM, dump() and the tensor walk
+/// below all spend memory or stack per level, so depth is bounded before any of them runs.
+/// Until the text stops being JSON this counts exactly what a parser would see.
+inline std::size_t json_depth(std::string_view text, std::size_t limit) {
+    std::size_t depth = 0, deepest = 0;
+    bool in_string = false, escaped = false;
+    for (const char c : text) {
+        if (in_string) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') in_string = false;
+            continue;
+        }
+        if (c == '"') {
+            in_string = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > deepest && (deepest = depth) > limit) return deepest;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return deepest;
+}
 
 inline std::string shape_text(const std::vector<std::size_t>& d) {
     std::string s;
@@ -91,6 +172,11 @@ inline json shape_json(const std::vector<std::size_t>& per_sample) {
     json s = json::array({-1});
     for (auto d : per_sample) s.push_back(d);
     return s;
+}
+
+/// A JSON value for a message: compact, invalid UTF-8 replaced, cut to a readable length.
+inline std::string json_text(const json& j) {
+    return printable(j.dump(-1, ' ', false, json::error_handler_t::replace), 128);
 }
 
 /// Split "/v2/models/x/infer?y" into {"v2","models","x","infer"}.
@@ -108,28 +194,68 @@ inline std::vector<std::string> split_target(std::string_view target) {
     return parts;
 }
 
-/// Append every number of a (possibly nested) JSON array to `out`, in row-major order.
+/// A KServe datatype the server converts to FP32, and the values it admits.
+struct Datatype {
+    std::string_view name;
+    bool integer;
+    std::int64_t min; // integers only
+    std::uint64_t max;
+};
+
+inline const Datatype* find_datatype(std::string_view t) {
+    static constexpr std::array<Datatype, 10> all{{
+        {"FP32", false, 0, 0},
+        {"FP64", false, 0, 0},
+        {"INT8", true, INT8_MIN, INT8_MAX},
+        {"INT16", true, INT16_MIN, INT16_MAX},
+        {"INT32", true, INT32_MIN, INT32_MAX},
+        {"INT64", true, INT64_MIN, INT64_MAX},
+        {"UINT8", true, 0, UINT8_MAX},
+        {"UINT16", true, 0, UINT16_MAX},
+        {"UINT32", true, 0, UINT32_MAX},
+        {"UINT64", true, 0, UINT64_MAX},
+    }};
+    for (const auto& d : all)
+        if (d.name == t) return &d;
+    return nullptr;
+}
+
+/// Append every number of a (possibly nested) JSON array to `out`, in row-major order,
+/// checking each against the datatype. Recursion is bounded by the request's depth limit.
 inline void flatten_numbers(const json& j, std::vector<float>& out, std::size_t limit,
-                            const std::string& where) {
+                            const Datatype& dt, const char* where) {
     if (j.is_array()) {
         for (const auto& e : j) {
-            flatten_numbers(e, out, limit, where);
+            flatten_numbers(e, out, limit, dt, where);
             if (out.size() > limit) return;
         }
         return;
     }
-    if (!j.is_number())
-        throw HttpError{http::status::bad_request,
-                        where + "[" + std::to_string(out.size()) + "] is a " + j.type_name() +
-                            ", not a number"};
-    out.push_back(j.get<float>());
-}
-
-inline bool known_numeric_datatype(const std::string& t) {
-    static constexpr std::array<std::string_view, 11> ok{"FP32",  "FP64",  "FP16",  "INT8",
-                                                         "INT16", "INT32", "INT64", "UINT8",
-                                                         "UINT16", "UINT32", "UINT64"};
-    return std::find(ok.begin(), ok.end(), t) != ok.end() && t != "FP16";
+    const auto at = [&] { return std::string(where) + "[" + std::to_string(out.size()) + "]"; };
+    const auto bad = [](std::string msg) { return HttpError{http::status::bad_request, std::move(msg)}; };
+    if (!j.is_number()) throw bad(at() + " is a " + j.type_name() + ", not a number");
+    if (dt.integer) {
+        if (!j.is_number_integer())
+            throw bad(at() + " is " + json_text(j) + "; datatype " + std::string(dt.name) +
+                      " takes integers only");
+        const bool in_range = j.is_number_unsigned()
+                                  ? j.get<std::uint64_t>() <= dt.max
+                                  : j.get<std::int64_t>() >= dt.min &&
+                                        (j.get<std::int64_t>() < 0 ||
+                                         static_cast<std::uint64_t>(j.get<std::int64_t>()) <= dt.max);
+        if (!in_range)
+            throw bad(at() + " is " + json_text(j) + ", outside the range of " +
+                      std::string(dt.name) + " (" + std::to_string(dt.min) + ".." +
+                      std::to_string(dt.max) + ")");
+        out.push_back(j.get<float>());
+        return;
+    }
+    const double v = j.get<double>();
+    if (!std::isfinite(v) || std::fabs(v) > static_cast<double>(std::numeric_limits<float>::max()))
+        throw bad(at() + " is " + json_text(j) +
+                  ", outside the range of FP32 (the engine computes in FP32; magnitudes up to "
+                  "3.4028235e+38)");
+    out.push_back(static_cast<float>(v));
 }
 
 } // namespace detail::serve
@@ -141,17 +267,37 @@ struct Server::Impl {
     using Request = detail::serve::Request;
     using Response = detail::serve::Response;
     using Watched = detail::serve::Watched;
+    using WatchSource = detail::serve::WatchSource;
+    using status = detail::serve::http::status;
+    using Observer = std::function<void(const InferenceRecord&)>;
+    using MetricsExtra = std::function<std::string()>;
 
-    explicit Impl(ServerOptions o) : opt(std::move(o)), acceptor(ioc) {
+    explicit Impl(ServerOptions o)
+        : opt(std::move(o)), accept_strand(ioc.get_executor()), acceptor(accept_strand),
+          accept_timer(accept_strand) {
         if (opt.threads == 0) throw config_error("ServerOptions: threads must be >= 1");
         if (opt.max_batch == 0) throw config_error("ServerOptions: max_batch must be >= 1");
         if (opt.body_limit < 64) throw config_error("ServerOptions: body_limit must be >= 64 bytes");
+        if (opt.header_limit < 256)
+            throw config_error("ServerOptions: header_limit must be >= 256 bytes");
+        if (opt.json_depth_limit < 4)
+            throw config_error("ServerOptions: json_depth_limit must be >= 4 (a tensor needs 4)");
+        if (opt.max_connections == 0)
+            throw config_error("ServerOptions: max_connections must be >= 1");
+        if (opt.idle_timeout.count() <= 0)
+            throw config_error("ServerOptions: idle_timeout must be positive");
         if (opt.tls) {
             namespace ssl = detail::serve::ssl;
             ssl_ctx.emplace(ssl::context::tls_server);
             ssl_ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                                  ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
                                  ssl::context::no_tlsv1_1);
+            // TLS 1.2: forward-secret AEAD suites only (no static RSA key exchange, no CBC).
+            // TLS 1.3 suites all are.
+            if (SSL_CTX_set_cipher_list(ssl_ctx->native_handle(),
+                                        "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL") != 1)
+                throw config_error("TLS: OpenSSL refused the cipher list");
+            SSL_CTX_set_options(ssl_ctx->native_handle(), SSL_OP_CIPHER_SERVER_PREFERENCE);
             boost::system::error_code ec;
             ssl_ctx->use_certificate_chain_file(opt.tls->certificate_chain.string(), ec);
             if (ec)
@@ -173,40 +319,70 @@ struct Server::Impl {
         return *p;
     }
 
+    static void check_made(const std::shared_ptr<const ServedModel>& m, const std::string& name,
+                           std::uint64_t v) {
+        if (!m) throw config_error("the model factory returned nothing");
+        if (m->name() != name || m->version() != v)
+            throw config_error("the model factory returned " + m->name() + " v" +
+                               std::to_string(m->version()) + " for " + name + " v" +
+                               std::to_string(v));
+    }
+
+    void note_load_error(const std::string& name, std::string text) {
+        reload_failures.fetch_add(1, std::memory_order_relaxed);
+        std::lock_guard lock(errors_m);
+        load_errors[name] = detail::serve::printable(text, 1024);
+    }
+
+    std::shared_ptr<const ServedModel> cached(const std::string& name, std::uint64_t v) {
+        std::shared_lock lock(models_m);
+        const auto it = models.find(name);
+        if (it == models.end()) return nullptr;
+        if (it->second.current && it->second.current->version() == v) return it->second.current;
+        for (const auto& m : it->second.others)
+            if (m->version() == v) return m;
+        return nullptr;
+    }
+
     std::shared_ptr<const ServedModel> find(const std::string& name,
                                             std::optional<std::uint64_t> version) {
-        int watch_index = -1;
+        const std::string quoted = "model '" + detail::serve::printable(name) + "'";
+        std::shared_ptr<const WatchSource> src;
         {
             std::shared_lock lock(models_m);
             const auto it = models.find(name);
-            if (it == models.end())
-                throw Error{detail::serve::http::status::not_found,
-                            "model '" + name + "' is not served here"};
+            if (it == models.end()) throw Error{status::not_found, quoted + " is not served here"};
             const auto& e = it->second;
             if (!version) {
                 if (!e.current)
-                    throw Error{detail::serve::http::status::service_unavailable,
-                                "model '" + name + "' has no version loaded yet"};
+                    throw Error{status::service_unavailable, quoted + " has no version loaded yet",
+                                true};
                 return e.current;
             }
-            if (e.current && e.current->version() == *version) return e.current;
-            for (const auto& m : e.others)
-                if (m->version() == *version) return m;
-            watch_index = e.watch_index;
+            src = e.source;
         }
-        const std::string what = "model '" + name + "' has no version " + std::to_string(*version);
-        if (watch_index < 0) throw Error{detail::serve::http::status::not_found, what};
-        std::lock_guard reload_lock(reload_m);
-        auto& w = watched[static_cast<std::size_t>(watch_index)];
-        if (!w.registry.has(name, *version))
-            throw Error{detail::serve::http::status::not_found, what};
+        if (auto m = cached(name, *version)) return m;
+        const std::string what = quoted + " has no version " + std::to_string(*version);
+        if (!src) throw Error{status::not_found, what};
+        // Loaded and verified outside every lock that requests need, one at a time: a client
+        // cycling through old versions keeps one worker busy, not all of them.
+        std::unique_lock loading(demand_m, std::try_to_lock);
+        if (!loading.owns_lock())
+            throw Error{status::service_unavailable,
+                        quoted + " version " + std::to_string(*version) +
+                            " is not loaded and another version is loading now; retry shortly",
+                        true};
+        if (auto m = cached(name, *version)) return m;
+        if (!src->registry.has(name, *version)) throw Error{status::not_found, what};
         std::shared_ptr<const ServedModel> m;
         try {
-            m = w.factory(w.registry.load(name, *version));
+            m = src->factory(src->registry.load(name, *version));
+            check_made(m, name, *version);
         } catch (const std::exception& ex) {
-            throw Error{detail::serve::http::status::internal_server_error,
-                        "model '" + name + "' version " + std::to_string(*version) +
-                            " failed to load: " + ex.what()};
+            const std::string text = quoted + " version " + std::to_string(*version) +
+                                     " failed to load: " + ex.what();
+            note_load_error(name, text);
+            throw Error{status::internal_server_error, text, false, false};
         }
         std::unique_lock lock(models_m);
         auto& others = models[name].others;
@@ -215,40 +391,41 @@ struct Server::Impl {
         return m;
     }
 
+    // Runs under reload_m, which only the reload thread, reload(), watch() and stop() take.
     bool load_watched(Watched& w) {
+        const WatchSource& src = *w.src;
         std::optional<std::uint64_t> v;
         try {
-            v = w.registry.serving(w.name);
+            v = src.registry.serving(src.name);
         } catch (const std::exception& ex) {
-            w.last_error = ex.what();
-            ++reload_failures;
+            note_load_error(src.name, src.name + ": serving pointer: " + ex.what());
             return false;
         }
         if (!v) return false;
         {
             std::shared_lock lock(models_m);
-            const auto it = models.find(w.name);
+            const auto it = models.find(src.name);
             if (it != models.end() && it->second.current && it->second.current->version() == *v)
                 return false;
         }
         if (w.failed_version == *v) return false;
         try {
-            auto m = w.factory(w.registry.load(w.name, *v));
-            if (!m) throw config_error("the model factory returned nothing");
-            if (m->name() != w.name || m->version() != *v)
-                throw config_error("the model factory returned " + m->name() + " v" +
-                                   std::to_string(m->version()) + " for " + w.name + " v" +
-                                   std::to_string(*v));
-            std::unique_lock lock(models_m);
-            models[w.name].current = std::move(m);
-            w.last_error.clear();
+            auto m = src.factory(src.registry.load(src.name, *v));
+            check_made(m, src.name, *v);
+            {
+                std::unique_lock lock(models_m);
+                models[src.name].current = std::move(m);
+            }
+            {
+                std::lock_guard lock(errors_m);
+                load_errors.erase(src.name);
+            }
             w.failed_version = 0;
             ++reloads;
             return true;
         } catch (const std::exception& ex) {
             w.failed_version = *v;
-            w.last_error = w.name + " v" + std::to_string(*v) + ": " + ex.what();
-            ++reload_failures;
+            note_load_error(src.name, src.name + " v" + std::to_string(*v) + ": " + ex.what());
             return false;
         }
     }
@@ -258,6 +435,26 @@ struct Server::Impl {
         bool changed = false;
         for (auto& w : watched) changed = load_watched(w) || changed;
         return changed;
+    }
+
+    void start_reloader() {
+        std::lock_guard lock(stop_m);
+        if (stopping || !started || reloader.joinable() || opt.reload_interval.count() <= 0)
+            return;
+        reloader = std::thread([this] {
+            std::unique_lock lock(stop_m);
+            while (!stopping) {
+                stop_cv.wait_for(lock, opt.reload_interval);
+                if (stopping) break;
+                lock.unlock();
+                try {
+                    reload();
+                } catch (...) {
+                    reload_failures.fetch_add(1, std::memory_order_relaxed);
+                }
+                lock.lock();
+            }
+        });
     }
 
     bool ready() {
@@ -271,33 +468,121 @@ struct Server::Impl {
 
     // --- requests -------------------------------------------------------------------------
 
+    /// Never throws but for lack of memory to build even the fallback answer.
     Response answer(const Request& req) {
-        namespace http = detail::serve::http;
-        const auto target = req.target();
-        const auto parts =
-            detail::serve::split_target(std::string_view(target.data(), target.size()));
         std::string model_name;
         try {
+            const auto target = req.target();
+            const auto parts =
+                detail::serve::split_target(std::string_view(target.data(), target.size()));
             Response r = route(req, parts, model_name);
             count(r.result_int(), model_name);
             return r;
         } catch (const Error& e) {
-            Response r = error_response(req, e.status, e.message);
-            if (e.status == http::status::unauthorized)
-                r.set(http::field::www_authenticate, "Bearer");
-            count(r.result_int(), model_name);
-            return r;
+            return error_answer(req.version(), e, model_name);
+        } catch (const std::bad_alloc&) {
+            return error_answer(req.version(), Error{status::service_unavailable,
+                                                     "out of memory answering this request", true},
+                                model_name);
         } catch (const std::exception& e) {
-            Response r = error_response(req, http::status::internal_server_error, e.what());
-            count(r.result_int(), model_name);
-            return r;
+            return error_answer(req.version(), Error{status::internal_server_error, e.what()},
+                                model_name);
+        } catch (...) {
+            return error_answer(req.version(),
+                                Error{status::internal_server_error, "unknown failure"}, model_name);
         }
     }
 
-    void count(unsigned status, const std::string& model_name) {
-        const std::size_t cls = std::min<std::size_t>(status / 100, 5);
+    Response error_answer(unsigned version, const Error& e, const std::string& model_name) {
+        Response r;
+        try {
+            r = error_response(version, e.status, e.message);
+        } catch (...) {
+            r = Response{status::internal_server_error, version};
+            r.body() = "{\"error\":\"the error answer could not be built\"}";
+            r.prepare_payload();
+        }
+        if (e.status == status::unauthorized)
+            r.set(detail::serve::http::field::www_authenticate, "Bearer");
+        if (e.retry_after) r.set(detail::serve::http::field::retry_after, "1");
+        count(r.result_int(), e.model_error ? model_name : std::string());
+        return r;
+    }
+
+    /// The answer to a request the parser refused: what limit or rule it broke.
+    Response parse_failure(detail::serve::beast::error_code ec) {
+        namespace http = detail::serve::http;
+        Error e{status::bad_request, "malformed HTTP request: " + ec.message()};
+        if (ec == http::error::body_limit)
+            e = Error{status::payload_too_large,
+                      "request body too large; the body limit is " +
+                          std::to_string(opt.body_limit) + " bytes (ServerOptions::body_limit)"};
+        else if (ec == http::error::header_limit)
+            e = Error{status::request_header_fields_too_large,
+                      "request line and header fields too large; the header limit is " +
+                          std::to_string(opt.header_limit) +
+                          " bytes (ServerOptions::header_limit)"};
+        Response r = error_answer(11, e, {});
+        r.keep_alive(false);
+        return r;
+    }
+
+    Response over_capacity() {
+        Response r = error_answer(
+            11,
+            Error{status::service_unavailable,
+                  "server busy: " + std::to_string(opt.max_connections) +
+                      " connections are open, the most it keeps (ServerOptions::max_connections); "
+                      "retry later",
+                  true},
+            {});
+        r.keep_alive(false);
+        return r;
+    }
+
+    void configure(detail::serve::http::request_parser<detail::serve::http::string_body>& p) const {
+        p.body_limit(opt.body_limit);
+        p.header_limit(static_cast<std::uint32_t>(
+            std::min<std::size_t>(opt.header_limit, std::numeric_limits<std::uint32_t>::max())));
+    }
+
+    /// Parse raw bytes as one request and answer it, as a connection would.
+    std::string handle_raw(std::string_view bytes) {
+        namespace http = detail::serve::http;
+        namespace net = detail::serve::net;
+        http::request_parser<http::string_body> parser;
+        configure(parser);
+        parser.eager(true);
+        detail::serve::beast::error_code ec;
+        net::const_buffer buf(bytes.data(), bytes.size());
+        for (;;) {
+            const std::size_t n = parser.put(buf, ec);
+            buf += n;
+            if (ec == http::error::need_more) {
+                ec = {};
+                if (n == 0 || buf.size() == 0) {
+                    if (!parser.is_done()) parser.put_eof(ec);
+                    break;
+                }
+                continue;
+            }
+            if (ec || parser.is_done()) break;
+            if (n == 0) {
+                parser.put_eof(ec);
+                break;
+            }
+        }
+        Response res = ec ? parse_failure(ec) : answer(parser.get());
+        if (!ec) res.keep_alive(parser.get().keep_alive());
+        std::ostringstream out;
+        out << res;
+        return out.str();
+    }
+
+    void count(unsigned status_code, const std::string& model_name) {
+        const std::size_t cls = std::min<std::size_t>(status_code / 100, 5);
         http_by_class[cls].fetch_add(1, std::memory_order_relaxed);
-        if (model_name.empty() || status < 400) return;
+        if (model_name.empty() || status_code < 400) return;
         bool known;
         {
             std::shared_lock lock(models_m);
@@ -305,51 +590,69 @@ struct Server::Impl {
         }
         if (!known) return; // do not let clients create stats entries for made-up names
         auto& s = stats_for(model_name);
-        (status >= 500 ? s.server_errors : s.client_errors).fetch_add(1);
+        (status_code >= 500 ? s.server_errors : s.client_errors).fetch_add(1);
     }
 
-    static Response json_response(const Request& req, detail::serve::http::status st,
-                                  const json& body) {
-        Response r{st, req.version()};
+    static Response json_response(unsigned version, status st, const json& body) {
+        Response r{st, version};
         r.set(detail::serve::http::field::server, "edgestack");
         r.set(detail::serve::http::field::content_type, "application/json");
-        r.body() = body.dump();
+        // Replace, never throw: a message may quote bytes that are not UTF-8.
+        r.body() = body.dump(-1, ' ', false, json::error_handler_t::replace);
         r.prepare_payload();
         return r;
     }
+    static Response json_response(const Request& req, status st, const json& body) {
+        return json_response(req.version(), st, body);
+    }
 
-    static Response error_response(const Request& req, detail::serve::http::status st,
-                                   const std::string& message) {
-        return json_response(req, st, json{{"error", message}});
+    static Response error_response(unsigned version, status st, const std::string& message) {
+        return json_response(version, st,
+                             json{{"error", detail::serve::printable(
+                                                message, detail::serve::message_limit)}});
     }
 
     void check_auth(const Request& req) {
         if (opt.bearer_token.empty()) return;
         const auto h = req[detail::serve::http::field::authorization];
-        const std::string_view prefix = "Bearer ";
-        const std::string_view got(h.data(), h.size());
-        const bool ok = got.size() == prefix.size() + opt.bearer_token.size() &&
-                        got.substr(0, prefix.size()) == prefix &&
-                        CRYPTO_memcmp(got.data() + prefix.size(), opt.bearer_token.data(),
-                                      opt.bearer_token.size()) == 0;
+        std::string_view got(h.data(), h.size());
+        // The scheme is case-insensitive (RFC 9110 11.1), followed by one or more spaces.
+        constexpr std::string_view scheme = "bearer";
+        bool ok = got.size() > scheme.size() && (got[scheme.size()] == ' ');
+        for (std::size_t i = 0; ok && i < scheme.size(); ++i)
+            ok = std::tolower(static_cast<unsigned char>(got[i])) == scheme[i];
+        if (ok) {
+            got.remove_prefix(scheme.size());
+            while (!got.empty() && got.front() == ' ') got.remove_prefix(1);
+            ok = got.size() == opt.bearer_token.size() &&
+                 CRYPTO_memcmp(got.data(), opt.bearer_token.data(), opt.bearer_token.size()) == 0;
+        }
         if (!ok)
-            throw Error{detail::serve::http::status::unauthorized,
+            throw Error{status::unauthorized,
                         h.empty() ? "missing 'Authorization: Bearer <token>' header"
                                   : "wrong bearer token"};
     }
 
+    static std::string request_line(const Request& req) {
+        const auto t = req.target();
+        return detail::serve::printable(std::string_view(req.method_string().data(),
+                                                         req.method_string().size()),
+                                        32) +
+               " " + detail::serve::printable(std::string_view(t.data(), t.size()), 256);
+    }
+
     static void require_method(const Request& req, detail::serve::http::verb v) {
         if (req.method() != v)
-            throw Error{detail::serve::http::status::method_not_allowed,
-                        std::string(req.method_string()) + " " + std::string(req.target()) +
-                            ": use " + std::string(detail::serve::http::to_string(v))};
+            throw Error{status::method_not_allowed,
+                        request_line(req) + ": use " +
+                            std::string(detail::serve::http::to_string(v))};
     }
 
     static std::uint64_t parse_version(const std::string& s) {
         std::uint64_t v = 0;
         if (!deploy::detail::parse_version(s, v))
-            throw Error{detail::serve::http::status::bad_request,
-                        "version '" + s + "' is not a positive integer"};
+            throw Error{status::bad_request,
+                        "version '" + detail::serve::printable(s, 64) + "' is not a positive integer"};
         return v;
     }
 
@@ -359,15 +662,15 @@ struct Server::Impl {
         const auto n = p.size();
         if (n == 3 && p[0] == "v2" && p[1] == "health" && (p[2] == "live" || p[2] == "ready")) {
             require_method(req, verb::get);
-            if (p[2] == "live") return json_response(req, http::status::ok, json{{"live", true}});
+            if (p[2] == "live") return json_response(req, status::ok, json{{"live", true}});
             const bool r = ready();
-            return json_response(req, r ? http::status::ok : http::status::service_unavailable,
+            return json_response(req, r ? status::ok : status::service_unavailable,
                                  json{{"ready", r}});
         }
         check_auth(req);
         if (n == 1 && p[0] == "metrics") {
             require_method(req, verb::get);
-            Response r{http::status::ok, req.version()};
+            Response r{status::ok, req.version()};
             r.set(http::field::server, "edgestack");
             r.set(http::field::content_type, "text/plain; version=0.0.4");
             r.body() = metrics_text();
@@ -376,7 +679,7 @@ struct Server::Impl {
         }
         if (n == 1 && p[0] == "v2") {
             require_method(req, verb::get);
-            return json_response(req, http::status::ok,
+            return json_response(req, status::ok,
                                  json{{"name", "edgestack"}, {"version", "0.1.0"},
                                       {"extensions", json::array()}});
         }
@@ -395,7 +698,7 @@ struct Server::Impl {
             if (n == k + 1 && p[k] == "ready") {
                 require_method(req, verb::get);
                 const auto m = find(model, version);
-                return json_response(req, http::status::ok,
+                return json_response(req, status::ok,
                                      json{{"name", m->name()},
                                           {"version", std::to_string(m->version())},
                                           {"ready", !stopping.load()}});
@@ -405,8 +708,7 @@ struct Server::Impl {
                 return infer(req, find(model, version));
             }
         }
-        throw Error{http::status::not_found, "no route for " + std::string(req.method_string()) +
-                                                 " " + std::string(req.target())};
+        throw Error{status::not_found, "no route for " + request_line(req)};
     }
 
     Response metadata(const Request& req, const ServedModel& m) {
@@ -418,7 +720,7 @@ struct Server::Impl {
                 versions.push_back(std::to_string(it->second.current->version()));
         }
         return json_response(
-            req, detail::serve::http::status::ok,
+            req, status::ok,
             json{{"name", m.name()},
                  {"versions", versions},
                  {"platform", m.platform()},
@@ -432,34 +734,46 @@ struct Server::Impl {
     }
 
     Response infer(const Request& req, const std::shared_ptr<const ServedModel>& mp) {
-        namespace http = detail::serve::http;
+        using detail::serve::json_text;
         const ServedModel& m = *mp;
-        const auto bad = [](std::string msg) { return Error{http::status::bad_request, std::move(msg)}; };
+        const std::string quoted = "model '" + detail::serve::printable(m.name()) + "'";
+        const auto bad = [](std::string msg) { return Error{status::bad_request, std::move(msg)}; };
+        const std::string& text = req.body();
+        if (const auto d = detail::serve::json_depth(text, opt.json_depth_limit);
+            d > opt.json_depth_limit)
+            throw bad("request body nests arrays and objects more than " +
+                      std::to_string(opt.json_depth_limit) +
+                      " levels deep (ServerOptions::json_depth_limit)");
         json body;
         try {
-            body = json::parse(req.body());
+            body = json::parse(text);
         } catch (const json::parse_error& e) {
             throw bad("request body is not valid JSON: byte " + std::to_string(e.byte) + ": " +
                       e.what());
+        } catch (const json::out_of_range& e) {
+            throw bad(std::string("request body holds a number out of range: ") + e.what());
+        } catch (const json::exception& e) {
+            throw bad(std::string("request body is not valid JSON: ") + e.what());
         }
         if (!body.is_object()) throw bad("request body must be a JSON object with 'inputs'");
         if (!body.contains("inputs") || !body["inputs"].is_array())
             throw bad("field 'inputs' is missing or not an array");
         const auto& inputs = body["inputs"];
         if (inputs.size() != 1)
-            throw bad("field 'inputs' has " + std::to_string(inputs.size()) + " tensors; model '" +
-                      m.name() + "' takes exactly one, named '" + detail::serve::input_name + "'");
+            throw bad("field 'inputs' has " + std::to_string(inputs.size()) + " tensors; " +
+                      quoted + " takes exactly one, named '" + detail::serve::input_name + "'");
         const auto& t = inputs[0];
         if (!t.is_object()) throw bad("inputs[0] must be an object");
         for (const char* key : {"name", "shape", "datatype", "data"})
             if (!t.contains(key)) throw bad(std::string("inputs[0].") + key + " is missing");
         if (!t["name"].is_string() || t["name"].get<std::string>() != detail::serve::input_name)
-            throw bad("inputs[0].name is " + t["name"].dump() + "; model '" + m.name() +
-                      "' has one input, named '" + detail::serve::input_name + "'");
+            throw bad("inputs[0].name is " + json_text(t["name"]) + "; " + quoted +
+                      " has one input, named '" + detail::serve::input_name + "'");
         if (!t["datatype"].is_string()) throw bad("inputs[0].datatype must be a string");
         const auto datatype = t["datatype"].get<std::string>();
-        if (!detail::serve::known_numeric_datatype(datatype))
-            throw bad("inputs[0].datatype '" + datatype +
+        const detail::serve::Datatype* dt = detail::serve::find_datatype(datatype);
+        if (!dt)
+            throw bad("inputs[0].datatype '" + detail::serve::printable(datatype, 64) +
                       "' is not supported; use FP32 (or FP64, INT8..INT64, UINT8..UINT64)");
         const auto& shape = t["shape"];
         if (!shape.is_array() || shape.size() < 2)
@@ -467,15 +781,19 @@ struct Server::Impl {
         std::vector<std::size_t> dims;
         for (std::size_t i = 0; i < shape.size(); ++i) {
             if (!shape[i].is_number_integer() || shape[i].get<std::int64_t>() < 1)
-                throw bad("inputs[0].shape[" + std::to_string(i) + "] is " + shape[i].dump() +
+                throw bad("inputs[0].shape[" + std::to_string(i) + "] is " + json_text(shape[i]) +
                           "; every dimension must be an integer >= 1");
             dims.push_back(shape[i].get<std::size_t>());
         }
+        // Checked: a product that wraps 2^64 must not pass for the model's size.
         std::size_t per_sample = 1;
-        for (std::size_t i = 1; i < dims.size(); ++i) per_sample *= dims[i];
-        if (per_sample != m.input_size())
-            throw bad("inputs[0].shape " + shape.dump() + " gives " + std::to_string(per_sample) +
-                      " values per sample; model '" + m.name() + "' takes " +
+        bool overflow = false;
+        for (std::size_t i = 1; i < dims.size() && !overflow; ++i)
+            overflow = __builtin_mul_overflow(per_sample, dims[i], &per_sample);
+        if (overflow || per_sample != m.input_size())
+            throw bad("inputs[0].shape " + json_text(shape) + " gives " +
+                      (overflow ? std::string("more than 2^64") : std::to_string(per_sample)) +
+                      " values per sample; " + quoted + " takes " +
                       detail::serve::shape_text(m.input_shape()) + " = " +
                       std::to_string(m.input_size()));
         const std::size_t batch = dims[0];
@@ -489,8 +807,8 @@ struct Server::Impl {
             for (std::size_t i = 0; i < outs.size(); ++i)
                 if (!outs[i].is_object() || !outs[i].contains("name") ||
                     outs[i]["name"] != detail::serve::output_name)
-                    throw bad("outputs[" + std::to_string(i) + "] asks for " + outs[i].dump() +
-                              "; model '" + m.name() + "' has one output, named '" +
+                    throw bad("outputs[" + std::to_string(i) + "] asks for " + json_text(outs[i]) +
+                              "; " + quoted + " has one output, named '" +
                               detail::serve::output_name + "'");
         }
         std::string id;
@@ -503,10 +821,10 @@ struct Server::Impl {
         x.clear();
         x.reserve(expected);
         if (!t["data"].is_array()) throw bad("inputs[0].data must be an array of numbers");
-        detail::serve::flatten_numbers(t["data"], x, expected, "inputs[0].data");
+        detail::serve::flatten_numbers(t["data"], x, expected, *dt, "inputs[0].data");
         if (x.size() != expected)
             throw bad("inputs[0].data has " + (x.size() > expected ? "more than " : std::string()) +
-                      std::to_string(x.size()) + " values; shape " + shape.dump() + " needs " +
+                      std::to_string(x.size()) + " values; shape " + json_text(shape) + " needs " +
                       std::to_string(expected));
         y.assign(batch * m.output_size(), 0.0f);
 
@@ -516,17 +834,17 @@ struct Server::Impl {
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         if (!ok)
-            throw Error{http::status::internal_server_error,
-                        "model '" + m.name() + "' v" + std::to_string(m.version()) +
+            throw Error{status::internal_server_error,
+                        quoted + " v" + std::to_string(m.version()) +
                             " refused the batch (engine run failed)"};
         st.latency.record(seconds);
         st.throughput.add();
         st.requests.fetch_add(1, std::memory_order_relaxed);
         st.samples.fetch_add(batch, std::memory_order_relaxed);
-        if (observer) {
+        if (const auto obs = observer.load(); obs && *obs) {
             // Monitoring must never fail a request that the engine answered.
             try {
-                observer(InferenceRecord{m, batch, x, y, seconds, id});
+                (*obs)(InferenceRecord{m, batch, x, y, seconds, id});
             } catch (...) {
                 observer_failures.fetch_add(1, std::memory_order_relaxed);
             }
@@ -541,7 +859,7 @@ struct Server::Impl {
                                                {"shape", out_shape},
                                                {"data", y}}})}};
         if (!id.empty()) res["id"] = id;
-        return json_response(req, http::status::ok, res);
+        return json_response(req, status::ok, res);
     }
 
     std::string metrics_text() {
@@ -554,8 +872,29 @@ struct Server::Impl {
         w.family("edgestack_reloads_total", "counter", "Models switched to a newly promoted version.");
         w.sample("edgestack_reloads_total", {}, static_cast<double>(reloads.load()));
         w.family("edgestack_reload_failures_total", "counter",
-                 "Promoted versions that failed to load or verify.");
+                 "Versions that failed to load or verify (promoted, or asked for by URL).");
         w.sample("edgestack_reload_failures_total", {}, static_cast<double>(reload_failures.load()));
+        {
+            std::vector<std::pair<std::string, std::string>> errs;
+            {
+                std::lock_guard lock(errors_m);
+                errs.assign(load_errors.begin(), load_errors.end());
+            }
+            w.family("edgestack_reload_error", "gauge",
+                     "1 per model whose last load failed (serving version or one asked for by "
+                     "URL); the label says why.");
+            for (const auto& [name, text] : errs)
+                w.sample("edgestack_reload_error", {{"model", name}, {"error", text}}, 1.0);
+        }
+        w.family("edgestack_connections_open", "gauge", "Connections open now.");
+        w.sample("edgestack_connections_open", {}, static_cast<double>(connections.load()));
+        w.family("edgestack_connections_refused_total", "counter",
+                 "Connections answered 503 because max_connections were open.");
+        w.sample("edgestack_connections_refused_total", {},
+                 static_cast<double>(connections_refused.load()));
+        w.family("edgestack_accept_errors_total", "counter",
+                 "Failed accepts (out of file descriptors, ...); each backs off before the next.");
+        w.sample("edgestack_accept_errors_total", {}, static_cast<double>(accept_errors.load()));
         w.family("edgestack_observer_failures_total", "counter",
                  "Inferences whose monitoring observer threw (the answer was still sent).");
         w.sample("edgestack_observer_failures_total", {}, static_cast<double>(observer_failures.load()));
@@ -603,7 +942,13 @@ struct Server::Impl {
         w.family("edgestack_model_latency_seconds", "histogram", "Engine time per request.");
         for (auto& [name, s] : all) w.histogram("edgestack_model_latency_seconds", {{"model", name}}, s->latency);
         std::string text = w.take();
-        if (metrics_extra) text += metrics_extra();
+        if (const auto extra = metrics_extra.load(); extra && *extra) {
+            try {
+                text += (*extra)();
+            } catch (...) {
+                observer_failures.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
         return text;
     }
 
@@ -617,25 +962,43 @@ struct Server::Impl {
     }
 
     void accept();
+    void run_worker() {
+        // A handler that throws must not take the worker (and the process) down with it.
+        for (;;) {
+            try {
+                ioc.run();
+                return;
+            } catch (...) {
+                handler_failures.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+    }
 
     ServerOptions opt;
     detail::serve::net::io_context ioc{static_cast<int>(opt.threads)};
     std::optional<detail::serve::ssl::context> ssl_ctx;
+    detail::serve::net::strand<detail::serve::net::io_context::executor_type> accept_strand;
     detail::serve::tcp::acceptor acceptor;
+    detail::serve::net::steady_timer accept_timer;
     std::vector<std::thread> threads;
     std::thread reloader;
 
     std::shared_mutex models_m;
     std::map<std::string, detail::serve::ModelEntry> models;
-    std::mutex reload_m;
+    std::mutex reload_m;            // the watched list and its reload state
     std::vector<Watched> watched;
+    std::mutex demand_m;            // one on-demand version load at a time
+    mutable std::mutex errors_m;    // load_errors
+    std::map<std::string, std::string> load_errors;
     std::mutex stats_m;
     std::map<std::string, std::unique_ptr<monitor::ModelStats>> stats;
 
     std::array<std::atomic<std::uint64_t>, 6> http_by_class{};
     std::atomic<std::uint64_t> reloads{0}, reload_failures{0}, observer_failures{0};
-    std::function<void(const InferenceRecord&)> observer;
-    std::function<std::string()> metrics_extra;
+    std::atomic<std::uint64_t> accept_errors{0}, connections_refused{0}, handler_failures{0};
+    std::atomic<std::size_t> connections{0};
+    std::atomic<std::shared_ptr<const Observer>> observer;
+    std::atomic<std::shared_ptr<const MetricsExtra>> metrics_extra;
 
     std::atomic<bool> stopping{false};
     std::atomic<bool> started{false};
@@ -656,9 +1019,15 @@ class HttpSession final : public SessionBase,
 public:
     static constexpr bool tls = !std::is_same_v<Stream, beast::tcp_stream>;
 
+    /// `refuse`: the server is at max_connections; answer 503 at once and close.
     template <class... Args>
-    HttpSession(Server::Impl& srv, Args&&... args)
-        : srv_(srv), stream_(std::forward<Args>(args)...) {}
+    HttpSession(Server::Impl& srv, bool refuse, Args&&... args)
+        : srv_(srv), refuse_(refuse), stream_(std::forward<Args>(args)...) {
+        if (!refuse_) srv_.connections.fetch_add(1);
+    }
+    ~HttpSession() override {
+        if (!refuse_) srv_.connections.fetch_sub(1);
+    }
 
     void run() {
         net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -668,10 +1037,10 @@ public:
                     ssl::stream_base::server,
                     [self](beast::error_code ec) {
                         if (ec) return self->close_now();
-                        self->read();
+                        self->begin();
                     });
             } else {
-                self->read();
+                self->begin();
             }
         });
     }
@@ -684,11 +1053,23 @@ public:
     }
 
 private:
+    void begin() {
+        if (!refuse_) return read();
+        busy_ = true;
+        ++srv_.in_flight;
+        try {
+            res_ = srv_.over_capacity();
+        } catch (...) {
+            --srv_.in_flight;
+            return close_now();
+        }
+        write(true);
+    }
+
     void read() {
         if (srv_.stopping) return close();
         parser_.emplace();
-        parser_->body_limit(srv_.opt.body_limit);
-        parser_->header_limit(16 * 1024);
+        srv_.configure(*parser_);
         beast::get_lowest_layer(stream_).expires_after(srv_.opt.idle_timeout);
         http::async_read(stream_, buffer_, *parser_,
                          [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
@@ -703,24 +1084,23 @@ private:
             return close();
         busy_ = true;
         ++srv_.in_flight;
-        if (ec) {
-            // The request could not be parsed: say why, then close (the stream is out of step).
-            const bool too_big = ec == http::error::body_limit || ec == http::error::header_limit;
-            Request dummy;
-            dummy.version(11);
-            res_ = Server::Impl::error_response(
-                dummy, too_big ? http::status::payload_too_large : http::status::bad_request,
-                too_big ? "request too large (" + ec.message() + "); the body limit is " +
-                              std::to_string(srv_.opt.body_limit) + " bytes"
-                        : "malformed HTTP request: " + ec.message());
-            srv_.count(res_.result_int(), {});
-            res_.keep_alive(false);
-            return write(true);
+        bool keep = false;
+        try {
+            if (ec) {
+                // The request could not be parsed: say why, then close (the stream is out of step).
+                res_ = srv_.parse_failure(ec);
+            } else {
+                const Request& req = parser_->get();
+                res_ = srv_.answer(req);
+                keep = req.keep_alive() && !srv_.stopping && !close_after_;
+            }
+            res_.keep_alive(keep);
+        } catch (...) {
+            // Out of memory even for the fallback answer: drop this connection, keep the rest.
+            busy_ = false;
+            --srv_.in_flight;
+            return close_now();
         }
-        const Request& req = parser_->get();
-        res_ = srv_.answer(req);
-        const bool keep = req.keep_alive() && !srv_.stopping && !close_after_;
-        res_.keep_alive(keep);
         write(!keep);
     }
 
@@ -739,6 +1119,8 @@ private:
     void close() {
         if (closed_) return;
         closed_ = true;
+        parser_.reset();
+        res_ = {};
         if constexpr (tls) {
             beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(2));
             stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {
@@ -746,10 +1128,22 @@ private:
                 beast::get_lowest_layer(self->stream_).socket().close(ignored);
             });
         } else {
+            // Half-close, then discard what the client still sends for a moment: closing with
+            // unread bytes would reset the connection and could destroy the answer in flight.
             beast::error_code ignored;
             stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-            stream_.socket().close(ignored);
+            stream_.expires_after(std::chrono::seconds(1));
+            drain();
         }
+    }
+
+    void drain() {
+        stream_.async_read_some(net::buffer(drain_buf_),
+                                [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                                    if (!ec) return self->drain();
+                                    beast::error_code ignored;
+                                    beast::get_lowest_layer(self->stream_).socket().close(ignored);
+                                });
     }
 
     void close_now() {
@@ -759,10 +1153,12 @@ private:
     }
 
     Server::Impl& srv_;
+    bool refuse_;
     Stream stream_;
     beast::flat_buffer buffer_;
     std::optional<http::request_parser<http::string_body>> parser_;
     Response res_;
+    std::array<char, 512> drain_buf_{};
     bool busy_ = false;
     bool close_after_ = false;
     bool closed_ = false;
@@ -775,19 +1171,34 @@ void Server::Impl::accept() {
     acceptor.async_accept(s::net::make_strand(ioc), [this](s::beast::error_code ec,
                                                            s::tcp::socket socket) {
         if (stopping || !acceptor.is_open()) return;
-        if (!ec) {
+        if (ec) {
+            accept_errors.fetch_add(1, std::memory_order_relaxed);
+            if (ec == s::net::error::connection_aborted) return accept();
+            // Out of descriptors (EMFILE, ENFILE) or memory: the pending connection stays
+            // queued and accepting again at once would fail again at once, spinning a core.
+            accept_timer.expires_after(std::chrono::milliseconds(100));
+            accept_timer.async_wait([this](s::beast::error_code) {
+                if (!stopping && acceptor.is_open()) accept();
+            });
+            return;
+        }
+        try {
             socket.set_option(s::tcp::no_delay(true), ec);
+            const bool refuse = connections.load() >= opt.max_connections;
+            if (refuse) connections_refused.fetch_add(1, std::memory_order_relaxed);
             if (ssl_ctx) {
                 auto sess = std::make_shared<s::HttpSession<s::beast::ssl_stream<s::beast::tcp_stream>>>(
-                    *this, std::move(socket), *ssl_ctx);
-                track(sess);
+                    *this, refuse, std::move(socket), *ssl_ctx);
+                if (!refuse) track(sess);
                 sess->run();
             } else {
-                auto sess = std::make_shared<s::HttpSession<s::beast::tcp_stream>>(*this,
-                                                                                   std::move(socket));
-                track(sess);
+                auto sess = std::make_shared<s::HttpSession<s::beast::tcp_stream>>(
+                    *this, refuse, std::move(socket));
+                if (!refuse) track(sess);
                 sess->run();
             }
+        } catch (...) {
+            accept_errors.fetch_add(1, std::memory_order_relaxed);
         }
         accept();
     });
@@ -802,19 +1213,25 @@ void Server::add_model(std::shared_ptr<const ServedModel> model) {
     std::unique_lock lock(impl_->models_m);
     auto& e = impl_->models[model->name()];
     e.current = std::move(model);
-    e.watch_index = -1;
+    e.others.clear();
+    e.source = nullptr;
 }
 
 void Server::watch(const Registry& registry, std::string name, ModelFactory factory) {
     if (!factory) throw config_error("Server::watch: no model factory for '" + name + "'");
     (void)registry.versions(name); // checks the name
-    std::lock_guard lock(impl_->reload_m);
+    auto src = std::make_shared<const Impl::WatchSource>(
+        Impl::WatchSource{registry, name, std::move(factory)});
     {
-        std::unique_lock mlock(impl_->models_m);
-        impl_->models[name].watch_index = static_cast<int>(impl_->watched.size());
+        std::lock_guard lock(impl_->reload_m);
+        {
+            std::unique_lock mlock(impl_->models_m);
+            impl_->models[name].source = src;
+        }
+        impl_->watched.push_back(Impl::Watched{src, 0});
+        impl_->load_watched(impl_->watched.back());
     }
-    impl_->watched.push_back(Impl::Watched{registry, name, std::move(factory), 0, {}});
-    impl_->load_watched(impl_->watched.back());
+    impl_->start_reloader(); // a watch after start() is polled too
 }
 
 void Server::start() {
@@ -833,25 +1250,22 @@ void Server::start() {
         throw config_error("Server: cannot listen on " + impl_->opt.address + ":" +
                            std::to_string(impl_->opt.port) + ": " + ec.message());
     impl_->bound_port = a.local_endpoint().port();
-    impl_->accept();
+    s::net::dispatch(impl_->accept_strand, [this] { impl_->accept(); });
     for (std::size_t i = 0; i < impl_->opt.threads; ++i)
-        impl_->threads.emplace_back([this] { impl_->ioc.run(); });
-    if (impl_->opt.reload_interval.count() > 0 && !impl_->watched.empty())
-        impl_->reloader = std::thread([this] {
-            std::unique_lock lock(impl_->stop_m);
-            while (!impl_->stopping) {
-                impl_->stop_cv.wait_for(lock, impl_->opt.reload_interval);
-                if (impl_->stopping) break;
-                lock.unlock();
-                impl_->reload();
-                lock.lock();
-            }
-        });
+        impl_->threads.emplace_back([this] { impl_->run_worker(); });
+    bool any_watched;
+    {
+        std::lock_guard lock(impl_->reload_m);
+        any_watched = !impl_->watched.empty();
+    }
+    if (any_watched) impl_->start_reloader();
 }
 
 std::uint16_t Server::port() const { return impl_->bound_port; }
 
 bool Server::reload() { return impl_->reload(); }
+
+std::string Server::handle(std::string_view request) { return impl_->handle_raw(request); }
 
 void Server::stop() {
     namespace s = detail::serve;
@@ -864,9 +1278,10 @@ void Server::stop() {
     I.stop_cv.notify_all();
     if (I.reloader.joinable()) I.reloader.join();
     if (I.started) {
-        s::net::post(I.ioc, [&I] {
+        s::net::post(I.accept_strand, [&I] {
             s::beast::error_code ignored;
             I.acceptor.close(ignored);
+            I.accept_timer.cancel();
         });
         std::vector<std::weak_ptr<Impl::Session>> live;
         {
@@ -907,18 +1322,17 @@ std::optional<std::uint64_t> Server::serving_version(const std::string& name) co
 monitor::ModelStats& Server::stats(const std::string& name) { return impl_->stats_for(name); }
 
 void Server::set_observer(std::function<void(const InferenceRecord&)> observer) {
-    impl_->observer = std::move(observer);
+    impl_->observer.store(std::make_shared<const Impl::Observer>(std::move(observer)));
 }
 
 void Server::set_metrics_extra(std::function<std::string()> extra) {
-    impl_->metrics_extra = std::move(extra);
+    impl_->metrics_extra.store(std::make_shared<const Impl::MetricsExtra>(std::move(extra)));
 }
 
 std::vector<std::string> Server::reload_errors() const {
-    std::lock_guard lock(impl_->reload_m);
+    std::lock_guard lock(impl_->errors_m);
     std::vector<std::string> out;
-    for (const auto& w : impl_->watched)
-        if (!w.last_error.empty()) out.push_back(w.last_error);
+    for (const auto& [_, text] : impl_->load_errors) out.push_back(text);
     return out;
 }
 
