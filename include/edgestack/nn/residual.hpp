@@ -15,6 +15,7 @@
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/nn/concepts.hpp"
+#include "edgestack/nn/detail/shape_graph.hpp"
 #include "edgestack/nn/detail/stack.hpp"
 
 namespace edgestack::nn {
@@ -103,6 +104,14 @@ struct Residual {
                             g.subspan(Main::param_count));
             if (din != nullptr)
                 for (std::size_t i = 0; i < n; ++i) din[i] += dmain[i];
+        }
+
+        /// The values lower() makes, from the types alone: the input stays alive until the
+        /// add reads it (static_arena_bytes).
+        static constexpr int lower_shape(compile::ShapeGraph& g, int value) {
+            const int a = detail::lower_stack_shape<Main>(g, value);
+            const int b = detail::lower_stack_shape<Short>(g, value);
+            return g.append({a, b}, output_shape::size);
         }
 
         int lower(compile::Graph& g, int value, std::span<const float> p) const {

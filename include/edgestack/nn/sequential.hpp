@@ -23,6 +23,7 @@
 #include "edgestack/nn/hooks.hpp"
 #include "edgestack/nn/input.hpp"
 #include "edgestack/nn/detail/layer_traits.hpp"
+#include "edgestack/nn/detail/shape_graph.hpp"
 #include "edgestack/nn/detail/stack.hpp"
 
 namespace edgestack::nn {
@@ -327,6 +328,12 @@ public:
         Rng unused(0);
         const float* y = forward(in, batch, Mode::eval, unused);
         std::copy_n(y, batch * output_shape::size, out);
+    }
+
+    /// The values lower() makes, from the types alone: what compile::static_arena_bytes
+    /// plans.
+    static constexpr int lower_shape(compile::ShapeGraph& g, int value) {
+        return detail::lower_stack_shape<Sequential>(g, value);
     }
 
     /// The model as a graph, parameters copied in: the input of every deploy path.
