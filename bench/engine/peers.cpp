@@ -2,13 +2,17 @@
 // files (same seeded weights as backend::nets) plus a one-Add model that measures ONNX
 // Runtime's per-call binding overhead, and times, alternating, our Simd engine (fp32,
 // int8), our Xnnpack backend and XNNPACK called directly (a flat list of operators set up
-// once, no engine around them) at batch 1 on one thread.
+// once, no engine around them) at batch 1 on one thread. Every XNNPACK call's status is
+// checked (a failure aborts, naming the call), and before any timing every side's outputs
+// are compared with the Reference backend's.
 //
 //   bench_engine_peers --write-onnx DIR
 //   bench_engine_peers --measure cnn|ds_cnn [--rounds R] [--runs N]
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -19,6 +23,7 @@
 #include <pthreadpool.h>
 #include <xnnpack.h>
 
+#include "edgestack/backend/reference.hpp"
 #include "edgestack/backend/reference_nets.hpp"
 #include "edgestack/backend/simd.hpp"
 #include "edgestack/backend/xnnpack.hpp"
@@ -28,6 +33,18 @@
 using namespace edgestack;
 
 namespace {
+
+[[noreturn]] void fail(const std::string& what) {
+    std::fprintf(stderr, "bench_engine_peers: %s\n", what.c_str());
+    std::exit(1);
+}
+
+/// Aborts unless an XNNPACK call succeeded; names the call and the node.
+void must(xnn_status st, const char* call, const std::string& node = {}) {
+    if (st != xnn_status_success)
+        fail(std::string(call) + (node.empty() ? "" : " (node '" + node + "')") + " failed with status " +
+             std::to_string(int(st)));
+}
 
 compile::Graph network(const std::string& name, bool int8) {
     auto g = name == "cnn" ? backend::nets::cnn() : backend::nets::ds_cnn();
@@ -72,7 +89,7 @@ void write_add_model(const std::string& path) {
 class XnnDirect {
 public:
     explicit XnnDirect(const compile::Graph& g) : g_(g), int8_(!g.value_quant.empty()) {
-        xnn_initialize(nullptr);
+        must(xnn_initialize(nullptr), "xnn_initialize");
         for (std::size_t v = 0; v < g.values.size(); ++v)
             buffers_.emplace_back(compile::volume(g.values[v]) * (int8_ ? 1 : 4) + 64);
         for (const auto& n : g.nodes) add(n);
@@ -89,7 +106,20 @@ public:
         } else {
             std::memcpy(buffers_[0].data(), x, g_.input_size() * 4);
         }
-        for (auto op : ops_) xnn_run_operator(op, nullptr);
+        for (auto op : ops_) must(xnn_run_operator(op, nullptr), "xnn_run_operator");
+    }
+    /// The output of the last run, as floats (dequantized for int8).
+    std::vector<float> output() {
+        const void* y = source(g_.output);
+        std::vector<float> r(g_.output_size());
+        if (int8_) {
+            const auto& q = g_.value_quant[std::size_t(g_.output)];
+            for (std::size_t i = 0; i < r.size(); ++i)
+                r[i] = quant::dequantize(static_cast<const std::int8_t*>(y)[i], q.scale[0], q.zero_point[0]);
+        } else {
+            std::memcpy(r.data(), y, r.size() * 4);
+        }
+        return r;
     }
 
 private:
@@ -114,22 +144,22 @@ private:
         void* y = buf(n.output);
         if (!int8_) {
             if (n.op == Op::conv2d || dw) {
-                xnn_create_convolution2d_nhwc_f32(u(n.pad[0]), u(n.pad[3]), u(n.pad[2]), u(n.pad[1]), u(n.kernel[0]), u(n.kernel[1]),
+                must(xnn_create_convolution2d_nhwc_f32(u(n.pad[0]), u(n.pad[3]), u(n.pad[2]), u(n.pad[1]), u(n.kernel[0]), u(n.kernel[1]),
                                                   u(n.stride[0]), u(n.stride[1]), 1, 1, dw ? u(ic) : 1, dw ? 1 : ic, dw ? 1 : oc,
                                                   ic, oc, n.weights.data(), n.bias.data(), lo, hi,
-                                                  dw ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0, &op);
-                xnn_setup_convolution2d_nhwc_f32(op, 1, in[0], in[1], static_cast<const float*>(x), static_cast<float*>(y), nullptr);
+                                                  dw ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0, &op), "xnn_create_convolution2d_nhwc_f32", n.name);
+                must(xnn_setup_convolution2d_nhwc_f32(op, 1, in[0], in[1], static_cast<const float*>(x), static_cast<float*>(y), nullptr), "xnn_setup_convolution2d_nhwc_f32", n.name);
             } else if (n.op == Op::dense) {
                 const std::size_t k = compile::volume(in);
-                xnn_create_fully_connected_nc_f32(k, oc, k, oc, n.weights.data(), n.bias.data(), lo, hi, 0, &op);
-                xnn_setup_fully_connected_nc_f32(op, 1, static_cast<const float*>(x), static_cast<float*>(y), nullptr);
+                must(xnn_create_fully_connected_nc_f32(k, oc, k, oc, n.weights.data(), n.bias.data(), lo, hi, 0, &op), "xnn_create_fully_connected_nc_f32", n.name);
+                must(xnn_setup_fully_connected_nc_f32(op, 1, static_cast<const float*>(x), static_cast<float*>(y), nullptr), "xnn_setup_fully_connected_nc_f32", n.name);
             } else if (n.op == Op::max_pool2d) {
-                xnn_create_max_pooling2d_nhwc_f32(0, 0, 0, 0, u(n.kernel[0]), u(n.kernel[1]), u(n.stride[0]), u(n.stride[1]), 1, 1,
-                                                  ic, ic, ic, -std::numeric_limits<float>::infinity(), hi, 0, &op);
-                xnn_setup_max_pooling2d_nhwc_f32(op, 1, in[0], in[1], static_cast<const float*>(x), static_cast<float*>(y), nullptr);
+                must(xnn_create_max_pooling2d_nhwc_f32(0, 0, 0, 0, u(n.kernel[0]), u(n.kernel[1]), u(n.stride[0]), u(n.stride[1]), 1, 1,
+                                                  ic, ic, ic, -std::numeric_limits<float>::infinity(), hi, 0, &op), "xnn_create_max_pooling2d_nhwc_f32", n.name);
+                must(xnn_setup_max_pooling2d_nhwc_f32(op, 1, in[0], in[1], static_cast<const float*>(x), static_cast<float*>(y), nullptr), "xnn_setup_max_pooling2d_nhwc_f32", n.name);
             } else if (n.op == Op::global_avg_pool) {
-                xnn_create_global_average_pooling_nwc_f32(ic, ic, ic, -std::numeric_limits<float>::infinity(), hi, 0, &op);
-                xnn_setup_global_average_pooling_nwc_f32(op, 1, in[0] * in[1], static_cast<const float*>(x), static_cast<float*>(y), nullptr);
+                must(xnn_create_global_average_pooling_nwc_f32(ic, ic, ic, -std::numeric_limits<float>::infinity(), hi, 0, &op), "xnn_create_global_average_pooling_nwc_f32", n.name);
+                must(xnn_setup_global_average_pooling_nwc_f32(op, 1, in[0] * in[1], static_cast<const float*>(x), static_cast<float*>(y), nullptr), "xnn_setup_global_average_pooling_nwc_f32", n.name);
             }
         } else {
             const auto& qi = g_.value_quant[std::size_t(n.inputs[0])];
@@ -137,12 +167,12 @@ private:
             const auto i8 = [](std::int32_t v) { return static_cast<std::int8_t>(v); };
             const std::int8_t qlo = n.fused == compile::Activation::none ? -128 : i8(std::max(-128, qo.zero_point[0]));
             if (n.op == Op::conv2d || dw) {
-                xnn_create_convolution2d_nhwc_qc8(u(n.pad[0]), u(n.pad[3]), u(n.pad[2]), u(n.pad[1]), u(n.kernel[0]), u(n.kernel[1]),
+                must(xnn_create_convolution2d_nhwc_qc8(u(n.pad[0]), u(n.pad[3]), u(n.pad[2]), u(n.pad[1]), u(n.kernel[0]), u(n.kernel[1]),
                                                   u(n.stride[0]), u(n.stride[1]), 1, 1, dw ? u(ic) : 1, dw ? 1 : ic, dw ? 1 : oc,
                                                   ic, oc, i8(qi.zero_point[0]), qi.scale[0], n.weight_quant.scale.data(),
                                                   n.qweights.data(), n.qbias.data(), i8(qo.zero_point[0]), qo.scale[0], qlo, 127,
-                                                  dw ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0, &op);
-                xnn_setup_convolution2d_nhwc_qc8(op, 1, in[0], in[1], static_cast<const std::int8_t*>(x), static_cast<std::int8_t*>(y), nullptr);
+                                                  dw ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0, &op), "xnn_create_convolution2d_nhwc_qc8", n.name);
+                must(xnn_setup_convolution2d_nhwc_qc8(op, 1, in[0], in[1], static_cast<const std::int8_t*>(x), static_cast<std::int8_t*>(y), nullptr), "xnn_setup_convolution2d_nhwc_qc8", n.name);
             } else if (n.op == Op::dense) {
                 // qs8 fully connected takes one weight scale: requantize the weights to the
                 // largest per-channel scale (what a per-tensor quantizer would have chosen).
@@ -156,23 +186,20 @@ private:
                     for (std::size_t i = 0; i < k; ++i) w[o * k + i] = i8(int(std::nearbyint(n.qweights[o * k + i] * r)));
                     b[o] = static_cast<std::int32_t>(std::nearbyint(n.qbias[o] * r));
                 }
-                xnn_create_fully_connected_nc_qs8(k, oc, k, oc, i8(qi.zero_point[0]), qi.scale[0], ws, w.data(), b.data(),
-                                                  i8(qo.zero_point[0]), qo.scale[0], qlo, 127, 0, &op);
-                xnn_setup_fully_connected_nc_qs8(op, 1, static_cast<const std::int8_t*>(x), static_cast<std::int8_t*>(y), nullptr);
+                must(xnn_create_fully_connected_nc_qs8(k, oc, k, oc, i8(qi.zero_point[0]), qi.scale[0], ws, w.data(), b.data(),
+                                                  i8(qo.zero_point[0]), qo.scale[0], qlo, 127, 0, &op), "xnn_create_fully_connected_nc_qs8", n.name);
+                must(xnn_setup_fully_connected_nc_qs8(op, 1, static_cast<const std::int8_t*>(x), static_cast<std::int8_t*>(y), nullptr), "xnn_setup_fully_connected_nc_qs8", n.name);
             } else if (n.op == Op::max_pool2d) {
-                xnn_create_max_pooling2d_nhwc_s8(0, 0, 0, 0, u(n.kernel[0]), u(n.kernel[1]), u(n.stride[0]), u(n.stride[1]), 1, 1,
-                                                 ic, ic, ic, -128, 127, 0, &op);
-                xnn_setup_max_pooling2d_nhwc_s8(op, 1, in[0], in[1], static_cast<const std::int8_t*>(x), static_cast<std::int8_t*>(y), nullptr);
+                must(xnn_create_max_pooling2d_nhwc_s8(0, 0, 0, 0, u(n.kernel[0]), u(n.kernel[1]), u(n.stride[0]), u(n.stride[1]), 1, 1,
+                                                 ic, ic, ic, -128, 127, 0, &op), "xnn_create_max_pooling2d_nhwc_s8", n.name);
+                must(xnn_setup_max_pooling2d_nhwc_s8(op, 1, in[0], in[1], static_cast<const std::int8_t*>(x), static_cast<std::int8_t*>(y), nullptr), "xnn_setup_max_pooling2d_nhwc_s8", n.name);
             } else if (n.op == Op::global_avg_pool) {
-                xnn_create_global_average_pooling_nwc_qs8(ic, ic, ic, i8(qi.zero_point[0]), qi.scale[0], i8(qo.zero_point[0]),
-                                                          qo.scale[0], -128, 127, 0, &op);
-                xnn_setup_global_average_pooling_nwc_qs8(op, 1, in[0] * in[1], static_cast<const std::int8_t*>(x), static_cast<std::int8_t*>(y), nullptr);
+                must(xnn_create_global_average_pooling_nwc_qs8(ic, ic, ic, i8(qi.zero_point[0]), qi.scale[0], i8(qo.zero_point[0]),
+                                                          qo.scale[0], -128, 127, 0, &op), "xnn_create_global_average_pooling_nwc_qs8", n.name);
+                must(xnn_setup_global_average_pooling_nwc_qs8(op, 1, in[0] * in[1], static_cast<const std::int8_t*>(x), static_cast<std::int8_t*>(y), nullptr), "xnn_setup_global_average_pooling_nwc_qs8", n.name);
             }
         }
-        if (op == nullptr) {
-            std::fprintf(stderr, "xnnpack direct: no operator for %s\n", n.name.c_str());
-            std::exit(1);
-        }
+        if (op == nullptr) fail("xnnpack direct: no operator for node '" + n.name + "'");
         ops_.push_back(op);
     }
     const void* source(int v) {
@@ -243,6 +270,41 @@ int main(int argc, char** argv) {
         {"xnnpack direct fp32", [&](std::size_t i) { df.run(in(i).data()); }},
         {"xnnpack direct int8", [&](std::size_t i) { dq.run(in(i).data()); }},
     };
+    // Correctness before speed: every side against the Reference backend on 16 inputs.
+    // fp32 within 1e-4 (relative, floor 1). int8: the engines within one output step (XNNPACK
+    // rounds ties to even); XNNPACK direct within 4, its dense layers having per-tensor
+    // weights requantized from our per-channel ones.
+    const backend::ReferenceEngine rf(gf), rq(gq);
+    auto ra = rf.make_arena(1), rqa = rq.make_arena(1);
+    const auto& qo = gq.value_quant[std::size_t(gq.output)];
+    const double step = qo.scale[0];
+    for (std::size_t i = 0; i < 16; ++i) {
+        std::vector<float> want(gf.output_size()), want8(gq.output_size()), got(gf.output_size());
+        if (!rf.run(in(i), want, ra) || !rq.run(in(i), want8, rqa)) fail("reference run failed");
+        const auto check = [&](const char* side, const std::vector<float>& w, double tol_abs, bool rel) {
+            for (std::size_t k = 0; k < w.size(); ++k) {
+                const double tol = rel ? tol_abs * std::max(1.0, double(std::abs(w[k]))) : tol_abs;
+                if (std::abs(double(got[k]) - double(w[k])) > tol)
+                    fail(std::string(side) + ": input " + std::to_string(i) + ", output " + std::to_string(k) +
+                         " is " + std::to_string(got[k]) + ", reference " + std::to_string(w[k]));
+            }
+        };
+        if (!xf.run(in(i), got, a3)) fail("edgestack xnnpack fp32: run failed");
+        check("edgestack xnnpack fp32", want, 1e-4, true);
+        if (!xq.run(in(i), got, a4)) fail("edgestack xnnpack int8: run failed");
+        check("edgestack xnnpack int8", want8, 1.01 * step, false);
+        if (!sf.run(in(i), got, a1)) fail("edgestack simd fp32: run failed");
+        check("edgestack simd fp32", want, 1e-4, true);
+        if (!sq.run(in(i), got, a2)) fail("edgestack simd int8: run failed");
+        check("edgestack simd int8", want8, 0.0, false);
+        df.run(in(i).data());
+        got = df.output();
+        check("xnnpack direct fp32", want, 1e-4, true);
+        dq.run(in(i).data());
+        got = dq.output();
+        check("xnnpack direct int8", want8, 4.01 * step, false);
+    }
+    std::printf("# every side agrees with the reference backend on 16 inputs\n");
     for (auto& s : sides) median_us(s.f, 50); // warm-up
     // Rounds alternate the sides (A B C ... A B C ...); each round gives one median each.
     for (std::size_t r = 0; r < rounds; ++r)
