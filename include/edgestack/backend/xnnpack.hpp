@@ -1,6 +1,7 @@
 // backend::Xnnpack: conv, depthwise conv, dense and max pool through XNNPACK operators
 // (fp32; int8 as qc8 convolutions and qs8 fully connected layers with per-tensor weights),
-// created and packed once at compile, on a pthreadpool of `threads` threads; every other
+// created and packed at compile and set up once per arena (threads in arenas of their own
+// never wait for each other), on a pthreadpool of `threads` threads; every other
 // op runs on the Simd kernels. Link edgestack::xnnpack. XNNPACK requantizes in fp32
 // (round to nearest even), so its int8 results may differ from Reference by one step on
 // ties; fp32 agrees within 1e-5.
