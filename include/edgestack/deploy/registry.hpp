@@ -139,6 +139,8 @@ inline nlohmann::json parse_json_file(const fs::path& file, const std::string& t
     } catch (const nlohmann::json::parse_error& e) {
         throw format_error(file.string() + ": byte " + std::to_string(e.byte) +
                            ": not valid JSON (" + e.what() + ")");
+    } catch (const nlohmann::json::exception& e) { // 1E400: out_of_range, not parse_error
+        throw format_error(file.string() + ": not valid JSON (" + e.what() + ")");
     }
 }
 
