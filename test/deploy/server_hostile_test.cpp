@@ -409,12 +409,13 @@ BOOST_AUTO_TEST_CASE(hooks_can_be_replaced_while_requests_run) {
     for (int c = 0; c < 2; ++c)
         clients.emplace_back([&] {
             test::Connection conn(port);
-            for (int i = 0; i < 400 && !done; ++i) {
+            for (int i = 0; i < 2000 && !done; ++i) {
                 (void)conn.request("POST", "/v2/models/m/infer", infer_body({1, 2, 3, 4}, {1, 4}));
                 (void)conn.request("GET", "/metrics");
             }
         });
-    for (int i = 0; i < 3000; ++i) {
+    // Replace the hooks until the workers have called them a few hundred times (bounded).
+    for (int i = 0; i < 1000000 && (i < 3000 || calls.load() < 300); ++i) {
         // Each hook owns a buffer of one repeated value; a hook freed or half-replaced while
         // it runs sums to something else.
         std::vector<int> mine(256, i % 7 + 1);

@@ -1025,9 +1025,7 @@ public:
         : srv_(srv), refuse_(refuse), stream_(std::forward<Args>(args)...) {
         if (!refuse_) srv_.connections.fetch_add(1);
     }
-    ~HttpSession() override {
-        if (!refuse_) srv_.connections.fetch_sub(1);
-    }
+    ~HttpSession() override { release(); }
 
     void run() {
         net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -1116,9 +1114,16 @@ private:
                           });
     }
 
+    // A closing connection (draining, shutting TLS down) no longer counts against the cap.
+    void release() {
+        if (!refuse_ && !released_) srv_.connections.fetch_sub(1);
+        released_ = true;
+    }
+
     void close() {
         if (closed_) return;
         closed_ = true;
+        release();
         parser_.reset();
         res_ = {};
         if constexpr (tls) {
@@ -1148,6 +1153,7 @@ private:
 
     void close_now() {
         closed_ = true;
+        release();
         beast::error_code ignored;
         beast::get_lowest_layer(stream_).socket().close(ignored);
     }
@@ -1162,6 +1168,7 @@ private:
     bool busy_ = false;
     bool close_after_ = false;
     bool closed_ = false;
+    bool released_ = false;
 };
 
 } // namespace detail::serve
