@@ -19,6 +19,7 @@ else
 fi
 build=${2:-${TMPDIR:-/tmp}/edgestack-fuzz-build}
 targets=(model_file onnx_import idx npy csv checkpoint)
+targets+=(server) # the inference server's request handling (fuzz_server.cmake)
 
 cxx=$(command -v clang++ || command -v clang++-14 || true)
 if [ -z "$cxx" ]; then
