@@ -1,7 +1,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <vector>
+
+#if defined(EDGESTACK_HAS_GZIP)
+#include <zlib.h>
+#endif
 
 #include "data/fixtures.hpp"
 #include "edgestack/concepts.hpp"
@@ -129,5 +136,70 @@ BOOST_AUTO_TEST_CASE(other_bad_inputs) {
     msg = message_of<format_error>([&] { TableLoader l(t); });
     BOOST_TEST(msg.find("line 3") != std::string::npos, msg);
 }
+
+BOOST_AUTO_TEST_CASE(missing_label_column_lists_the_columns_there_are) {
+    fixtures::TempDir dir("csv");
+    fixtures::write_text(dir / "ok.csv", "temp,site,state\n1,roof,ok\n");
+    CsvOptions o;
+    o.label_column = "status";
+    auto msg = message_of<config_error>([&] { read_csv(dir / "ok.csv", o); });
+    BOOST_TEST(msg.find("'status'") != std::string::npos, msg);
+    BOOST_TEST(msg.find("'temp', 'site', 'state'") != std::string::npos, msg);
+    // The same for a type given to a column the file does not have.
+    CsvOptions t;
+    t.types = {{"when", ColumnType::ignore}};
+    msg = message_of<config_error>([&] { read_csv(dir / "ok.csv", t); });
+    BOOST_TEST(msg.find("'when'") != std::string::npos, msg);
+    BOOST_TEST(msg.find("'temp', 'site', 'state'") != std::string::npos, msg);
+}
+
+BOOST_AUTO_TEST_CASE(headerless_file_names_columns_c0_c1) {
+    fixtures::TempDir dir("csv");
+    fixtures::write_text(dir / "raw.csv", "1,2,a\n3,4,b\n5,6,a\n");
+    CsvOptions o;
+    o.header = false;
+    o.label_column = "c2";
+    o.types = {{"c0", ColumnType::ignore}};
+    const Table t = read_csv(dir / "raw.csv", o);
+    BOOST_TEST(t.columns == (std::vector<std::string>{"c1"}), boost::test_tools::per_element());
+    BOOST_TEST(t.rows() == 3u); // the first row is data, not a header
+    BOOST_TEST(t.at(0, 0) == 2.0f);
+    BOOST_TEST(t.at(2, 0) == 6.0f);
+    BOOST_TEST(t.labels == (std::vector<std::int32_t>{0, 1, 0}), boost::test_tools::per_element());
+    BOOST_TEST(t.lines == (std::vector<std::size_t>{1, 2, 3}), boost::test_tools::per_element());
+    o.label_column = "c9";
+    const auto msg = message_of<config_error>([&] { read_csv(dir / "raw.csv", o); });
+    BOOST_TEST(msg.find("'c0', 'c1', 'c2'") != std::string::npos, msg);
+}
+
+#if defined(EDGESTACK_HAS_GZIP)
+BOOST_AUTO_TEST_CASE(gzip_compressed_csv_and_tsv) {
+    fixtures::TempDir dir("csv");
+    const std::string text = "a\tb\ty\n1\t2\t0\n3\t\"4\"\t1\n";
+    gzFile f = gzopen((dir / "t.tsv.gz").c_str(), "wb");
+    gzwrite(f, text.data(), static_cast<unsigned>(text.size()));
+    gzclose(f);
+    CsvOptions o;
+    o.label_column = "y";
+    const Table t = read_csv(dir / "t.tsv.gz", o); // tab: the extension under .gz decides
+    BOOST_TEST(t.columns == (std::vector<std::string>{"a", "b"}), boost::test_tools::per_element());
+    BOOST_TEST(t.rows() == 2u);
+    BOOST_TEST(t.at(1, 1) == 4.0f);
+    BOOST_TEST(t.labels == (std::vector<std::int32_t>{0, 1}), boost::test_tools::per_element());
+    // Damaged compressed data is an error naming the file, never a wrong table.
+    std::string rows = "x,y\n";
+    for (int i = 0; i < 20000; ++i) rows += std::to_string(i) + "," + std::to_string(i % 3) + "\n";
+    f = gzopen((dir / "big.csv.gz").c_str(), "wb");
+    gzwrite(f, rows.data(), static_cast<unsigned>(rows.size()));
+    gzclose(f);
+    BOOST_TEST(read_csv(dir / "big.csv.gz").rows() == 20000u);
+    std::ifstream in(dir / "big.csv.gz", std::ios::binary);
+    std::vector<std::uint8_t> gz((std::istreambuf_iterator<char>(in)), {});
+    for (std::size_t i = gz.size() / 3; i < gz.size() / 3 + 64; ++i) gz[i] ^= 0x5a;
+    fixtures::write_bytes(dir / "cut.csv.gz", gz);
+    const auto msg = message_of<format_error>([&] { read_csv(dir / "cut.csv.gz"); });
+    BOOST_TEST(msg.find((dir / "cut.csv.gz").string()) != std::string::npos, msg);
+}
+#endif
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,7 @@
-// CSV and TSV files for tabular and time-series sensor data: a header row, quoted fields,
-// missing fields (NaN until cleaned), typed columns, and the label column chosen by name.
-// The text is streamed, never held whole; errors name the file and the line.
+// CSV and TSV files for tabular and time-series sensor data: a header row (or none, columns
+// then named c0, c1, ...), quoted fields, missing fields (NaN until cleaned), typed columns,
+// and the label column chosen by name. Raw or gzip-compressed (.gz, with edgestack::gzip
+// linked). The text is streamed, never held whole; errors name the file and the line.
 #pragma once
 
 #include <algorithm>
@@ -9,7 +10,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "edgestack/core/error.hpp"
+#include "edgestack/data/detail/byte_reader.hpp"
 #include "edgestack/data/label_map.hpp"
 #include "edgestack/data/table.hpp"
 
@@ -30,7 +31,7 @@ enum class ColumnType {
 };
 
 struct CsvOptions {
-    char delimiter = 0;       // 0: tab for .tsv and .tab files, comma otherwise
+    char delimiter = 0;       // 0: tab for .tsv and .tab files (also .tsv.gz), comma otherwise
     bool header = true;       // without a header, columns are named c0, c1, ...
     std::string label_column; // empty: unlabelled (every label 0)
     std::map<std::string, ColumnType> types; // by column name; others are automatic
@@ -41,12 +42,11 @@ struct CsvOptions {
 
 namespace detail {
 
-// Streams records (lists of fields) out of delimited text, RFC 4180 quoting.
+// Streams records (lists of fields) out of delimited text, RFC 4180 quoting. The bytes come
+// through ByteReader, so a .gz file is read the way IDX and NPY files are.
 class CsvReader {
 public:
-    CsvReader(const std::filesystem::path& p, char delim) : path_(p), delim_(delim), in_(p, std::ios::binary) {
-        if (!in_) throw file_error(p.string() + ": cannot open for reading");
-    }
+    CsvReader(const std::filesystem::path& p, char delim) : path_(p), delim_(delim), in_(p) {}
 
     // Next record into `f`; false at the end. `line()` is then the line it started on.
     bool next(std::vector<std::string>& f) {
@@ -105,11 +105,36 @@ public:
     }
 
 private:
+    // The istream-like pair the record parser uses, over a refilled buffer.
+    struct Buffered {
+        explicit Buffered(const std::filesystem::path& p) : bytes(p), buf(1 << 16) {}
+        int get() { return pos == end && !fill() ? EOF : static_cast<unsigned char>(buf[pos++]); }
+        int peek() { return pos == end && !fill() ? EOF : static_cast<unsigned char>(buf[pos]); }
+        bool fill() {
+            end = bytes.read_some(buf.data(), buf.size());
+            pos = 0;
+            return end != 0;
+        }
+        ByteReader bytes;
+        std::vector<char> buf;
+        std::size_t pos = 0, end = 0;
+    };
+
     std::filesystem::path path_;
     char delim_;
-    std::ifstream in_;
+    Buffered in_;
     std::size_t line_ = 1, next_line_ = 1;
 };
+
+// "'a', 'b', 'c'": the columns a file has, for errors about one it does not.
+inline std::string column_list(const std::vector<std::string>& names) {
+    constexpr std::size_t shown = 32;
+    std::string s;
+    for (std::size_t i = 0; i < names.size() && i < shown; ++i)
+        s += (i == 0 ? "'" : ", '") + names[i] + "'";
+    if (names.size() > shown) s += " and " + std::to_string(names.size() - shown) + " more";
+    return s;
+}
 
 inline std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -145,7 +170,7 @@ inline bool parse_int(std::string_view s, std::int64_t& v) {
 inline Table read_csv(const std::filesystem::path& path, const CsvOptions& opt = {}) {
     char delim = opt.delimiter;
     if (delim == 0) {
-        const auto ext = path.extension();
+        const auto ext = detail::has_gz_suffix(path) ? path.stem().extension() : path.extension();
         delim = (ext == ".tsv" || ext == ".tab") ? '\t' : ',';
     }
     detail::CsvReader in(path, delim);
@@ -169,13 +194,15 @@ inline Table read_csv(const std::filesystem::path& path, const CsvOptions& opt =
     for (const auto& [name, type] : opt.types)
         if (std::find(names.begin(), names.end(), name) == names.end())
             throw config_error(path.string() + ": CsvOptions::types names column '" + name +
-                               "', which the file does not have");
+                               "', which the file does not have (its columns: " +
+                               detail::column_list(names) + ")");
     std::ptrdiff_t label_col = -1;
     if (!opt.label_column.empty()) {
         const auto it = std::find(names.begin(), names.end(), opt.label_column);
         if (it == names.end())
             throw config_error(in.where(std::max<std::size_t>(header_line, 1)) + "no column named '" +
-                               opt.label_column + "' for the labels");
+                               opt.label_column + "' for the labels (the columns are " +
+                               detail::column_list(names) + ")");
         label_col = it - names.begin();
     }
     std::vector<ColumnType> type(ncols, ColumnType::automatic);
