@@ -279,4 +279,21 @@ BOOST_AUTO_TEST_CASE(writes_are_atomic_and_leave_no_temporary_file) {
     std::filesystem::remove_all(dir);
 }
 
+// A checkpoint path that is a folder once let std::ios_base::failure out of the reader (and
+// so aborted a program that only caught edgestack::error).
+BOOST_AUTO_TEST_CASE(a_folder_is_not_a_checkpoint) {
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("edgestack_folder." + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir / "model.ckpt");
+    Pipe p(21);
+    auto m = message_of([&] { (void)train::read_checkpoint(dir / "model.ckpt"); });
+    BOOST_TEST(m.find("model.ckpt: cannot read: it is a directory") != std::string::npos, m);
+    m = message_of([&] { train::load_checkpoint(dir / "model.ckpt", p.model()); });
+    BOOST_TEST(m.find("it is a directory") != std::string::npos, m);
+    m = message_of([&] { train::save_checkpoint(dir / "model.ckpt", p.model()); });
+    BOOST_TEST(m.find("model.ckpt: cannot write: it is a directory") != std::string::npos, m);
+    BOOST_TEST(std::filesystem::is_directory(dir / "model.ckpt"));
+    std::filesystem::remove_all(dir);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "edgestack/core/error.hpp"
@@ -28,6 +29,22 @@ namespace detail {
 inline std::string errno_text() { return std::strerror(errno); }
 inline std::span<const std::byte> text_bytes(std::string_view text) noexcept {
     return std::as_bytes(std::span(text.data(), text.size()));
+}
+// What a file that is not a regular file is, for messages.
+inline const char* kind_of(mode_t mode) noexcept {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a regular file";
+}
+// Refuses an existing target that is not a regular file: replacing a directory, FIFO or
+// device with a file is never what the caller meant.
+inline void check_write_target(const std::filesystem::path& p) {
+    struct stat st {};
+    if (::stat(p.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+        throw file_error(p.string() + ": cannot write: it is " + kind_of(st.st_mode) +
+                         ", not a regular file");
 }
 } // namespace detail
 
@@ -43,7 +60,9 @@ inline void fsync_path(const std::filesystem::path& p, bool directory) {
 /// Writes `parts` to `p` (created or truncated) and fsyncs it. On failure the partial file
 /// is removed and the error names the file, the byte and the reason.
 inline void write_file_synced(const std::filesystem::path& p, ByteParts parts) {
-    const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    detail::check_write_target(p);
+    // O_NONBLOCK: a FIFO put in place after the check fails to open instead of waiting.
+    const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NONBLOCK, 0644);
     if (fd < 0) throw file_error(p.string() + ": cannot create: " + detail::errno_text());
     const auto fail = [&](const std::string& what) {
         const std::string why = detail::errno_text();
@@ -82,6 +101,7 @@ inline void write_file_synced(const std::filesystem::path& p, std::string_view t
 /// folder's fsync after the rename is best effort: the new file is already in place, and
 /// reporting failure then would make a caller undo a write that happened.
 inline void write_file_atomically(const std::filesystem::path& target, ByteParts parts) {
+    detail::check_write_target(target);
     std::filesystem::path tmp = target;
     tmp += ".tmp-" + std::to_string(::getpid());
     write_file_synced(tmp, parts);
@@ -123,6 +143,50 @@ inline std::vector<std::byte> read_file(const std::filesystem::path& p) {
         out.insert(out.end(), buf, buf + n);
     }
     ::close(fd);
+    return out;
+}
+
+/// The whole of `p`, which must be a regular file: a directory, FIFO, device or socket is a
+/// file_error naming the path (reading one would fail late, hang or never end). The read is
+/// bounded by the size the file has when opened, and a file larger than `max_bytes` is
+/// refused before anything is read.
+inline std::vector<unsigned char> read_regular_file(const std::filesystem::path& p,
+                                                    std::size_t max_bytes = std::size_t(-1)) {
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw file_error(p.string() + ": cannot open for reading: " + detail::errno_text());
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        const std::string why = detail::errno_text();
+        ::close(fd);
+        throw file_error(p.string() + ": cannot stat: " + why);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw file_error(p.string() + ": cannot read: it is " + detail::kind_of(st.st_mode) +
+                         ", not a regular file");
+    }
+    const auto size = static_cast<std::size_t>(st.st_size);
+    if (size > max_bytes) {
+        ::close(fd);
+        throw file_error(p.string() + ": " + std::to_string(size) + " bytes, more than the " +
+                         std::to_string(max_bytes) + " this reader accepts");
+    }
+    std::vector<unsigned char> out(size);
+    std::size_t got = 0;
+    while (got < size) {
+        const ssize_t n = ::read(fd, out.data() + got, size - got);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            const std::string why = detail::errno_text();
+            ::close(fd);
+            throw file_error(p.string() + ": read failed at byte " + std::to_string(got) + ": " + why);
+        }
+        if (n == 0) break; // the file shrank since fstat
+        got += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    out.resize(got);
     return out;
 }
 

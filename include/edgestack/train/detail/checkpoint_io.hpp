@@ -8,14 +8,11 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <iterator>
 #include <vector>
-
 
 #include "edgestack/core/error.hpp"
 #include "edgestack/core/file_io.hpp"
@@ -155,13 +152,9 @@ private:
     std::size_t at_ = 0;
 };
 
+/// The whole file; a directory, FIFO or device is a file_error naming it (core/file_io.hpp).
 inline std::vector<unsigned char> read_file_bytes(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw file_error(path.string() + ": cannot open for reading");
-    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
-                                     std::istreambuf_iterator<char>());
-    if (in.bad()) throw file_error(path.string() + ": read failed");
-    return bytes;
+    return edgestack::read_regular_file(path);
 }
 
 /// Replace `path` with `bytes`, atomically and durably (core/file_io.hpp).
