@@ -78,4 +78,33 @@ BOOST_AUTO_TEST_CASE(bad_images_name_file_and_offset) {
     BOOST_CHECK_THROW(read_pnm(dir / "c/z.pgm"), format_error);
 }
 
+BOOST_AUTO_TEST_CASE(header_sizes_are_checked_against_the_file_before_allocating) {
+    fixtures::TempDir dir("img");
+    // 27 bytes claiming 3 * 10^18 pixels: once a std::bad_alloc out of the loader.
+    fixtures::write_text(dir / "huge.ppm", "P6 999999999 999999999 255");
+    auto msg = message_of<format_error>([&] { (void)read_pnm(dir / "huge.ppm"); });
+    BOOST_TEST(msg.find("huge.ppm: byte") != std::string::npos, msg);
+    BOOST_TEST(msg.find("1..65535") != std::string::npos, msg);
+    // Within the limits but far beyond the bytes there: refused before allocating, so it
+    // fails the same way with only 64 MiB of address space to spare (it once took 3.6 GB).
+    for (const char* text : {"P5 60000 60000 255\n", "P6 60000 60000 65535\n\x01\x02",
+                             "P2 60000 60000 255 1 2 3 4", "P3 65535 65535 1 1"}) {
+        fixtures::write_text(dir / "claims.pgm", text);
+        const bool refused = fixtures::within_memory(64u << 20, [&] {
+            return message_of<format_error>([&] { (void)read_pnm(dir / "claims.pgm"); })
+                       .find("pixel data is short") != std::string::npos;
+        });
+        BOOST_TEST(refused, text);
+    }
+    // The message's limits hold: a width above 65535 is refused even when the bytes are there.
+    std::string wide = "P5 70000 1 255\n";
+    wide.append(70000, '\x07');
+    fixtures::write_text(dir / "wide.pgm", wide);
+    msg = message_of<format_error>([&] { (void)read_pnm(dir / "wide.pgm"); });
+    BOOST_TEST(msg.find("width 70000") != std::string::npos, msg);
+    // Exactly enough bytes still loads (ASCII: one digit and one separator per sample).
+    fixtures::write_text(dir / "tight.pgm", "P2 2 2 9 1 2 3 4");
+    BOOST_TEST(read_pnm(dir / "tight.pgm").pixels.size() == 4u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,13 +8,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "edgestack/core/error.hpp"
+#include "edgestack/core/file_io.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/data/label_map.hpp"
 
@@ -31,10 +31,12 @@ namespace detail {
 class PnmParser {
 public:
     explicit PnmParser(const std::filesystem::path& p) : path_(p) {
-        std::ifstream in(p, std::ios::binary);
-        if (!in) throw file_error(p.string() + ": cannot open for reading");
-        bytes_.assign(std::istreambuf_iterator<char>(in), {});
+        const auto b = read_regular_file(p);
+        bytes_.assign(b.begin(), b.end());
     }
+    /// Parses bytes already in memory; `name` stands for the file in messages.
+    PnmParser(std::string bytes, std::filesystem::path name)
+        : path_(std::move(name)), bytes_(std::move(bytes)) {}
 
     Image parse() {
         if (bytes_.size() < 2 || bytes_[0] != 'P' ||
@@ -43,10 +45,27 @@ public:
         const char kind = bytes_[1];
         pos_ = 2;
         const std::size_t w = number("width"), h = number("height"), maxval = number("maxval");
-        if (w == 0 || h == 0 || maxval == 0 || maxval > 65535)
-            throw format_error(where(pos_) + "width, height and maxval must be in 1..65535");
+        if (w == 0 || h == 0 || maxval == 0 || w > 65535 || h > 65535 || maxval > 65535)
+            throw format_error(where(pos_) + "width " + std::to_string(w) + ", height " +
+                               std::to_string(h) + " and maxval " + std::to_string(maxval) +
+                               " must each be in 1..65535");
         const std::size_t C = (kind == '3' || kind == '6') ? 3 : 1;
-        Image img{{h, w, C}, std::vector<std::uint8_t>(h * w * C)};
+        // The header's size is checked against the bytes that follow it before anything is
+        // allocated: a 20-byte file must not claim gigabytes. At most 65535^2 * 3 * 2 bytes,
+        // so the products cannot overflow.
+        const std::size_t samples = w * h * C;
+        const std::size_t left = bytes_.size() - std::min(bytes_.size(), pos_ + 1);
+        const bool ascii = kind == '2' || kind == '3';
+        // ASCII samples take at least a digit and a separator each (the last no separator).
+        const std::size_t need = ascii ? 2 * samples - 1 : samples * (maxval > 255 ? 2 : 1);
+        if (need > left)
+            throw format_error(where(bytes_.size()) + "pixel data is short: a " +
+                               std::to_string(w) + "x" + std::to_string(h) + "x" +
+                               std::to_string(C) + " image needs " +
+                               (ascii ? "at least " : "") + std::to_string(need) +
+                               " bytes after the header (byte " + std::to_string(pos_ + 1) +
+                               "), the file ends at byte " + std::to_string(bytes_.size()));
+        Image img{{h, w, C}, std::vector<std::uint8_t>(samples)};
         auto scale = [&](std::size_t v, std::size_t at) -> std::uint8_t {
             if (v > maxval)
                 throw format_error(where(at) + "sample value " + std::to_string(v) +
@@ -60,14 +79,8 @@ public:
             }
             return img;
         }
-        ++pos_; // the single whitespace byte after maxval
+        ++pos_; // the single whitespace byte after maxval; the size was checked above
         const std::size_t bpv = maxval > 255 ? 2 : 1;
-        const std::size_t need = img.pixels.size() * bpv;
-        if (bytes_.size() < pos_ + need)
-            throw format_error(where(bytes_.size()) + "pixel data is short: " +
-                               std::to_string(need) + " bytes needed from byte " +
-                               std::to_string(pos_) + ", the file ends at byte " +
-                               std::to_string(bytes_.size()));
         for (std::size_t i = 0; i < img.pixels.size(); ++i) {
             const std::size_t at = pos_ + i * bpv;
             const std::size_t v = bpv == 1 ? static_cast<unsigned char>(bytes_[at])
@@ -118,6 +131,31 @@ class ImageFolderLoader {
 public:
     ImageFolderLoader() = default;
     explicit ImageFolderLoader(const std::filesystem::path& root, LabelMap classes = {}) {
+        // A folder that cannot be listed (permissions, a name too long) is a file_error like
+        // every other failure of a loader.
+        try {
+            load(root, std::move(classes));
+        } catch (const std::filesystem::filesystem_error& e) {
+            throw file_error(root.string() + ": " + e.what());
+        }
+    }
+
+    std::size_t size() const noexcept { return s_ ? s_->labels.size() : 0; }
+    std::size_t sample_size() const noexcept { return s_ ? s_->layout.size() : 0; }
+    std::size_t num_classes() const noexcept { return s_ ? s_->classes.size() : 0; }
+    SampleLayout layout() const noexcept { return s_ ? s_->layout : SampleLayout{}; }
+    std::int32_t read(std::size_t i, std::span<float> out) const {
+        const std::size_t n = s_->layout.size();
+        const std::uint8_t* p = s_->pixels.data() + i * n;
+        for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<float>(p[k]) * (1.0f / 255.0f);
+        return s_->labels[i];
+    }
+    std::int32_t label(std::size_t i) const noexcept { return s_->labels[i]; }
+    const LabelMap& classes() const noexcept { return s_->classes; }
+    const std::filesystem::path& file(std::size_t i) const { return s_->files.at(i); }
+
+private:
+    void load(const std::filesystem::path& root, LabelMap classes) {
         namespace fs = std::filesystem;
         if (!fs::is_directory(root)) throw file_error(root.string() + ": not a folder");
         auto s = std::make_shared<Storage>();
@@ -136,8 +174,9 @@ public:
             std::vector<fs::path> files;
             for (const auto& e : fs::directory_iterator(dir)) {
                 const auto ext = e.path().extension();
-                if (e.is_regular_file() && (ext == ".pgm" || ext == ".ppm" || ext == ".pnm"))
-                    files.push_back(e.path());
+                // Not only regular files: a FIFO or folder named like an image is refused
+                // by read_pnm with a message naming it, not skipped without a word.
+                if (ext == ".pgm" || ext == ".ppm" || ext == ".pnm") files.push_back(e.path());
             }
             std::sort(files.begin(), files.end());
             for (const auto& f : files) {
@@ -158,22 +197,6 @@ public:
         s->classes = std::move(classes);
         s_ = std::move(s);
     }
-
-    std::size_t size() const noexcept { return s_ ? s_->labels.size() : 0; }
-    std::size_t sample_size() const noexcept { return s_ ? s_->layout.size() : 0; }
-    std::size_t num_classes() const noexcept { return s_ ? s_->classes.size() : 0; }
-    SampleLayout layout() const noexcept { return s_ ? s_->layout : SampleLayout{}; }
-    std::int32_t read(std::size_t i, std::span<float> out) const {
-        const std::size_t n = s_->layout.size();
-        const std::uint8_t* p = s_->pixels.data() + i * n;
-        for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<float>(p[k]) * (1.0f / 255.0f);
-        return s_->labels[i];
-    }
-    std::int32_t label(std::size_t i) const noexcept { return s_->labels[i]; }
-    const LabelMap& classes() const noexcept { return s_->classes; }
-    const std::filesystem::path& file(std::size_t i) const { return s_->files.at(i); }
-
-private:
     static std::string dims(const SampleLayout& l) {
         return std::to_string(l.width) + "x" + std::to_string(l.height) + "x" + std::to_string(l.channels);
     }
