@@ -12,7 +12,6 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <span>
@@ -24,6 +23,7 @@
 #include <vector>
 
 #include "edgestack/core/error.hpp"
+#include "edgestack/core/file_io.hpp"
 #include "edgestack/data/table.hpp"
 
 namespace edgestack::data {
@@ -53,11 +53,31 @@ struct CleaningReport {
 
 namespace detail {
 
-inline void require_fitted(const std::vector<double>& s, std::size_t cols, std::string_view who) {
+// `s` holds `per_column` values for each of `cols` columns; anything else was fitted on (or
+// loaded for) a table of another width, and indexing it by column would read past its end.
+inline void require_fitted(const std::vector<double>& s, std::size_t cols, std::string_view who,
+                           std::size_t per_column = 1) {
     if (s.empty())
         throw config_error(std::string(who) + ": apply before fit - fit on the training split first");
-    if (s.size() % cols != 0 && cols != 0)
-        throw shape_error(std::string(who) + ": fitted on a table of a different width");
+    if (s.size() != per_column * cols)
+        throw shape_error(std::string(who) + ": fitted on " + std::to_string(s.size() / per_column) +
+                          " columns, given " + std::to_string(cols));
+}
+
+// A loaded state must hold `want` values (the file said `cols` columns).
+inline void check_state_size(std::string_view who, std::size_t have, std::size_t want) {
+    if (have != want)
+        throw format_error(std::string(who) + ": state holds " + std::to_string(have) +
+                           " values, " + std::to_string(want) + " expected for the column count");
+}
+
+// Outlier bounds loaded from a file: lo <= hi per column (std::clamp requires it).
+inline void check_bounds(std::string_view who, const std::vector<double>& b) {
+    for (std::size_t i = 0; i + 1 < b.size(); i += 2)
+        if (b[i] > b[i + 1])
+            throw format_error(std::string(who) + ": column " + std::to_string(i / 2) +
+                               " has lower bound " + std::to_string(b[i]) + " above upper bound " +
+                               std::to_string(b[i + 1]));
 }
 
 // Finite values of column c.
@@ -124,6 +144,7 @@ struct ImputeMean {
     }
     std::vector<double> state() const { return fill; }
     void set_state(std::vector<double> s) { fill = std::move(s); }
+    void check_state(std::size_t cols) const { detail::check_state_size(tag, fill.size(), cols); }
 };
 
 struct ImputeMedian {
@@ -139,6 +160,7 @@ struct ImputeMedian {
     }
     std::vector<double> state() const { return fill; }
     void set_state(std::vector<double> s) { fill = std::move(s); }
+    void check_state(std::size_t cols) const { detail::check_state_size(tag, fill.size(), cols); }
 };
 
 struct ImputeConstant {
@@ -182,6 +204,7 @@ struct ForwardFill {
     }
     std::vector<double> state() const { return fill; }
     void set_state(std::vector<double> s) { fill = std::move(s); }
+    void check_state(std::size_t cols) const { detail::check_state_size(tag, fill.size(), cols); }
 };
 
 // ---- outliers ------------------------------------------------------------------------------
@@ -198,7 +221,7 @@ struct ZScoreClip {
             bounds[2 * c] = ms[2 * c] - k * ms[2 * c + 1], bounds[2 * c + 1] = ms[2 * c] + k * ms[2 * c + 1];
     }
     void transform(std::span<float> row, CleaningReport& r) const {
-        detail::require_fitted(bounds, row.size(), "ZScoreClip");
+        detail::require_fitted(bounds, row.size(), "ZScoreClip", 2);
         for (std::size_t c = 0; c < row.size(); ++c) {
             const auto lo = static_cast<float>(bounds[2 * c]), hi = static_cast<float>(bounds[2 * c + 1]);
             if (std::isfinite(row[c]) && (row[c] < lo || row[c] > hi))
@@ -214,6 +237,10 @@ struct ZScoreClip {
         if (s.empty()) throw format_error("ZScoreClip: empty state");
         k = static_cast<float>(s[0]);
         bounds.assign(s.begin() + 1, s.end());
+    }
+    void check_state(std::size_t cols) const {
+        detail::check_state_size(tag, bounds.size(), 2 * cols);
+        detail::check_bounds(tag, bounds);
     }
 };
 
@@ -233,7 +260,7 @@ struct IqrClip {
     void transform(std::span<float> row, CleaningReport& r) const {
         ZScoreClip z;
         z.bounds = bounds;
-        detail::require_fitted(bounds, row.size(), "IqrClip");
+        detail::require_fitted(bounds, row.size(), "IqrClip", 2);
         z.transform(row, r);
     }
     std::vector<double> state() const {
@@ -246,6 +273,10 @@ struct IqrClip {
         k = static_cast<float>(s[0]);
         bounds.assign(s.begin() + 1, s.end());
     }
+    void check_state(std::size_t cols) const {
+        detail::check_state_size(tag, bounds.size(), 2 * cols);
+        detail::check_bounds(tag, bounds);
+    }
 };
 
 /// Drops rows with any value more than k standard deviations from its column's mean.
@@ -255,7 +286,7 @@ struct DropOutliers {
     std::vector<double> ms{};
     void fit(const Table& t) { ms = detail::mean_std(t); }
     void apply(Table& t, CleaningReport& r) const {
-        detail::require_fitted(ms, 2 * t.cols(), "DropOutliers");
+        detail::require_fitted(ms, t.cols(), "DropOutliers", 2);
         detail::check_width(t, ms.size() / 2, "DropOutliers");
         std::vector<char> keep(t.rows(), 1);
         for (std::size_t row = 0; row < t.rows(); ++row)
@@ -279,6 +310,7 @@ struct DropOutliers {
         k = static_cast<float>(s[0]);
         ms.assign(s.begin() + 1, s.end());
     }
+    void check_state(std::size_t cols) const { detail::check_state_size(tag, ms.size(), 2 * cols); }
 };
 
 // ---- inconsistencies -----------------------------------------------------------------------
@@ -341,6 +373,10 @@ struct DropBadLabels {
     std::vector<double> state() const { return {static_cast<double>(num_classes)}; }
     void set_state(std::vector<double> s) {
         if (s.size() != 1) throw format_error("DropBadLabels: state must hold one value");
+        // Converting a NaN or out-of-range double to an integer is undefined: check first.
+        if (!(s[0] >= 0 && s[0] <= 2147483647.0) || s[0] != std::floor(s[0]))
+            throw format_error("DropBadLabels: class count " + std::to_string(s[0]) +
+                               " is not a whole number in 0..2^31-1");
         num_classes = static_cast<std::size_t>(s[0]);
     }
 };
@@ -380,7 +416,7 @@ struct MinMaxScale {
         }
     }
     void transform(std::span<float> row, CleaningReport& r) const {
-        detail::require_fitted(range, row.size(), "MinMaxScale");
+        detail::require_fitted(range, row.size(), "MinMaxScale", 2);
         for (std::size_t c = 0; c < row.size(); ++c) {
             const double a = range[2 * c], w = range[2 * c + 1] - a;
             row[c] = w > 0 ? static_cast<float>(lo + (row[c] - a) / w * (hi - lo)) : lo;
@@ -397,6 +433,7 @@ struct MinMaxScale {
         lo = static_cast<float>(s[0]), hi = static_cast<float>(s[1]);
         range.assign(s.begin() + 2, s.end());
     }
+    void check_state(std::size_t cols) const { detail::check_state_size(tag, range.size(), 2 * cols); }
 };
 
 /// (x - mean) / std per column, both fitted on training data (std 0 is taken as 1).
@@ -405,7 +442,7 @@ struct Standardize {
     std::vector<double> ms{};
     void fit(const Table& t) { ms = detail::mean_std(t); }
     void transform(std::span<float> row, CleaningReport& r) const {
-        detail::require_fitted(ms, row.size(), "Standardize");
+        detail::require_fitted(ms, row.size(), "Standardize", 2);
         for (std::size_t c = 0; c < row.size(); ++c) {
             const double sd = ms[2 * c + 1] > 0 ? ms[2 * c + 1] : 1.0;
             row[c] = static_cast<float>((row[c] - ms[2 * c]) / sd);
@@ -414,10 +451,13 @@ struct Standardize {
     }
     std::vector<double> state() const { return ms; }
     void set_state(std::vector<double> s) { ms = std::move(s); }
+    void check_state(std::size_t cols) const { detail::check_state_size(tag, ms.size(), 2 * cols); }
 };
 
 /// A cleaning policy: fitted on a Table, then applied to whole Tables (apply) or, when it
-/// works value by value, to single rows (transform); its state is a list of numbers.
+/// works value by value, to single rows (transform); its state is a list of numbers. A
+/// policy may also have `void check_state(std::size_t cols) const`, which throws a
+/// format_error when a state loaded from a file does not fit that many columns.
 template <class P>
 concept CleaningPolicy = std::default_initializable<P> && requires(P& p, const P& cp, const Table& t,
                                                                   std::vector<double> s) {
@@ -579,6 +619,8 @@ public:
             throw format_error(where(cpos) + "the file holds " + std::to_string(count) +
                                " policies, this Cleaner has " + std::to_string(sizeof...(Ps)));
         std::size_t index = 0;
+        // Into a copy: a file refused half-way leaves this Cleaner as it was.
+        std::tuple<Ps...> ps = ps_;
         std::apply([&](Ps&... p) {
             ((void)[&] {
                 const std::size_t tpos = pos;
@@ -596,30 +638,37 @@ public:
                 const auto n = get32("a value count");
                 bounded(std::size_t{n} * sizeof(double), "the values of a policy");
                 std::vector<double> s(n);
-                std::memcpy(s.data(), b.data() + pos, n * sizeof(double));
+                // An empty state has no buffer: memcpy's null pointer would be undefined.
+                if (n != 0) std::memcpy(s.data(), b.data() + pos, n * sizeof(double));
                 pos += n * sizeof(double);
-                p.set_state(std::move(s));
+                try {
+                    p.set_state(std::move(s));
+                    if constexpr (requires { p.check_state(std::size_t{cols}); })
+                        p.check_state(cols);
+                } catch (const format_error& e) {
+                    throw format_error(where(tpos) + "policy " + std::to_string(index) + ": " +
+                                       e.what());
+                }
                 ++index;
             }(), ...);
-        }, ps_);
+        }, ps);
         if (pos != body.size())
             throw format_error(where(pos) + "unexpected bytes after the last policy");
+        ps_ = std::move(ps);
         cols_ = cols;
         fitted_ = true;
     }
 
+    /// Replaces `path` atomically and durably (core/file_io.hpp): a crash while saving
+    /// leaves the previous state file whole.
     void save(const std::filesystem::path& path) const {
         const auto b = serialize();
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        if (!out) throw file_error(path.string() + ": cannot open for writing");
-        out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-        if (!out) throw file_error(path.string() + ": write failed");
+        write_file_atomically(path, std::as_bytes(std::span(b)));
     }
 
+    /// Reads a state file (a regular file only: a directory, FIFO or device is refused).
     void load(const std::filesystem::path& path) {
-        std::ifstream in(path, std::ios::binary);
-        if (!in) throw file_error(path.string() + ": cannot open for reading");
-        std::vector<unsigned char> b((std::istreambuf_iterator<char>(in)), {});
+        const auto b = read_regular_file(path);
         deserialize(b, path.string());
     }
 
