@@ -115,4 +115,48 @@ BOOST_AUTO_TEST_CASE(reference_round_trips_and_bad_files_name_the_field) {
     BOOST_CHECK_THROW(monitor::ReferenceSample::build(x, y, 7), shape_error);
 }
 
+BOOST_AUTO_TEST_CASE(hostile_references_are_refused_with_the_reason) {
+    std::vector<float> x, y;
+    make(50, 2, 0.0f, 5, x, y);
+    const std::string good = monitor::ReferenceSample::build(x, y, 50, 4).to_json();
+    auto expect = [](const std::string& text, const std::string& needle) {
+        std::string msg = "<accepted>";
+        try {
+            (void)monitor::ReferenceSample::from_json(text, "reference.json");
+        } catch (const format_error& e) {
+            msg = e.what();
+        }
+        BOOST_TEST(msg.find(needle) != std::string::npos, msg);
+    };
+    auto with = [&](const std::string& key, const std::string& value) {
+        std::string t = good;
+        const auto at = t.find("\"" + key + "\":");
+        BOOST_REQUIRE(at != std::string::npos);
+        const auto from = at + key.size() + 3;
+        auto to = from;
+        int depth = 0;
+        while (to < t.size() && (depth > 0 || (t[to] != ',' && t[to] != '}'))) {
+            depth += t[to] == '[' ? 1 : t[to] == ']' ? -1 : 0;
+            ++to;
+        }
+        return t.replace(from, to - from, value);
+    };
+    // 100,000 nested arrays: refused by depth, before building them.
+    expect(std::string(100000, '[') + std::string(100000, ']'), "nested more than 32 levels");
+    expect("{\"edges\": " + std::string(5000, '[') + std::string(5000, ']') + "}", "nested");
+    // Counts that are not whole numbers (converting 1e300 to an integer is undefined).
+    expect(with("version", "1e300"), "field 'version' must be a whole number");
+    expect(with("features", "-2"), "field 'features' must be a whole number");
+    expect(with("classes", "2.5"), "field 'classes' must be a whole number");
+    // A number beyond double's range: nlohmann's out_of_range once escaped the reader
+    // (found by fuzz_drift_reference).
+    expect(with("class_mix", "[1E400,0.5]"), "reference.json: not valid JSON");
+    // No classes: summarising a sample would read the first of zero logits.
+    expect(with("classes", "0"), "field 'classes' is 0");
+    // Edges out of order break the binary search that bins live values.
+    expect(with("edges", "[[3,2,1],[0.1,0.2,0.3]]"), "'edges' entry 0 is not in ascending order");
+    expect(with("confidence", "[0.9,0.1]"), "must be sorted");
+    BOOST_TEST(monitor::ReferenceSample::from_json(good, "reference.json").classes == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

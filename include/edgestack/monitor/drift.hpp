@@ -158,31 +158,57 @@ struct ReferenceSample {
         return j.dump();
     }
 
+    /// Deepest nesting from_json accepts: the format needs 3 levels. Refusing more up front
+    /// keeps a hostile file (100,000 '[') from costing memory or stack.
+    static constexpr int max_json_depth = 32;
+
     /// Parse what to_json wrote; `name` (a file name) appears in every error message.
     static ReferenceSample from_json(const std::string& text, const std::string& name) {
         nlohmann::json j;
         try {
-            j = nlohmann::json::parse(text);
+            j = nlohmann::json::parse(text, [&](int depth, nlohmann::json::parse_event_t,
+                                                nlohmann::json&) {
+                if (depth > max_json_depth)
+                    throw format_error(name + ": nested more than " +
+                                       std::to_string(max_json_depth) +
+                                       " levels deep; a drift reference needs 3");
+                return true;
+            });
         } catch (const nlohmann::json::parse_error& e) {
             throw format_error(name + ": byte " + std::to_string(e.byte) + ": not valid JSON");
+        } catch (const nlohmann::json::exception& e) {
+            // A number too large for a double (1E400) is an out_of_range, not a parse_error.
+            throw format_error(name + ": not valid JSON (" + e.what() + ")");
         }
-        auto get = [&](const char* key, auto& out) {
+        auto value = [&](const char* key) -> const nlohmann::json& {
             if (!j.is_object() || !j.contains(key))
                 throw format_error(name + ": field '" + key + "' is missing");
+            return j.at(key);
+        };
+        auto get = [&](const char* key, auto& out) {
             try {
-                j.at(key).get_to(out);
+                value(key).get_to(out);
             } catch (const nlohmann::json::exception&) {
                 throw format_error(name + ": field '" + key + "' has the wrong type");
             }
         };
-        int version = 0;
-        get("version", version);
-        if (version < 1 || version > format_version)
+        // Counts are whole numbers: nlohmann converts a float such as 1e300 to an integer
+        // with a cast whose result is undefined, so anything else is refused first.
+        auto count = [&](const char* key) -> std::size_t {
+            const auto& v = value(key);
+            if (!v.is_number_unsigned())
+                throw format_error(name + ": field '" + key + "' must be a whole number >= 0");
+            return v.get<std::size_t>();
+        };
+        const std::size_t version = count("version");
+        if (version < 1 || version > static_cast<std::size_t>(format_version))
             throw format_error(name + ": field 'version' is " + std::to_string(version) +
                                "; this reader knows 1.." + std::to_string(format_version));
         ReferenceSample r;
-        get("features", r.features);
-        get("classes", r.classes);
+        r.features = count("features");
+        r.classes = count("classes");
+        if (r.classes == 0)
+            throw format_error(name + ": field 'classes' is 0; a model has at least one class");
         get("edges", r.edges);
         get("expected", r.expected);
         get("class_mix", r.class_mix);
@@ -191,12 +217,21 @@ struct ReferenceSample {
         if (r.edges.size() != r.features || r.expected.size() != r.features)
             throw format_error(name + ": fields 'edges'/'expected' must have 'features' (" +
                                std::to_string(r.features) + ") entries");
-        for (std::size_t f = 0; f < r.features; ++f)
+        for (std::size_t f = 0; f < r.features; ++f) {
+            // Binning searches the edges: they must ascend.
+            if (!std::is_sorted(r.edges[f].begin(), r.edges[f].end()))
+                throw format_error(name + ": field 'edges' entry " + std::to_string(f) +
+                                   " is not in ascending order");
             if (r.expected[f].size() != r.edges[f].size() + 1)
                 throw format_error(name + ": field 'expected' entry " + std::to_string(f) +
                                    " needs one more bin than its edges");
+        }
         if (r.class_mix.size() != r.classes)
             throw format_error(name + ": field 'class_mix' must have 'classes' entries");
+        if (!std::is_sorted(r.input_mean.begin(), r.input_mean.end()) ||
+            !std::is_sorted(r.confidence.begin(), r.confidence.end()))
+            throw format_error(name + ": fields 'input_mean' and 'confidence' must be sorted "
+                                      "ascending");
         return r;
     }
 };
