@@ -6,9 +6,13 @@
 #include <filesystem>
 #include <functional>
 
+#include "data/fixtures.hpp"
+#include "edgestack/data/clean.hpp"
 #include "edgestack/data/csv.hpp"
 #include "edgestack/data/idx.hpp"
+#include "edgestack/data/image_folder.hpp"
 #include "edgestack/data/npy.hpp"
+#include "edgestack/deploy/registry.hpp"
 #include "edgestack/train/checkpoint.hpp"
 #include "io_util.hpp"
 
@@ -89,6 +93,97 @@ BOOST_AUTO_TEST_CASE(checkpoint) {
                            [](const std::string& p) { (void)train::read_checkpoint(p); });
     // The CRC-32 catches every single-bit flip, and no truncation is complete.
     BOOST_TEST(o.loaded == 1u);
+}
+
+// Registry manifests and serving pointers: a float where a whole number belongs was cast
+// unchecked (undefined for 1e300), and a number beyond double's range escaped as nlohmann's
+// out_of_range (found by fuzz_manifest).
+BOOST_AUTO_TEST_CASE(manifest_numbers_are_checked) {
+    namespace d = deploy::detail;
+    const std::filesystem::path file = "manifest.json";
+    auto message = [&](const std::string& text, const std::function<void(const nlohmann::json&)>& f) {
+        try {
+            f(d::parse_json_file(file, text));
+        } catch (const edgestack::error& e) {
+            return std::string(e.what());
+        }
+        return std::string("<accepted>");
+    };
+    auto manifest = [&](const nlohmann::json& j) { (void)d::manifest_from_json(j, file); };
+    auto history = [&](const nlohmann::json& j) {
+        (void)d::field<std::vector<std::uint64_t>>(j, "history", file);
+    };
+    std::string m = message("{\"schema\": 1e300}", manifest);
+    BOOST_TEST(m.find("field 'schema' must hold whole numbers") != std::string::npos, m);
+    m = message("{\"history\": [1, 2.5e300]}", history);
+    BOOST_TEST(m.find("field 'history' must hold whole numbers") != std::string::npos, m);
+    m = message("{\"schema\": 4444E444}", manifest);
+    BOOST_TEST(m.find("manifest.json: not valid JSON") != std::string::npos, m);
+}
+
+// A path that is a folder, a FIFO or a device: every reader and writer of files from elsewhere
+// refuses it with a file_error naming the path and what it is. Before, a folder let
+// std::ios_base::failure out of the checkpoint reader, a FIFO hung the process and a
+// device was read as if it were a file.
+BOOST_AUTO_TEST_CASE(folders_fifos_and_devices_are_refused_by_name) {
+    fixtures::TempDir dir("not-regular");
+    std::filesystem::create_directories(dir / "folder.bin");
+    fixtures::make_fifo(dir / "fifo.bin");
+    struct Case {
+        const char* reader;
+        std::function<void(const std::filesystem::path&)> read;
+    };
+    const std::vector<Case> readers{
+        {"read_pnm", [](const auto& p) { (void)data::read_pnm(p); }},
+        {"Cleaner::load", [](const auto& p) { data::Cleaner<data::ImputeMean>().load(p); }},
+        {"read_checkpoint", [](const auto& p) { (void)train::read_checkpoint(p); }},
+    };
+    const std::vector<std::pair<std::filesystem::path, std::string>> paths{
+        {dir / "folder.bin", "a directory"}, {dir / "fifo.bin", "a FIFO"}, {"/dev/null", "a device"}};
+    for (const auto& c : readers)
+        for (const auto& [path, kind] : paths) {
+            std::string msg = "<no file_error>";
+            try {
+                fixtures::without_hanging_on(dir / "fifo.bin", [&] { c.read(path); });
+            } catch (const file_error& e) {
+                msg = e.what();
+            } catch (const std::exception& e) {
+                msg = std::string("not a file_error: ") + e.what();
+            }
+            BOOST_TEST(msg.find(path.string() + ": cannot read: it is " + kind) != std::string::npos,
+                       c.reader << " on " << path << ": " << msg);
+        }
+
+    // The image folder loader does not skip a FIFO or folder named like an image.
+    fixtures::make_fifo(dir / "images/cat/a.pgm");
+    std::string msg = "<no file_error>";
+    try {
+        fixtures::without_hanging_on(dir / "images/cat/a.pgm",
+                                     [&] { data::ImageFolderLoader l(dir / "images"); });
+    } catch (const file_error& e) {
+        msg = e.what();
+    }
+    BOOST_TEST(msg.find("a.pgm: cannot read: it is a FIFO") != std::string::npos, msg);
+
+    // Writers: a folder or FIFO in the way is refused and left as it was.
+    data::Cleaner<data::ImputeMean> cleaner;
+    data::Table t;
+    t.columns = {"x"};
+    t.values = {1, 2};
+    cleaner.fit(t);
+    for (const auto& [path, kind] : paths) {
+        if (path == "/dev/null") continue;
+        msg = "<no file_error>";
+        try {
+            fixtures::without_hanging_on(dir / "fifo.bin", [&] { cleaner.save(path); });
+        } catch (const file_error& e) {
+            msg = e.what();
+        }
+        BOOST_TEST(msg.find(path.string() + ": cannot write: it is " + kind) != std::string::npos,
+                   "Cleaner::save on " << path << ": " << msg);
+    }
+    BOOST_TEST(std::filesystem::is_directory(dir / "folder.bin"));
+    BOOST_TEST(std::filesystem::is_fifo(dir / "fifo.bin"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

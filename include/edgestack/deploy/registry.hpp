@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -125,6 +126,16 @@ template <class T>
 T field(const nlohmann::json& j, const char* key, const fs::path& file) {
     if (!j.contains(key))
         throw format_error(file.string() + ": field '" + key + "' is missing");
+    // nlohmann casts a float to an integer unchecked (1e300 to int is undefined): refuse it.
+    const auto fraction = [&](const nlohmann::json& v) {
+        if (v.is_number_float())
+            throw format_error(file.string() + ": field '" + key + "' must hold whole numbers");
+    };
+    if constexpr (std::is_integral_v<T>) fraction(j.at(key));
+    if constexpr (requires { typename T::value_type; } && !std::is_same_v<T, std::string>)
+        if constexpr (std::is_integral_v<typename T::value_type>)
+            if (j.at(key).is_array())
+                for (const auto& v : j.at(key)) fraction(v);
     try {
         return j.at(key).get<T>();
     } catch (const nlohmann::json::exception& e) {
