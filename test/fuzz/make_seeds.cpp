@@ -1,13 +1,18 @@
 // Writes the seed corpora of the fuzz targets (test/fuzz/corpus/<target>/): a few small,
 // valid files of each format, so that fuzzing starts from inputs that pass the first checks.
 //   make_seeds <corpus dir>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "edgestack/data/clean.hpp"
+#include "edgestack/deploy/registry.hpp"
 #include "edgestack/io/model_file.hpp"
+#include "edgestack/monitor/drift.hpp"
 #include "edgestack/io/onnx_export.hpp"
 #include "edgestack/train/checkpoint.hpp"
 
@@ -112,5 +117,57 @@ int main(int argc, char** argv) {
 
     write(dir / "csv/labelled.csv", "a,b,label\n1.5,2,cat\n3,NA,dog\n\"4\",5e-1,cat\n");
     write(dir / "csv/plain.csv", "x;y\n1;2\n");
+
+    // Netpbm: every kind, 8- and 16-bit.
+    write(dir / "pnm/p2.pgm", "P2\n# a comment\n3 2\n255\n0 1 2\n250 251 255\n");
+    write(dir / "pnm/p3.ppm", "P3 2 1 15 0 1 2 13 14 15\n");
+    write(dir / "pnm/p5.pgm", std::string("P5 2 2 255\n") + std::string{1, 2, 3, 4});
+    write(dir / "pnm/p6_16bit.ppm", std::string("P6 1 1 65535\n") + std::string{1, 2, 3, 4, 5, 6});
+
+    // Cleaning states of the two policy lists fuzz_clean.cpp loads.
+    data::Table t;
+    t.columns = {"a", "b", "c"};
+    t.values = {1, 2, 3, 4, NAN, 6, 7, 8, 90, 1, 2, 3, -5, 2, 1};
+    t.labels = {0, 1, 1, 0, 2};
+    {
+        data::Table u = t;
+        data::Cleaner<data::ImputeMedian, data::IqrClip, data::ZScoreClip, data::DropOutliers,
+                      data::DropBadLabels, data::DropNonFinite, data::DropDuplicates,
+                      data::MinMaxScale, data::Standardize> c;
+        c.fit(u);
+        const auto b = c.serialize();
+        write(dir / "clean/rows.bin", std::string(b.begin(), b.end()));
+    }
+    {
+        data::Table u = t;
+        data::Cleaner<data::ForwardFill, data::ImputeConstant, data::ImputeMean> c;
+        c.fit(u);
+        const auto b = c.serialize();
+        write(dir / "clean/series.bin", std::string(b.begin(), b.end()));
+    }
+
+    // A drift reference of 3 features and 4 classes.
+    std::vector<float> x, y;
+    for (int i = 0; i < 40; ++i) {
+        for (int f = 0; f < 3; ++f) x.push_back(static_cast<float>((i * 7 + f * 3) % 11) * 0.1f);
+        for (int k = 0; k < 4; ++k) y.push_back(static_cast<float>((i + k) % 4));
+    }
+    write(dir / "drift_reference/small.json", monitor::ReferenceSample::build(x, y, 40, 4).to_json());
+
+    // A registry manifest and a serving pointer.
+    deploy::Manifest m;
+    m.name = "fashion";
+    m.version = 3;
+    m.created = "2024-01-02T03:04:05Z";
+    m.model_file = "model.esm";
+    m.format = "application/x-edgestack";
+    m.model_size = 1234;
+    m.sha256 = std::string(64, 'a');
+    m.metrics = {{"accuracy", 0.91}, {"loss", 0.25}};
+    m.dataset_fingerprint = std::string(64, 'b');
+    m.parent = 2;
+    m.files = {{"MODEL_CARD.md", std::string(64, 'c')}, {"labels.txt", std::string(64, 'd')}};
+    write(dir / "manifest/manifest.json", deploy::detail::to_json(m).dump(2) + "\n");
+    write(dir / "manifest/serving.json", "{\"version\": 3, \"history\": [1, 2]}\n");
     return 0;
 }
