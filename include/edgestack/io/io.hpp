@@ -8,5 +8,6 @@
 #endif
 #if defined(EDGESTACK_HAS_ONNX)
 #include "edgestack/io/onnx_export.hpp"
+#include "edgestack/io/onnx_graph_import.hpp"
 #include "edgestack/io/onnx_import.hpp"
 #endif
