@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #if defined(EDGESTACK_HAS_TBB)
+#include "edgestack/core/detail/intrinsics.hpp"
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>

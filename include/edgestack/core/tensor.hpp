@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <span>
 
+#include "edgestack/core/detail/intrinsics.hpp"
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xtensor.hpp>
 

@@ -209,7 +209,14 @@ struct Conv2D {
                 // and the bias would be one more pass over the output.
                 y.rowwise() = b.transpose();
                 y.noalias() += x * w.transpose();
-                if (relu) y = y.cwiseMax(0.0f);
+                // A plain loop, not y.cwiseMax(0): GCC 12 vectorizes it as well, while
+                // Eigen's AVX-512 pmax trips GCC 12's -Wmaybe-uninitialized in its own
+                // intrinsic headers (_mm512_undefined_ps), hundreds of times per build.
+                if (relu) {
+                    float* v = y.data();
+                    const std::size_t n = static_cast<std::size_t>(y.size());
+                    for (std::size_t i = 0; i < n; ++i) v[i] = v[i] > 0.0f ? v[i] : 0.0f;
+                }
             });
         }
 

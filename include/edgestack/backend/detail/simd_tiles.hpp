@@ -14,6 +14,7 @@
 
 #if defined(__AVX2__) && defined(__FMA__)
 #define EDGESTACK_SIMD_AVX2 1
+#include "edgestack/core/detail/intrinsics.hpp"
 #include <immintrin.h>
 #include <xsimd/xsimd.hpp>
 #endif

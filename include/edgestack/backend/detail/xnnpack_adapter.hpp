@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "edgestack/core/detail/intrinsics.hpp"
 #include <pthreadpool.h>
 #include <xnnpack.h>
 

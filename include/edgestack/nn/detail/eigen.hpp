@@ -1,6 +1,7 @@
 // Eigen views over the model's flat float buffers (row-major, as the layers store them).
 #pragma once
 
+#include "edgestack/core/detail/intrinsics.hpp"
 #include <Eigen/Core>
 
 namespace edgestack::nn::detail {
