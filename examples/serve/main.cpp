@@ -2,7 +2,7 @@
 // with Prometheus /metrics, hot reload on promotion, and drift gauges when a version carries
 // a drift reference (reference.json).
 //
-//   edgestack-serve --registry DIR --model NAME [--model NAME ...]
+//   edgestack-serve --registry DIR --model NAME [--model NAME ...]   (--help lists them all)
 //                   [--address 127.0.0.1] [--port 8000] [--threads 2] [--max-batch 64]
 //                   [--body-limit BYTES] [--reload-ms 1000] [--backend simd|reference]
 //                   [--token-file FILE] [--tls-cert PEM --tls-key PEM]
@@ -18,6 +18,8 @@
 #include <vector>
 
 #include <pthread.h>
+
+#include <CLI/CLI.hpp>
 
 #include "edgestack/backend/reference.hpp"
 #include "edgestack/backend/simd.hpp"
@@ -40,46 +42,39 @@ struct Options {
 };
 
 [[noreturn]] void usage(const std::string& why) {
-    std::fprintf(stderr, "edgestack-serve: %s\n(see the comment at the top of "
-                         "examples/serve/main.cpp for the options)\n", why.c_str());
+    std::fprintf(stderr, "edgestack-serve: %s\n", why.c_str());
     std::exit(2);
 }
 
+// Parses the command line; --help prints every option and exits 0, a bad line exits 2.
 Options parse(int argc, char** argv) {
     Options o;
     o.server.port = 8000;
-    for (int i = 1; i < argc; ++i) {
-        const std::string k = argv[i];
-        if (k == "--require-signature") {
-            o.require_signature = true;
-            continue;
-        }
-        if (i + 1 >= argc) usage("option " + k + " needs a value");
-        const std::string v = argv[++i];
-        const auto num = [&] {
-            char* end = nullptr;
-            const unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-            if (end == v.c_str() || *end != '\0') usage(k + " needs a number, got '" + v + "'");
-            return n;
-        };
-        if (k == "--registry") o.registry = v;
-        else if (k == "--model") o.models.push_back(v);
-        else if (k == "--address") o.server.address = v;
-        else if (k == "--port") o.server.port = static_cast<std::uint16_t>(num());
-        else if (k == "--threads") o.server.threads = num();
-        else if (k == "--max-batch") o.server.max_batch = num();
-        else if (k == "--body-limit") o.server.body_limit = num();
-        else if (k == "--reload-ms") o.server.reload_interval = std::chrono::milliseconds(num());
-        else if (k == "--backend") o.backend = v;
-        else if (k == "--token-file") o.token_file = v;
-        else if (k == "--tls-cert") o.tls_cert = v;
-        else if (k == "--tls-key") o.tls_key = v;
-        else if (k == "--key-file") o.key_file = v;
-        else usage("unknown option " + k);
+    std::size_t reload_ms = static_cast<std::size_t>(o.server.reload_interval.count());
+    CLI::App app{"edgestack-serve: serve the promoted versions of registry models over HTTP (KServe v2)"};
+    app.name("edgestack-serve");
+    app.add_option("--registry", o.registry, "Registry folder")->required();
+    app.add_option("--model", o.models, "Model name to serve (repeat for several)")->required();
+    app.add_option("--address", o.server.address, "Address to listen on")->capture_default_str();
+    app.add_option("--port", o.server.port, "Port (0: any free port)")->capture_default_str();
+    app.add_option("--threads", o.server.threads, "Worker threads")->capture_default_str();
+    app.add_option("--max-batch", o.server.max_batch, "Largest batch one request may carry")->capture_default_str();
+    app.add_option("--body-limit", o.server.body_limit, "Largest request body, bytes")->capture_default_str();
+    app.add_option("--reload-ms", reload_ms, "How often to look for a newly promoted version")->capture_default_str();
+    app.add_option("--backend", o.backend, "Engine backend")->capture_default_str()->check(CLI::IsMember({"simd", "reference"}));
+    app.add_option("--token-file", o.token_file, "File holding the bearer token clients must send");
+    auto* cert = app.add_option("--tls-cert", o.tls_cert, "PEM certificate: serve HTTPS");
+    auto* key = app.add_option("--tls-key", o.tls_key, "PEM private key of --tls-cert");
+    cert->needs(key);
+    key->needs(cert);
+    app.add_option("--key-file", o.key_file, "HMAC key file: verify signed versions");
+    app.add_flag("--require-signature", o.require_signature, "Serve only versions with a valid signature (needs --key-file)");
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        std::exit(app.exit(e));
     }
-    if (o.registry.empty() || o.models.empty()) usage("--registry and at least one --model are needed");
-    if (o.tls_cert.empty() != o.tls_key.empty()) usage("--tls-cert and --tls-key go together");
-    if (o.backend != "simd" && o.backend != "reference") usage("--backend is simd or reference");
+    o.server.reload_interval = std::chrono::milliseconds(reload_ms);
     return o;
 }
 

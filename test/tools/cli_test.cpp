@@ -1,0 +1,311 @@
+// The edgestack command and edgestack-serve, run as programs: every command's help, a
+// registry publish -> list -> promote -> rollback round trip, inspect of fp32 and int8 files
+// checked against the library's own figures, bench, quantize, and bad input.
+#include <boost/test/unit_test.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "edgestack/backend/reference.hpp"
+#include "edgestack/backend/reference_nets.hpp"
+#include "edgestack/deploy/registry.hpp"
+#include "edgestack/io/model_file.hpp"
+#include "edgestack/nn/activation.hpp"
+#include "edgestack/nn/conv.hpp"
+#include "edgestack/nn/dense.hpp"
+#include "edgestack/nn/flatten.hpp"
+#include "edgestack/nn/input.hpp"
+#include "edgestack/nn/pool.hpp"
+#include "edgestack/nn/sequential.hpp"
+
+using namespace edgestack;
+namespace fs = std::filesystem;
+
+namespace {
+
+using Net = nn::Sequential<nn::Input<8, 8, 1>, nn::Conv2D<4, 3>, nn::ReLU, nn::MaxPool2D<2>, nn::Flatten,
+                           nn::Dense<10>>;
+
+class Scratch {
+public:
+    explicit Scratch(const std::string& name)
+        : path_(fs::temp_directory_path() / ("edgestack-tools-" + name + "-" + std::to_string(::getpid()))) {
+        fs::remove_all(path_);
+        fs::create_directories(path_);
+    }
+    ~Scratch() {
+        std::error_code ec;
+        fs::remove_all(path_, ec);
+    }
+    std::string operator/(const std::string& f) const { return (path_ / f).string(); }
+
+private:
+    fs::path path_;
+};
+
+struct Run {
+    int status = -1;
+    std::string out; // stdout and stderr together
+};
+
+// Run a program with arguments (each quoted for the shell) and collect what it prints.
+Run run(const std::string& program, const std::vector<std::string>& args) {
+    std::string cmd = "'" + program + "'";
+    for (const auto& a : args) cmd += " '" + a + "'";
+    cmd += " 2>&1";
+    Run r;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    BOOST_REQUIRE(p != nullptr);
+    char buf[4096];
+    std::size_t n = 0;
+    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+    const int st = ::pclose(p);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    return r;
+}
+
+Run tool(const std::vector<std::string>& args) { return run(EDGESTACK_CLI, args); }
+
+bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+compile::Graph fp32_graph(std::uint64_t seed = 42) {
+    Net net;
+    Rng rng(seed);
+    net.init(rng);
+    return net.lower();
+}
+
+std::vector<float> calibration(const compile::Graph& g) {
+    return backend::nets::random_inputs(g, 16, 5);
+}
+
+// The number after `label` on the line that starts with it ("parameters   2250").
+std::size_t figure(const std::string& out, const std::string& label) {
+    const auto at = out.find("\n" + label);
+    BOOST_REQUIRE_MESSAGE(at != std::string::npos, "no line '" << label << "' in:\n" << out);
+    return std::stoull(out.substr(at + 1 + label.size()));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(commands)
+
+BOOST_AUTO_TEST_CASE(help_of_every_command) {
+    for (const auto& args :
+         {std::vector<std::string>{"--help"}, {"registry", "--help"}, {"registry", "list", "--help"},
+          {"registry", "publish", "--help"}, {"registry", "promote", "--help"}, {"registry", "rollback", "--help"},
+          {"inspect", "--help"}, {"bench", "--help"}, {"quantize", "--help"}}) {
+        const auto r = tool(args);
+        BOOST_TEST(r.status == 0, args.front() << ": " << r.out);
+        BOOST_TEST(has(r.out, "Usage:"), r.out);
+    }
+    BOOST_TEST(has(tool({"--help"}).out, "registry"));
+    BOOST_TEST(has(tool({"bench", "--help"}).out, "--backend"));
+    BOOST_TEST(has(tool({"quantize", "--help"}).out, "--calibration"));
+    const std::string serve = EDGESTACK_SERVE;
+    if (!serve.empty()) {
+        const auto r = run(serve, {"--help"});
+        BOOST_TEST(r.status == 0, r.out);
+        BOOST_TEST(has(r.out, "--registry"), r.out);
+        BOOST_TEST(has(r.out, "--port"), r.out);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(registry_publish_list_promote_rollback) {
+    Scratch dir("registry");
+    io::save_model(dir / "a.edgemdl", fp32_graph(1));
+    io::save_model(dir / "b.edgemdl", fp32_graph(2));
+    const std::string root = dir / "reg";
+
+    auto r = tool({"registry", "publish", root, "kws", dir / "a.edgemdl", "--metric", "accuracy=0.91"});
+    BOOST_TEST(r.status == 0, r.out);
+    BOOST_TEST(has(r.out, "published kws v1"), r.out);
+    r = tool({"registry", "publish", root, "kws", dir / "b.edgemdl"});
+    BOOST_TEST(r.status == 0, r.out);
+    BOOST_TEST(has(r.out, "published kws v2"), r.out);
+
+    // The library reads what the command wrote.
+    const deploy::Registry reg(root);
+    BOOST_TEST(reg.versions("kws").size() == 2u);
+    BOOST_TEST(!reg.serving("kws").has_value());
+    BOOST_TEST(reg.manifest("kws", 1).metrics.at("accuracy") == 0.91);
+
+    r = tool({"registry", "list", root});
+    BOOST_TEST(r.status == 0, r.out);
+    BOOST_TEST(has(r.out, "kws (serving: none)"), r.out);
+    BOOST_TEST(has(r.out, reg.manifest("kws", 1).sha256), r.out);
+    BOOST_TEST(has(r.out, reg.manifest("kws", 2).created), r.out);
+
+    r = tool({"registry", "promote", root, "kws", "1"});
+    BOOST_TEST(r.status == 0, r.out);
+    r = tool({"registry", "promote", root, "kws", "2"});
+    BOOST_TEST(r.status == 0, r.out);
+    BOOST_TEST(reg.serving("kws").value() == 2u);
+    r = tool({"registry", "list", root, "kws"});
+    BOOST_TEST(has(r.out, "kws (serving: v2)"), r.out);
+
+    r = tool({"registry", "rollback", root, "kws"});
+    BOOST_TEST(r.status == 0, r.out);
+    BOOST_TEST(has(r.out, "now serves v1"), r.out);
+    BOOST_TEST(reg.serving("kws").value() == 1u);
+
+    // Unknown version, nothing to roll back to, unknown model: one line, non-zero.
+    r = tool({"registry", "promote", root, "kws", "7"});
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(has(r.out, "no version 7 (it has 1, 2)"), r.out);
+    r = tool({"registry", "rollback", root, "kws"});
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(has(r.out, "no earlier serving version"), r.out);
+    r = tool({"registry", "list", root, "nope"});
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(has(r.out, "no model named 'nope'"), r.out);
+    r = tool({"registry", "list", dir / "absent"});
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(has(r.out, "no such registry folder"), r.out);
+    BOOST_TEST(reg.serving("kws").value() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(inspect_fp32_and_int8_files) {
+    Scratch dir("inspect");
+    auto g = fp32_graph();
+    io::save_model(dir / "fp32.edgemdl", g);
+    auto r = tool({"inspect", dir / "fp32.edgemdl"});
+    BOOST_TEST(r.status == 0, r.out);
+    BOOST_TEST(has(r.out, "fp32 model, input 8x8x1, output 10"), r.out);
+    BOOST_TEST(figure(r.out, "parameters") == Net::param_count);
+    BOOST_TEST(figure(r.out, "MACs") == Net::macs);
+    const backend::ReferenceEngine fp32(g);
+    BOOST_TEST(figure(r.out, "arena") == fp32.arena_bytes(1));
+    BOOST_TEST(has(r.out, "conv2d_0"), r.out);
+    BOOST_TEST(has(r.out, "cortex-m7"), r.out);
+    BOOST_TEST(!has(r.out, "int8"), r.out);
+
+    backend::nets::quantize_minmax(g, calibration(g));
+    io::save_model(dir / "int8.edgemdl", g);
+    r = tool({"inspect", dir / "int8.edgemdl"});
+    BOOST_TEST(r.status == 0, r.out);
+    BOOST_TEST(has(r.out, "int8 model"), r.out);
+    BOOST_TEST(has(r.out, "int8, weights per channel"), r.out);
+    BOOST_TEST(figure(r.out, "parameters") == Net::param_count);
+    BOOST_TEST(figure(r.out, "MACs") == Net::macs);
+    const backend::ReferenceEngine int8(g);
+    BOOST_TEST(figure(r.out, "weights") == int8.program().weight_bytes);
+    BOOST_TEST(figure(r.out, "weights") < fp32.program().weight_bytes);
+}
+
+BOOST_AUTO_TEST_CASE(bench_a_few_runs) {
+    Scratch dir("bench");
+    io::save_model(dir / "m.edgemdl", fp32_graph());
+    for (const char* b : {"reference", "simd"}) {
+        const auto r = tool({"bench", dir / "m.edgemdl", "--backend", b, "--runs", "5", "--warmup", "1",
+                            "--batch", "3"});
+        BOOST_TEST(r.status == 0, r.out);
+        BOOST_TEST(has(r.out, "p50"), r.out);
+        BOOST_TEST(has(r.out, "p99"), r.out);
+        BOOST_TEST(has(r.out, "batch 3, 5 runs"), r.out);
+        BOOST_TEST(has(r.out, std::string("f32-conv2d-relu-") + b), r.out); // the kernel of the fused conv
+        BOOST_TEST(has(r.out, "dense_0"), r.out);
+    }
+    const auto r = tool({"bench", dir / "m.edgemdl", "--backend", "opencl"});
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(has(r.out, "opencl"), r.out);
+}
+
+BOOST_AUTO_TEST_CASE(quantize_with_a_csv_calibration_set) {
+    Scratch dir("quantize");
+    const auto g = fp32_graph();
+    io::save_model(dir / "fp32.edgemdl", g);
+    const auto x = calibration(g);
+    {
+        std::ofstream csv(dir / "calib.csv");
+        for (std::size_t c = 0; c < g.input_size(); ++c) csv << (c ? "," : "") << "p" << c;
+        csv << "\n";
+        for (std::size_t i = 0; i < x.size(); ++i)
+            csv << x[i] << ((i + 1) % g.input_size() == 0 ? "\n" : ",");
+    }
+    auto r = tool({"quantize", dir / "fp32.edgemdl", "--calibration", dir / "calib.csv", "-o", dir / "int8.edgemdl"});
+    BOOST_TEST(r.status == 0, r.out);
+    BOOST_TEST(has(r.out, "16 calibration samples"), r.out);
+    // The same as the library's graph quantizer on the same (printed, so re-read) data.
+    auto want = g;
+    std::vector<float> reread;
+    {
+        std::ifstream csv(dir / "calib.csv");
+        std::string line, cell;
+        std::getline(csv, line);
+        while (std::getline(csv, line)) {
+            std::size_t at = 0;
+            while (at <= line.size()) {
+                const auto comma = std::min(line.find(',', at), line.size());
+                reread.push_back(std::stof(line.substr(at, comma - at)));
+                at = comma + 1;
+            }
+        }
+    }
+    backend::nets::quantize_minmax(want, reread);
+    const auto got = io::load_model(dir / "int8.edgemdl").to_graph();
+    BOOST_REQUIRE(!got.value_quant.empty());
+    BOOST_REQUIRE(got.nodes.size() == want.nodes.size());
+    for (std::size_t i = 0; i < got.nodes.size(); ++i)
+        BOOST_TEST(got.nodes[i].qweights == want.nodes[i].qweights, got.nodes[i].name);
+    BOOST_TEST(got.value_quant.back().scale == want.value_quant.back().scale);
+
+    r = tool({"quantize", dir / "int8.edgemdl", "--calibration", dir / "calib.csv", "-o", dir / "again.edgemdl"});
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(has(r.out, "int8 already"), r.out);
+    {
+        std::ofstream csv(dir / "narrow.csv");
+        csv << "a,b\n1,2\n";
+    }
+    r = tool({"quantize", dir / "fp32.edgemdl", "--calibration", dir / "narrow.csv", "-o", dir / "x.edgemdl"});
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(has(r.out, "2 feature columns, the model takes 64"), r.out);
+    BOOST_TEST(!fs::exists(dir / "x.edgemdl"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_a_failure) {
+    Scratch dir("bad");
+    io::save_model(dir / "m.edgemdl", fp32_graph());
+    std::vector<char> bytes(fs::file_size(dir / "m.edgemdl"));
+    std::ifstream(dir / "m.edgemdl", std::ios::binary).read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(dir / "cut.edgemdl", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+
+    for (const char* cmd : {"inspect", "bench"}) {
+        auto r = tool({cmd, dir / "missing.edgemdl"});
+        BOOST_TEST(r.status != 0);
+        BOOST_TEST(has(r.out, "missing.edgemdl"), r.out);
+        r = tool({cmd, dir / "cut.edgemdl"});
+        BOOST_TEST(r.status != 0);
+        BOOST_TEST(r.status < 128, "killed by a signal: " << r.out);
+        BOOST_TEST(has(r.out, "cut.edgemdl"), r.out);
+        BOOST_TEST(has(r.out, "edgestack: "), r.out);
+    }
+    auto r = tool({"registry", "publish", dir / "reg", "m", dir / "cut.edgemdl"});
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(has(r.out, "cut.edgemdl"), r.out);
+    BOOST_TEST(deploy::Registry(dir / "reg").versions("m").empty());
+    r = tool({"quantize", dir / "m.edgemdl", "--calibration", dir / "none.npy", "-o", dir / "q.edgemdl"});
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(has(r.out, "none.npy"), r.out);
+
+    r = tool({"frobnicate"});
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(has(r.out, "unknown command 'frobnicate'"), r.out);
+    r = tool({"registry", "drop", dir / "reg"});
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(has(r.out, "edgestack registry: unknown command 'drop' (commands: list, publish"), r.out);
+    r = tool({});
+    BOOST_TEST(r.status != 0);
+    r = tool({"bench", dir / "m.edgemdl", "--runs", "0"});
+    BOOST_TEST(r.status != 0);
+    BOOST_TEST(has(r.out, "--runs"), r.out);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
