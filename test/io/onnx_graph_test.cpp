@@ -19,6 +19,7 @@
 #include "edgestack/data/detail/byte_reader.hpp"
 #include "edgestack/io/onnx_export.hpp"
 #include "edgestack/io/onnx_graph_import.hpp"
+#include "backend/common.hpp"
 #include "graphs.hpp"
 #include "io_util.hpp"
 #include "ort.hpp"
@@ -141,9 +142,284 @@ void check_network(const Network& net) {
     BOOST_TEST_MESSAGE(net.name << ": max difference to PyTorch (reference backend): " << d);
 }
 
+/// A hand-written ONNX model, for the operator forms PyTorch does not write.
+struct Model {
+    onnx::ModelProto m;
+    onnx::GraphProto* g;
+    unsigned seed = 100;
+
+    Model(std::int64_t opset, std::vector<std::int64_t> input) : g(m.mutable_graph()) {
+        m.set_ir_version(7);
+        auto* o = m.add_opset_import();
+        o->set_domain("");
+        o->set_version(opset);
+        g->set_name("test");
+        auto* in = g->add_input();
+        in->set_name("x");
+        auto* t = in->mutable_type()->mutable_tensor_type();
+        t->set_elem_type(onnx::TensorProto::FLOAT);
+        t->mutable_shape()->add_dim()->set_dim_param("N");
+        for (auto d : input) t->mutable_shape()->add_dim()->set_dim_value(d);
+    }
+    onnx::NodeProto& node(const std::string& op, std::vector<std::string> ins, const std::string& out) {
+        auto* n = g->add_node();
+        n->set_op_type(op);
+        n->set_name(out);
+        for (auto& i : ins) n->add_input(i);
+        n->add_output(out);
+        return *n;
+    }
+    /// A float initializer of random values in [lo, hi].
+    std::string init(const std::string& name, std::vector<std::int64_t> dims, float lo = -0.5f, float hi = 0.5f) {
+        std::size_t n = 1;
+        for (auto d : dims) n *= static_cast<std::size_t>(d);
+        return init(name, dims, iotest::random_floats(n, lo, hi, seed++));
+    }
+    std::string init(const std::string& name, std::vector<std::int64_t> dims, const std::vector<float>& v) {
+        auto* t = g->add_initializer();
+        t->set_name(name);
+        t->set_data_type(onnx::TensorProto::FLOAT);
+        for (auto d : dims) t->add_dims(d);
+        for (float x : v) t->add_float_data(x);
+        return name;
+    }
+    std::string init_i64(const std::string& name, std::vector<std::int64_t> v) {
+        auto* t = g->add_initializer();
+        t->set_name(name);
+        t->set_data_type(onnx::TensorProto::INT64);
+        t->add_dims(static_cast<std::int64_t>(v.size()));
+        for (auto x : v) t->add_int64_data(x);
+        return name;
+    }
+    void output(const std::string& name) {
+        auto* o = g->add_output();
+        o->set_name(name);
+        o->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    }
+    std::string save(const iotest::TempDir& dir, const std::string& name) const {
+        std::string b;
+        BOOST_REQUIRE(m.SerializeToString(&b));
+        iotest::write_text(dir.file(name), b);
+        return dir.file(name);
+    }
+    compile::Graph import() const {
+        std::string b;
+        BOOST_REQUIRE(m.SerializeToString(&b));
+        return io::import_onnx_graph_bytes(std::as_bytes(std::span(b.data(), b.size())), "test.onnx");
+    }
+};
+
+void ints(onnx::NodeProto& n, const std::string& name, std::vector<std::int64_t> v) {
+    auto* a = n.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (auto x : v) a->add_ints(x);
+}
+void one_int(onnx::NodeProto& n, const std::string& name, std::int64_t v) {
+    auto* a = n.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(v);
+}
+void one_float(onnx::NodeProto& n, const std::string& name, float v) {
+    auto* a = n.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+}
+void text(onnx::NodeProto& n, const std::string& name, const std::string& v) {
+    auto* a = n.add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(v);
+}
+
+/// Imports `m`, runs it against ONNX Runtime on every backend; `spatial_out` (C, H, W) when
+/// the output is N x C x H x W, which ours gives as NHWC.
+void check_model(const Model& m, const std::string& name, const std::vector<std::size_t>& in_chw,
+                 const std::vector<std::size_t>& spatial_out = {}) {
+    iotest::TempDir dir;
+    const auto path = m.save(dir, name + ".onnx");
+    const auto g = io::import_onnx_graph(path);
+    constexpr std::size_t N = 3;
+    const auto x = iotest::random_floats(N * g.input_size(), -2.0f, 2.0f, 23);
+    auto want = iotest::ort_run(path, x, N, in_chw, dir);
+    if (!spatial_out.empty()) want = nchw_to_nhwc(want, N, spatial_out[0], spatial_out[1], spatial_out[2]);
+    check_backends(g, in_chw.size() == 3 ? nchw_to_nhwc(x, N, in_chw[0], in_chw[1], in_chw[2]) : x, want, name);
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(onnx_graph_import)
+
+// Opset 10: Clip and Pad with attributes, auto_pad both ways, Pad folded into a conv and
+// into a max pool over non-negative values, average pools counting their padding or not,
+// Gemm with transB = 0, alpha and beta, MatMul + Add, LeakyRelu, Tanh, Softmax.
+BOOST_AUTO_TEST_CASE(attribute_forms_of_opset_10, *utf::precondition(iotest::OrtPresent{})) {
+    Model m(10, {3, 11, 9});
+    ints(m.node("Conv", {"x", m.init("w1", {6, 3, 3, 3})}, "c1"), "strides", {2, 2});
+    text(m.g->mutable_node(0)[0], "auto_pad", "SAME_UPPER");
+    auto& clip = m.node("Clip", {"c1"}, "r1");
+    one_float(clip, "min", 0.0f);
+    one_float(clip, "max", 6.0f);
+    auto& dw = m.node("Conv", {"r1", m.init("w2", {6, 1, 2, 3}), m.init("b2", {6})}, "c2");
+    one_int(dw, "group", 6);
+    text(dw, "auto_pad", "SAME_LOWER");
+    one_float(m.node("LeakyRelu", {"c2"}, "l2"), "alpha", 0.2f);
+    ints(m.node("Pad", {"l2"}, "p3"), "pads", {0, 0, 1, 0, 0, 0, 2, 1});
+    ints(m.node("Conv", {"p3", m.init("w3", {5, 6, 3, 2})}, "c3"), "pads", {0, 1, 1, 0});
+    m.node("Relu", {"c3"}, "r3");
+    auto& p4 = m.node("Pad", {"r3"}, "p4");
+    ints(p4, "pads", {0, 0, 1, 1, 0, 0, 1, 1});
+    auto& mp = m.node("MaxPool", {"p4"}, "m4");
+    ints(mp, "kernel_shape", {3, 3});
+    ints(mp, "strides", {1, 1});
+    auto& ap = m.node("AveragePool", {"m4"}, "a5");
+    ints(ap, "kernel_shape", {2, 3});
+    ints(ap, "pads", {1, 1, 0, 1});
+    one_int(ap, "count_include_pad", 1);
+    auto& ap2 = m.node("AveragePool", {"a5"}, "a6");
+    ints(ap2, "kernel_shape", {3, 2});
+    ints(ap2, "pads", {1, 0, 1, 1});
+    m.node("Flatten", {"a6"}, "f");
+    auto& gemm = m.node("Gemm", {"f", m.init("w7", {8 * 6 * 5, 8}), m.init("b7", {1, 8})}, "d7");
+    one_float(gemm, "alpha", 0.5f);
+    one_float(gemm, "beta", 2.0f);
+    m.node("Tanh", {"d7"}, "t7");
+    m.node("MatMul", {"t7", m.init("w8", {8, 4})}, "d8");
+    m.node("Add", {"d8", m.init("b8", {4})}, "e8");
+    m.node("Softmax", {"e8"}, "y");
+    m.output("y");
+    check_model(m, "opset10", {3, 11, 9});
+}
+
+// Opset 17: Clip bounds as inputs, HardSigmoid * x as HardSwish (how our own exporter and
+// older exporters write it), a channel softmax, a spatial output (NHWC on our side), and a
+// Flatten of NCHW features into a batch norm and a Gemm (parameters permuted to (h, w, c)).
+BOOST_AUTO_TEST_CASE(opset_17_forms_and_spatial_output, *utf::precondition(iotest::OrtPresent{})) {
+    Model m(17, {2, 6, 5});
+    ints(m.node("Conv", {"x", m.init("w1", {4, 2, 3, 3}), m.init("b1", {4})}, "c1"), "pads", {1, 1, 1, 1});
+    m.init("zero", {}, std::vector<float>{0.0f});
+    m.init("six", {}, std::vector<float>{6.0f});
+    m.node("Clip", {"c1", "zero", "six"}, "r1");
+    auto& hs = m.node("HardSigmoid", {"r1"}, "g1");
+    one_float(hs, "alpha", 1.0f / 6.0f);
+    one_float(hs, "beta", 0.5f);
+    m.node("Mul", {"r1", "g1"}, "h1");
+    m.node("Sigmoid", {"h1"}, "s1");
+    m.node("Softmax", {"s1"}, "y1");
+    one_int(m.g->mutable_node(m.g->node_size() - 1)[0], "axis", 1);
+    m.node("Flatten", {"y1"}, "f");
+    m.node("BatchNormalization", {"f", m.init("bn_s", {120}, 0.5f, 1.5f), m.init("bn_b", {120}),
+                                  m.init("bn_m", {120}), m.init("bn_v", {120}, 0.5f, 1.5f)}, "bn");
+    one_int(m.node("Gemm", {"bn", m.init("w2", {3, 120}), m.init("b2", {3})}, "y"), "transB", 1);
+    m.output("y");
+    check_model(m, "opset17", {2, 6, 5});
+
+    Model s(17, {2, 6, 5});
+    ints(s.node("Conv", {"x", s.init("w1", {4, 2, 3, 3})}, "c1"), "strides", {2, 1});
+    s.node("HardSwish", {"c1"}, "h");
+    s.node("Softmax", {"h"}, "y");
+    one_int(s.g->mutable_node(2)[0], "axis", 1);
+    s.output("y");
+    check_model(s, "spatial_output", {2, 6, 5}, {4, 2, 3});
+}
+
+BOOST_AUTO_TEST_CASE(our_exports_import_back) {
+    // Our exporter keeps an NHWC interface (Transpose after the input, before Flatten and
+    // the output) and writes HardSwish as HardSigmoid * x: all of it reads back.
+    for (const auto& g : test::op_zoo()) {
+        const auto m = io::to_onnx(g);
+        std::string b;
+        BOOST_REQUIRE(m.SerializeToString(&b));
+        const auto back = io::import_onnx_graph_bytes(std::as_bytes(std::span(b.data(), b.size())), "ours.onnx");
+        BOOST_TEST(back.input_shape() == g.input_shape());
+        const auto x = backend::nets::random_inputs(g, 3);
+        check_within(run_on(backend::Reference{}, back, x), run_on(backend::Reference{}, g, x), "round trip");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(unsupported_ops_are_refused_by_name) {
+    auto concat = [] {
+        Model m(13, {2, 4, 4});
+        ints(m.node("Conv", {"x", m.init("w1", {3, 2, 1, 1})}, "c1"), "strides", {1, 1});
+        auto& c = m.node("Concat", {"x", "c1"}, "joined");
+        one_int(c, "axis", 1);
+        m.output("joined");
+        return m.import();
+    };
+    BOOST_CHECK_EXCEPTION(concat(), format_error, [](const format_error& e) {
+        const std::string s = e.what();
+        return s.find("node 1 'joined' (Concat)") != std::string::npos &&
+               s.find("operator Concat has no counterpart in the graph") != std::string::npos &&
+               s.find("supported: Conv, Gemm") != std::string::npos;
+    });
+    auto scale = [] {
+        Model m(13, {8});
+        m.node("Mul", {"x", m.init("k", {8})}, "y");
+        m.output("y");
+        return m.import();
+    };
+    BOOST_CHECK_EXCEPTION(scale(), format_error, iotest::message_has("'y' (Mul): operator Mul has no counterpart"));
+    auto clip = [] {
+        Model m(13, {8});
+        m.init("lo", {}, std::vector<float>{-1.0f});
+        m.init("hi", {}, std::vector<float>{1.0f});
+        m.node("Clip", {"x", "lo", "hi"}, "y");
+        m.output("y");
+        return m.import();
+    };
+    BOOST_CHECK_EXCEPTION(clip(), format_error, iotest::message_has("only Clip(0, 6) (ReLU6)"));
+    auto padded_max = [] {
+        // Zero padding can win over negative inputs in ONNX; our max pool never lets it.
+        Model m(13, {2, 4, 4});
+        m.init_i64("pads", {0, 0, 1, 1, 0, 0, 1, 1});
+        m.node("Pad", {"x", "pads"}, "p");
+        ints(m.node("MaxPool", {"p"}, "y"), "kernel_shape", {3, 3});
+        m.output("y");
+        return m.import();
+    };
+    BOOST_CHECK_EXCEPTION(padded_max(), format_error, iotest::message_has("'y' (MaxPool): a MaxPool after a zero Pad"));
+    auto broadcast = [] {
+        Model m(13, {2, 4, 4});
+        ints(m.node("Conv", {"x", m.init("w1", {1, 2, 1, 1})}, "c1"), "strides", {1, 1});
+        ints(m.node("Conv", {"x", m.init("w2", {2, 2, 1, 1})}, "c2"), "strides", {1, 1});
+        m.node("Add", {"c1", "c2"}, "y");
+        m.output("y");
+        return m.import();
+    };
+    BOOST_CHECK_EXCEPTION(broadcast(), format_error, iotest::message_has("broadcasting is not supported"));
+}
+
+BOOST_AUTO_TEST_CASE(damaged_files_are_refused) {
+    const std::string good = fixture_bytes("resnet.onnx");
+    auto import = [](const std::string& b) {
+        return io::import_onnx_graph_bytes(std::as_bytes(std::span(b.data(), b.size())), "damaged.onnx");
+    };
+    BOOST_CHECK_NO_THROW(import(good));
+    // Truncated anywhere: an error, never a crash.
+    for (std::size_t cut = 0; cut < good.size(); cut += 997)
+        BOOST_CHECK_THROW(import(good.substr(0, cut)), edgestack::error);
+    BOOST_CHECK_EXCEPTION(import(good.substr(0, good.size() / 2)), format_error,
+                          iotest::message_has("damaged.onnx"));
+    // A weight whose data is shorter than its shape.
+    onnx::ModelProto m;
+    BOOST_REQUIRE(m.ParseFromString(good));
+    auto* w = m.mutable_graph()->mutable_initializer(0);
+    w->mutable_raw_data()->resize(w->raw_data().size() - 4);
+    std::string b;
+    BOOST_REQUIRE(m.SerializeToString(&b));
+    BOOST_CHECK_EXCEPTION(import(b), format_error, iotest::message_has("bytes of data, its shape needs"));
+    // A weight whose shape does not fit the input's channels.
+    BOOST_REQUIRE(m.ParseFromString(good));
+    for (auto& t : *m.mutable_graph()->mutable_initializer())
+        if (t.name() == "stem.0.weight") {
+            t.set_dims(1, 2);
+            t.mutable_raw_data()->resize(t.raw_data().size() / 3 * 2);
+        }
+    BOOST_REQUIRE(m.SerializeToString(&b));
+    BOOST_CHECK_EXCEPTION(import(b), format_error, iotest::message_has("(Conv): weight expects 2 input channels, the input has 3"));
+}
 
 BOOST_AUTO_TEST_CASE(resnet_with_batch_norm_nodes, *utf::precondition(iotest::OrtPresent{})) {
     check_network({"resnet", "resnet.onnx", {3, 16, 16}, true});
