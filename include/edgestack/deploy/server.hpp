@@ -1,5 +1,6 @@
 // deploy::Server: an HTTP/1.1 inference server speaking the KServe v2 protocol (JSON tensors)
-// with Prometheus /metrics, hot reload from a Registry, bearer-token auth and TLS.
+// with Prometheus /metrics, a live /dashboard page, hot reload from a Registry, admin routes
+// to promote and roll back, bearer-token auth and TLS.
 // Stage 4 (deploy). This header is light; the Boost.Beast implementation is in
 // server_impl.hpp, which exactly one translation unit of a program includes. Link
 // edgestack::serve.
@@ -47,8 +48,20 @@ struct ServerOptions {
     /// by bodies is bounded by max_connections x body_limit.
     std::size_t max_connections = 128;
     std::size_t max_batch = 64;                    // samples per request
-    /// When not empty, every route but /v2/health/* needs "Authorization: Bearer <token>".
+    /// When not empty, every route but /v2/health/* and the /dashboard page itself needs
+    /// "Authorization: Bearer <token>".
     std::string bearer_token;
+    /// Token of the admin routes (POST /v2/models/{m}/versions/{v}/promote and
+    /// /v2/models/{m}/rollback); empty: bearer_token. With both empty the admin routes are
+    /// off (403): changing what serves always takes a token.
+    std::string admin_token;
+    /// GET /dashboard (a self-contained page, no data in it) and GET /dashboard/data (its
+    /// JSON, behind bearer_token like every other route). On by default: the page holds
+    /// nothing until a client with the token asks for data.
+    bool dashboard = true;
+    /// How often a dashboard point is taken, and how many points (and events) are kept.
+    std::chrono::milliseconds dashboard_interval{1000};
+    std::size_t dashboard_points = 600;
     std::optional<TlsOptions> tls;
     /// How often watched registries are polled for a newly promoted version; zero: only
     /// when reload() is called.
@@ -72,6 +85,24 @@ struct InferenceRecord {
     std::span<const float> output;
     double seconds; // engine time
     const std::string& request_id;
+};
+
+/// What the dashboard draws beyond the server's own counters, and where it keeps history.
+/// Every member may be empty. Each is called from the dashboard's sampling thread (and
+/// load/save also from a request that changes the serving version); a throw is counted on
+/// /metrics as edgestack_dashboard_failures_total and the point is kept without it.
+struct DashboardSources {
+    /// Drift per input feature (PSI), e.g. from monitor::DriftMonitor::report().feature_psi.
+    std::function<std::vector<double>()> feature_psi;
+    double psi_threshold = 0.25; // drawn on the chart; above it the page raises an alarm
+    /// Delayed-label accuracy (0..1) now, when known, e.g. DelayedAccuracy::accuracy() or
+    /// TelemetryStore::labelled_accuracy(); `accuracy_source` names it on the page.
+    std::function<std::optional<double>()> accuracy;
+    std::string accuracy_source;
+    /// History that outlives the process, e.g. TelemetryStore::append_history / history.
+    /// On set_dashboard_sources() the newest points are loaded back.
+    std::function<void(const std::string& kind, const std::string& payload)> save;
+    std::function<std::vector<std::string>(const std::string& kind, std::size_t limit)> load;
 };
 
 class Server {
@@ -112,6 +143,9 @@ public:
     /// Appended to /metrics (Prometheus text): drift gauges, accuracy, store backlog. Safe
     /// to call at any time.
     void set_metrics_extra(std::function<std::string()> extra);
+    /// Where the dashboard's drift, accuracy and history come from (see DashboardSources).
+    /// Call before start() so the charts begin with the stored history.
+    void set_dashboard_sources(DashboardSources sources);
     /// Last load failure per model (of the serving version or of one asked for by URL),
     /// empty when none; also on /metrics as edgestack_reload_error{model,error}.
     std::vector<std::string> reload_errors() const;

@@ -17,11 +17,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -42,6 +44,8 @@
 #include "edgestack/core/error.hpp"
 #include "edgestack/deploy/registry.hpp"
 #include "edgestack/deploy/server.hpp"
+#include "edgestack/monitor/dashboard.hpp"
+#include "edgestack/monitor/dashboard_page.hpp"
 #include "edgestack/monitor/latency.hpp"
 #include "edgestack/monitor/prometheus.hpp"
 
@@ -271,6 +275,7 @@ struct Server::Impl {
     using status = detail::serve::http::status;
     using Observer = std::function<void(const InferenceRecord&)>;
     using MetricsExtra = std::function<std::string()>;
+    using Sources = DashboardSources;
 
     explicit Impl(ServerOptions o)
         : opt(std::move(o)), accept_strand(ioc.get_executor()), acceptor(accept_strand),
@@ -286,6 +291,11 @@ struct Server::Impl {
             throw config_error("ServerOptions: max_connections must be >= 1");
         if (opt.idle_timeout.count() <= 0)
             throw config_error("ServerOptions: idle_timeout must be positive");
+        if (opt.dashboard && opt.dashboard_interval.count() <= 0)
+            throw config_error("ServerOptions: dashboard_interval must be positive");
+        if (opt.dashboard && (opt.dashboard_points == 0 || opt.dashboard_points > 100000))
+            throw config_error("ServerOptions: dashboard_points must be 1..100000");
+        series = std::make_unique<monitor::DashboardSeries>(std::max<std::size_t>(opt.dashboard_points, 1));
         if (opt.tls) {
             namespace ssl = detail::serve::ssl;
             ssl_ctx.emplace(ssl::context::tls_server);
@@ -392,7 +402,7 @@ struct Server::Impl {
     }
 
     // Runs under reload_m, which only the reload thread, reload(), watch() and stop() take.
-    bool load_watched(Watched& w) {
+    bool load_watched(Watched& w, const char* action = "reload") {
         const WatchSource& src = *w.src;
         std::optional<std::uint64_t> v;
         try {
@@ -412,10 +422,14 @@ struct Server::Impl {
         try {
             auto m = src.factory(src.registry.load(src.name, *v));
             check_made(m, src.name, *v);
+            std::uint64_t before = 0;
             {
                 std::unique_lock lock(models_m);
-                models[src.name].current = std::move(m);
+                auto& cur = models[src.name].current;
+                if (cur) before = cur->version();
+                cur = std::move(m);
             }
+            record_event(src.name, before ? action : "load", before, *v);
             {
                 std::lock_guard lock(errors_m);
                 load_errors.erase(src.name);
@@ -430,10 +444,10 @@ struct Server::Impl {
         }
     }
 
-    bool reload() {
+    bool reload(const char* action = "reload") {
         std::lock_guard lock(reload_m);
         bool changed = false;
-        for (auto& w : watched) changed = load_watched(w) || changed;
+        for (auto& w : watched) changed = load_watched(w, action) || changed;
         return changed;
     }
 
@@ -582,6 +596,8 @@ struct Server::Impl {
     void count(unsigned status_code, const std::string& model_name) {
         const std::size_t cls = std::min<std::size_t>(status_code / 100, 5);
         http_by_class[cls].fetch_add(1, std::memory_order_relaxed);
+        if (status_code < by_status.size())
+            by_status[status_code].fetch_add(1, std::memory_order_relaxed);
         if (model_name.empty() || status_code < 400) return;
         bool known;
         {
@@ -614,6 +630,22 @@ struct Server::Impl {
 
     void check_auth(const Request& req) {
         if (opt.bearer_token.empty()) return;
+        check_token(req, opt.bearer_token);
+    }
+
+    /// The admin routes change what serves: they always need a token, and refuse when the
+    /// server has none configured.
+    void check_admin(const Request& req) {
+        const std::string& token = opt.admin_token.empty() ? opt.bearer_token : opt.admin_token;
+        if (token.empty())
+            throw Error{status::forbidden,
+                        "admin routes are off: the server has no admin token "
+                        "(ServerOptions::admin_token or bearer_token)",
+                        false, false};
+        check_token(req, token);
+    }
+
+    static void check_token(const Request& req, const std::string& token) {
         const auto h = req[detail::serve::http::field::authorization];
         std::string_view got(h.data(), h.size());
         // The scheme is case-insensitive (RFC 9110 11.1), followed by one or more spaces.
@@ -624,8 +656,8 @@ struct Server::Impl {
         if (ok) {
             got.remove_prefix(scheme.size());
             while (!got.empty() && got.front() == ' ') got.remove_prefix(1);
-            ok = got.size() == opt.bearer_token.size() &&
-                 CRYPTO_memcmp(got.data(), opt.bearer_token.data(), opt.bearer_token.size()) == 0;
+            ok = got.size() == token.size() &&
+                 CRYPTO_memcmp(got.data(), token.data(), token.size()) == 0;
         }
         if (!ok)
             throw Error{status::unauthorized,
@@ -667,7 +699,23 @@ struct Server::Impl {
             return json_response(req, r ? status::ok : status::service_unavailable,
                                  json{{"ready", r}});
         }
+        if (opt.dashboard && n == 1 && p[0] == "dashboard") {
+            require_method(req, verb::get);
+            return dashboard_page(req);
+        }
+        // Before check_auth: the admin token may differ from the bearer token.
+        if (n >= 4 && p[0] == "v2" && p[1] == "models" &&
+            ((n == 4 && p[3] == "rollback") || (n == 6 && p[3] == "versions" && p[5] == "promote"))) {
+            model = p[2];
+            require_method(req, verb::post);
+            check_admin(req);
+            return change_serving(req, p[2], n == 6 ? std::optional(parse_version(p[4])) : std::nullopt);
+        }
         check_auth(req);
+        if (opt.dashboard && n == 2 && p[0] == "dashboard" && p[1] == "data") {
+            require_method(req, verb::get);
+            return json_response(req, status::ok, dashboard_data());
+        }
         if (n == 1 && p[0] == "metrics") {
             require_method(req, verb::get);
             Response r{status::ok, req.version()};
@@ -898,6 +946,10 @@ struct Server::Impl {
         w.family("edgestack_observer_failures_total", "counter",
                  "Inferences whose monitoring observer threw (the answer was still sent).");
         w.sample("edgestack_observer_failures_total", {}, static_cast<double>(observer_failures.load()));
+        w.family("edgestack_dashboard_failures_total", "counter",
+                 "Dashboard sources or history store calls that threw (the point was kept).");
+        w.sample("edgestack_dashboard_failures_total", {},
+                 static_cast<double>(dashboard_failures.load()));
 
         std::vector<std::pair<std::string, std::uint64_t>> serving;
         {
@@ -952,6 +1004,228 @@ struct Server::Impl {
         return text;
     }
 
+    // --- dashboard and admin routes --------------------------------------------------------
+
+    static std::int64_t now_ms() {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+
+    std::shared_ptr<const Sources> dashboard_sources() const { return sources.load(); }
+
+    void save_history(const char* kind, const json& j) {
+        const auto src = dashboard_sources();
+        if (!src || !src->save) return;
+        try {
+            src->save(kind, j.dump(-1, ' ', false, json::error_handler_t::replace));
+        } catch (...) {
+            dashboard_failures.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+
+    void record_event(const std::string& model, const char* action, std::uint64_t from,
+                      std::uint64_t to) {
+        try {
+            monitor::DashboardEvent e{now_ms(), model, action, from, to};
+            save_history("event", monitor::to_json(e));
+            series->add(std::move(e));
+        } catch (...) {
+            dashboard_failures.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+
+    /// One dashboard point: what happened since the previous one. Only the sampling thread
+    /// (or a test through it) calls this.
+    void sample_dashboard() {
+        monitor::LatencyCounts lat{};
+        std::uint64_t requests = 0;
+        {
+            std::lock_guard lock(stats_m);
+            for (const auto& [_, st] : stats) {
+                const auto c = monitor::counts_of(st->latency);
+                for (std::size_t i = 0; i < lat.size(); ++i) lat[i] += c[i];
+                requests += st->requests.load(std::memory_order_relaxed);
+            }
+        }
+        std::array<std::uint64_t, 600> codes{};
+        for (std::size_t i = 400; i < codes.size(); ++i)
+            codes[i] = by_status[i].load(std::memory_order_relaxed);
+        const auto now = std::chrono::steady_clock::now();
+        monitor::DashboardPoint pt;
+        pt.time_ms = now_ms();
+        if (sampled_once) {
+            const double dt = std::max(1e-3, std::chrono::duration<double>(now - last_sample).count());
+            pt.p50 = monitor::window_quantile(lat, last_latency, 0.50);
+            pt.p90 = monitor::window_quantile(lat, last_latency, 0.90);
+            pt.p99 = monitor::window_quantile(lat, last_latency, 0.99);
+            pt.requests_per_second = static_cast<double>(requests - std::min(requests, last_requests)) / dt;
+            for (std::size_t i = 400; i < codes.size(); ++i)
+                if (codes[i] > last_codes[i]) pt.errors[static_cast<unsigned>(i)] = codes[i] - last_codes[i];
+        }
+        sampled_once = true;
+        last_sample = now;
+        last_latency = lat;
+        last_requests = requests;
+        last_codes = codes;
+        if (const auto src = dashboard_sources()) {
+            try {
+                if (src->feature_psi) pt.feature_psi = src->feature_psi();
+                std::erase_if(pt.feature_psi, [](double v) { return !std::isfinite(v); });
+                if (pt.feature_psi.size() > 256) pt.feature_psi.resize(256); // a page, not a dump
+            } catch (...) {
+                pt.feature_psi.clear();
+                dashboard_failures.fetch_add(1, std::memory_order_relaxed);
+            }
+            try {
+                if (src->accuracy) pt.accuracy = src->accuracy();
+                if (pt.accuracy && !std::isfinite(*pt.accuracy)) pt.accuracy.reset();
+            } catch (...) {
+                dashboard_failures.fetch_add(1, std::memory_order_relaxed);
+            }
+        }
+        save_history("dashboard", monitor::to_json(pt));
+        series->add(std::move(pt));
+    }
+
+    void start_sampler() {
+        if (!opt.dashboard) return;
+        sampler = std::thread([this] {
+            std::unique_lock lock(stop_m);
+            while (!stopping) {
+                lock.unlock();
+                try {
+                    sample_dashboard();
+                } catch (...) {
+                    dashboard_failures.fetch_add(1, std::memory_order_relaxed);
+                }
+                lock.lock();
+                stop_cv.wait_for(lock, opt.dashboard_interval);
+            }
+        });
+    }
+
+    Response dashboard_page(const Request& req) {
+        namespace http = detail::serve::http;
+        Response r{status::ok, req.version()};
+        r.set(http::field::server, "edgestack");
+        r.set(http::field::content_type, "text/html; charset=utf-8");
+        // Nothing but this document and its own data may load: no CDN, no other origin.
+        r.set("Content-Security-Policy",
+              "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+              "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+              "frame-ancestors 'none'");
+        r.set("X-Content-Type-Options", "nosniff");
+        r.set(http::field::cache_control, "no-cache");
+        r.body() = monitor::dashboard_page();
+        r.prepare_payload();
+        return r;
+    }
+
+    json dashboard_data() {
+        constexpr std::size_t versions_shown = 20;
+        const auto src = dashboard_sources();
+        json d = series->to_json();
+        d["time"] = now_ms();
+        d["interval_ms"] = opt.dashboard_interval.count();
+        d["psi_threshold"] = src ? src->psi_threshold : 0.25;
+        d["accuracy_source"] = src && src->accuracy ? json(src->accuracy_source) : json(nullptr);
+        d["persisted"] = src && src->save;
+        d["charts"] = monitor::dashboard_has_charts;
+        std::vector<std::tuple<std::string, std::uint64_t, std::shared_ptr<const WatchSource>>> all;
+        {
+            std::shared_lock lock(models_m);
+            for (const auto& [name, e] : models)
+                all.emplace_back(name, e.current ? e.current->version() : 0, e.source);
+        }
+        json ms = json::array();
+        for (const auto& [name, serving, ws] : all) {
+            json m{{"name", name}, {"serving", serving}, {"watched", ws != nullptr},
+                   {"versions", json::array()}, {"previous", json::array()}};
+            if (ws) {
+                try {
+                    auto vs = ws->registry.versions(name);
+                    if (vs.size() > versions_shown)
+                        vs.erase(vs.begin(), vs.end() - static_cast<std::ptrdiff_t>(versions_shown));
+                    for (const auto v : vs) {
+                        json vj{{"version", v}};
+                        try {
+                            vj["created"] = ws->registry.manifest(name, v).created;
+                        } catch (const std::exception& ex) {
+                            vj["error"] = detail::serve::printable(ex.what(), 200);
+                        }
+                        m["versions"].push_back(std::move(vj));
+                    }
+                    if (const auto ptr = ws->registry.pointer(name)) {
+                        auto h = ptr->history;
+                        if (h.size() > versions_shown)
+                            h.erase(h.begin(), h.end() - static_cast<std::ptrdiff_t>(versions_shown));
+                        m["previous"] = h;
+                    }
+                } catch (const std::exception& ex) {
+                    m["error"] = detail::serve::printable(ex.what(), 300);
+                }
+            }
+            ms.push_back(std::move(m));
+        }
+        d["models"] = std::move(ms);
+        return d;
+    }
+
+    /// POST .../versions/{v}/promote (version set) or .../rollback: move the registry's
+    /// serving pointer, then switch to it here at once.
+    Response change_serving(const Request& req, const std::string& name,
+                            std::optional<std::uint64_t> version) {
+        const std::string quoted = "model '" + detail::serve::printable(name) + "'";
+        std::shared_ptr<const WatchSource> src;
+        {
+            std::shared_lock lock(models_m);
+            const auto it = models.find(name);
+            if (it == models.end()) throw Error{status::not_found, quoted + " is not served here"};
+            src = it->second.source;
+        }
+        if (!src)
+            throw Error{status::conflict,
+                        quoted + " is a fixed model, not watched from a registry: nothing to " +
+                            (version ? "promote" : "roll back")};
+        const char* action = version ? "promote" : "rollback";
+        std::uint64_t target = 0;
+        try {
+            Registry registry = src->registry;
+            if (version) {
+                if (!registry.has(name, *version))
+                    throw Error{status::not_found, quoted + " has no version " + std::to_string(*version)};
+                registry.promote(name, *version);
+                target = *version;
+            } else {
+                target = registry.rollback(name);
+            }
+        } catch (const Error&) {
+            throw;
+        } catch (const std::exception& ex) {
+            throw Error{status::conflict, quoted + ": " + action + " refused: " + ex.what()};
+        }
+        reload(action);
+        const auto now = [&]() -> std::uint64_t {
+            std::shared_lock lock(models_m);
+            const auto it = models.find(name);
+            return it != models.end() && it->second.current ? it->second.current->version() : 0;
+        }();
+        if (now != target) {
+            std::string why;
+            {
+                std::lock_guard lock(errors_m);
+                if (const auto it = load_errors.find(name); it != load_errors.end()) why = it->second;
+            }
+            throw Error{status::internal_server_error,
+                        quoted + ": the registry now points at v" + std::to_string(target) +
+                            " but it did not load here" + (why.empty() ? "" : ": " + why) +
+                            "; still serving v" + std::to_string(now)};
+        }
+        return json_response(req, status::ok, json{{"name", name}, {"serving", target},
+                                                   {"action", action}});
+    }
+
     // --- connections ----------------------------------------------------------------------
 
     void track(const std::shared_ptr<Session>& s) {
@@ -982,6 +1256,7 @@ struct Server::Impl {
     detail::serve::net::steady_timer accept_timer;
     std::vector<std::thread> threads;
     std::thread reloader;
+    std::thread sampler;
 
     std::shared_mutex models_m;
     std::map<std::string, detail::serve::ModelEntry> models;
@@ -999,6 +1274,16 @@ struct Server::Impl {
     std::atomic<std::size_t> connections{0};
     std::atomic<std::shared_ptr<const Observer>> observer;
     std::atomic<std::shared_ptr<const MetricsExtra>> metrics_extra;
+    std::array<std::atomic<std::uint64_t>, 600> by_status{}; // answers per status code
+    std::atomic<std::uint64_t> dashboard_failures{0};
+    std::atomic<std::shared_ptr<const Sources>> sources;
+    std::unique_ptr<monitor::DashboardSeries> series;
+    // The sampling thread's own state: the counters at the previous point.
+    bool sampled_once = false;
+    std::chrono::steady_clock::time_point last_sample{};
+    monitor::LatencyCounts last_latency{};
+    std::uint64_t last_requests = 0;
+    std::array<std::uint64_t, 600> last_codes{};
 
     std::atomic<bool> stopping{false};
     std::atomic<bool> started{false};
@@ -1266,6 +1551,7 @@ void Server::start() {
         any_watched = !impl_->watched.empty();
     }
     if (any_watched) impl_->start_reloader();
+    impl_->start_sampler();
 }
 
 std::uint16_t Server::port() const { return impl_->bound_port; }
@@ -1284,6 +1570,7 @@ void Server::stop() {
     }
     I.stop_cv.notify_all();
     if (I.reloader.joinable()) I.reloader.join();
+    if (I.sampler.joinable()) I.sampler.join();
     if (I.started) {
         s::net::post(I.accept_strand, [&I] {
             s::beast::error_code ignored;
@@ -1334,6 +1621,18 @@ void Server::set_observer(std::function<void(const InferenceRecord&)> observer) 
 
 void Server::set_metrics_extra(std::function<std::string()> extra) {
     impl_->metrics_extra.store(std::make_shared<const Impl::MetricsExtra>(std::move(extra)));
+}
+
+void Server::set_dashboard_sources(DashboardSources s) {
+    auto p = std::make_shared<const DashboardSources>(std::move(s));
+    if (p->load) {
+        try {
+            impl_->series->restore(monitor::DashboardHistory{nullptr, p->load});
+        } catch (...) {
+            impl_->dashboard_failures.fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+    impl_->sources.store(std::move(p));
 }
 
 std::vector<std::string> Server::reload_errors() const {

@@ -25,6 +25,9 @@ namespace edgestack::monitor {
 struct TelemetryOptions {
     std::size_t max_records = 100000; // outbound queue; the oldest are dropped (and counted)
     std::size_t max_samples = 20000;  // sampled inputs kept for retraining
+    /// Rows of chart history (dashboard points and events) kept, over all kinds; the oldest
+    /// are dropped. Unlike the outbox, history stays after a flush.
+    std::size_t max_history = 20000;
     /// FULL syncs the WAL on every commit: survives power loss, not only a killed process.
     bool synchronous_full = true;
 };
@@ -55,8 +58,9 @@ class TelemetryStore {
 public:
     explicit TelemetryStore(const std::filesystem::path& path, TelemetryOptions options = {})
         : path_(path.string()), opt_(options) {
-        if (opt_.max_records == 0 || opt_.max_samples == 0)
-            throw config_error("TelemetryOptions: max_records and max_samples must be >= 1");
+        if (opt_.max_records == 0 || opt_.max_samples == 0 || opt_.max_history == 0)
+            throw config_error(
+                "TelemetryOptions: max_records, max_samples and max_history must be >= 1");
         if (sqlite3_open_v2(path_.c_str(), &db_,
                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                             nullptr) != SQLITE_OK) {
@@ -73,6 +77,9 @@ public:
         exec("CREATE TABLE IF NOT EXISTS samples (id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, "
              "features BLOB NOT NULL, prediction INTEGER NOT NULL, label INTEGER)");
         exec("CREATE INDEX IF NOT EXISTS samples_time ON samples(time_ms)");
+        exec("CREATE TABLE IF NOT EXISTS history (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+             "time_ms INTEGER NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL)");
+        exec("CREATE INDEX IF NOT EXISTS history_kind ON history(kind, id)");
         exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)");
         exec("INSERT OR IGNORE INTO meta VALUES ('dropped', 0), ('schema', 1)");
     }
@@ -166,6 +173,54 @@ public:
             out.push_back(std::move(s));
         }
         return out;
+    }
+
+    /// Keep one point of chart history under `kind` ("dashboard", "event", ...), so charts
+    /// drawn after a restart still show what came before.
+    void append_history(const std::string& kind, const std::string& payload) {
+        std::lock_guard lock(m_);
+        Tx tx(*this);
+        Stmt ins(*this, "INSERT INTO history (time_ms, kind, payload) VALUES (?, ?, ?)");
+        ins.bind(1, now_ms());
+        ins.bind(2, kind);
+        ins.bind_blob(3, payload.data(), payload.size());
+        ins.done();
+        Stmt count(*this, "SELECT COUNT(*) FROM history");
+        count.row();
+        const auto n = static_cast<std::size_t>(count.i64(0));
+        if (n > opt_.max_history) {
+            Stmt del(*this, "DELETE FROM history WHERE id IN (SELECT id FROM history "
+                            "ORDER BY id LIMIT ?)");
+            del.bind(1, static_cast<std::int64_t>(n - opt_.max_history));
+            del.done();
+        }
+        tx.commit();
+    }
+
+    /// The newest `limit` history payloads of `kind`, oldest first.
+    std::vector<std::string> history(const std::string& kind, std::size_t limit) const {
+        std::lock_guard lock(m_);
+        Stmt q(*this, "SELECT payload FROM (SELECT id, payload FROM history WHERE kind = ? "
+                      "ORDER BY id DESC LIMIT ?) ORDER BY id");
+        q.bind(1, kind);
+        q.bind(2, static_cast<std::int64_t>(std::min<std::size_t>(limit, INT64_MAX)));
+        std::vector<std::string> out;
+        while (q.row()) out.push_back(q.blob(0));
+        return out;
+    }
+
+    /// Accuracy of the newest `last` labelled samples (prediction == label); nothing while
+    /// no kept sample has a label.
+    std::optional<double> labelled_accuracy(std::size_t last = 1000) const {
+        std::lock_guard lock(m_);
+        Stmt q(*this, "SELECT COUNT(*), SUM(prediction = label) FROM (SELECT prediction, label "
+                      "FROM samples WHERE label IS NOT NULL ORDER BY time_ms DESC, rowid DESC "
+                      "LIMIT ?)");
+        q.bind(1, static_cast<std::int64_t>(std::min<std::size_t>(last, INT64_MAX)));
+        q.row();
+        const std::int64_t n = q.i64(0);
+        if (n == 0) return std::nullopt;
+        return static_cast<double>(q.i64(1)) / static_cast<double>(n);
     }
 
     /// Records waiting for the sink, oldest first.
