@@ -19,6 +19,7 @@
 #include "edgestack/data/detail/byte_reader.hpp"
 #include "edgestack/io/onnx_export.hpp"
 #include "edgestack/io/onnx_graph_import.hpp"
+#include "edgestack/nn/nn.hpp"
 #include "backend/common.hpp"
 #include "graphs.hpp"
 #include "io_util.hpp"
@@ -466,6 +467,76 @@ BOOST_AUTO_TEST_CASE(pytorch_layout_becomes_nhwc) {
     }
     BOOST_TEST(avg == 1u);
     BOOST_TEST(ones == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Export takes every graph the engine takes, canonicalized or not: a batch norm over a
+// feature vector (BatchNormalization on N x C), over a T x F sequence (transposed so F is
+// axis 1), a Dense reading an H x W x C value without a Flatten, layer norm and positional
+// embedding (written with opset 13 operators).
+BOOST_AUTO_TEST_SUITE(onnx_export_any_graph)
+
+template <class Net>
+void check_exported_model(const std::vector<std::size_t>& dims, const std::string& name) {
+    Net m;
+    Rng rng(9);
+    m.init(rng);
+    if constexpr (requires { m.state(); }) {
+        auto st = m.state();
+        for (std::size_t i = 0; i < st.size(); ++i) st[i] = 0.3f + 0.05f * static_cast<float>(i % 17);
+    }
+    const compile::Graph g = m.lower(); // not canonicalized: the batch norm stays a node
+    std::size_t bn = 0;
+    for (const auto& n : g.nodes) bn += n.op == compile::Op::batch_norm;
+    iotest::TempDir dir;
+    io::export_onnx(dir.file(name + ".onnx"), g);
+    constexpr std::size_t N = 3;
+    const auto x = iotest::random_floats(N * g.input_size(), -1.0f, 1.0f, 31);
+    const auto want = iotest::ort_run(dir.file(name + ".onnx"), x, N, dims, dir);
+    std::vector<float> ours(want.size());
+    m.predict(x.data(), ours.data(), N);
+    const float d = check_within(want, ours, name + ": ONNX Runtime vs the model");
+    BOOST_TEST_MESSAGE(name << ": " << bn << " batch norm nodes; max |ORT - model| / max(1, |model|): " << d);
+}
+
+using DenseBatchNorm = nn::Sequential<nn::Input<6, 5, 2>, nn::Flatten, nn::Dense<16>, nn::BatchNorm, nn::ReLU,
+                                      nn::Dense<4>>;
+using SequenceNorms = nn::Sequential<nn::Input<7, 6>, nn::PositionalEmbedding, nn::LayerNorm, nn::BatchNorm,
+                                     nn::Flatten, nn::Dense<3>>;
+using ConvNorms = nn::Sequential<nn::Input<6, 6, 3>, nn::Conv2D<4, 3>, nn::LayerNorm, nn::BatchNorm, nn::ReLU,
+                                 nn::Flatten, nn::Dense<5>, nn::BatchNorm, nn::Softmax>;
+
+BOOST_AUTO_TEST_CASE(batch_norm_after_dense, *utf::precondition(iotest::OrtPresent{})) {
+    check_exported_model<DenseBatchNorm>({6, 5, 2}, "dense_batch_norm");
+    // Canonicalized, the batch norm is folded into the Dense; both forms export.
+    DenseBatchNorm m;
+    Rng rng(2);
+    m.init(rng);
+    auto g = m.lower();
+    compile::canonicalize(g);
+    BOOST_CHECK_NO_THROW(io::to_onnx(g));
+}
+
+BOOST_AUTO_TEST_CASE(sequence_layers, *utf::precondition(iotest::OrtPresent{})) {
+    check_exported_model<SequenceNorms>({7, 6}, "sequence_norms");
+}
+
+BOOST_AUTO_TEST_CASE(spatial_layer_norm_and_batch_norms, *utf::precondition(iotest::OrtPresent{})) {
+    check_exported_model<ConvNorms>({6, 6, 3}, "conv_norms");
+}
+
+BOOST_AUTO_TEST_CASE(dense_reads_a_spatial_value_directly, *utf::precondition(iotest::OrtPresent{})) {
+    // A graph whose dense reads H x W x C without a flatten (the engine accepts it).
+    Rng rng(4);
+    auto g = compile::Graph::with_input({5, 4, 3});
+    const int v = backend::nets::conv2d(g, 0, 6, 3, rng);
+    backend::nets::dense(g, v, 7, rng);
+    iotest::TempDir dir;
+    io::export_onnx(dir.file("d.onnx"), g);
+    const auto x = backend::nets::random_inputs(g, 2);
+    check_within(iotest::ort_run(dir.file("d.onnx"), x, 2, g.input_shape(), dir), run_on(backend::Reference{}, g, x),
+                 "dense over a spatial value");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

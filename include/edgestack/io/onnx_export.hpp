@@ -7,7 +7,9 @@
 // N x our output shape), so a caller feeds it the same buffers as our engine. Inside, the
 // tensors are NCHW, as ONNX operators want: one Transpose after the input, weights written
 // in OIHW, and a Transpose back to NHWC before Flatten (so Gemm weights keep our [out][in]
-// order) and before the output when it is spatial.
+// order) and before the output when it is spatial. A batch norm over a feature vector is a
+// BatchNormalization on N x C; over a T x F sequence it is transposed so that F is axis 1.
+// Layer norm (LayerNormalization is opset 17) is written with opset 13 operators.
 #pragma once
 
 #include <cstddef>
@@ -240,7 +242,7 @@ private:
         std::string y = n.name;
         bool spatial = spatial_[in_v];
         if ((n.op == Op::conv2d || n.op == Op::depthwise_conv2d || n.op == Op::max_pool2d ||
-             n.op == Op::avg_pool2d || n.op == Op::global_avg_pool || n.op == Op::batch_norm) &&
+             n.op == Op::avg_pool2d || n.op == Op::global_avg_pool) &&
             !spatial_[in_v])
             unsupported(n, "needs an H x W x C input, got " + compile::to_string(in));
         switch (n.op) {
@@ -250,7 +252,15 @@ private:
             for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
             const auto w = weight(n, {static_cast<std::int64_t>(oi), static_cast<std::int64_t>(ii)}, order);
             const auto b = bias(n, oi);
-            std::vector<std::string> ins{x, w};
+            // Ours reads the whole value in (h, w, c) or (t, f) order; Gemm wants N x features.
+            std::string src = x;
+            if (spatial) src = transpose(x, n.name + "_to_nhwc", {0, 2, 3, 1});
+            if (in.size() != 1) {
+                node("Flatten", n.name + "_flatten", {src}, {n.name + "_flatten"})
+                    .add_attribute()->CopyFrom(int_attr("axis", 1));
+                src = n.name + "_flatten";
+            }
+            std::vector<std::string> ins{src, w};
             if (!b.empty()) ins.push_back(b);
             node("Gemm", n.name, ins, {y}).add_attribute()->CopyFrom(int_attr("transB", 1));
             y = fused(n, y);
@@ -300,19 +310,56 @@ private:
             }
             break;
         case Op::batch_norm: {
-            const std::size_t c = in[2];
+            // BatchNormalization normalises axis 1: the channels of NCHW, the features of
+            // N x F; a T x F value (N x T x F) is transposed so that F comes second.
+            const std::size_t c = in.back();
             auto part = [&](std::size_t k) {
                 return std::vector<float>(n.extra.begin() + static_cast<long>(k * c),
                                           n.extra.begin() + static_cast<long>((k + 1) * c));
             };
             const char* names[] = {".scale", ".bias", ".mean", ".var"};
-            std::vector<std::string> ins{x};
+            const bool sequence = !spatial && in.size() == 2;
+            std::vector<std::string> ins{sequence ? transpose(x, n.name + "_to_nft", {0, 2, 1}) : x};
             for (std::size_t k = 0; k < 4; ++k) {
                 initializer(n.name + names[k], onnx::TensorProto::FLOAT, {static_cast<std::int64_t>(c)}, part(k));
                 ins.push_back(n.name + names[k]);
             }
-            node("BatchNormalization", n.name, ins, {y}).add_attribute()->CopyFrom(
+            if (!spatial && in.size() > 2) unsupported(n, "batch norm over a rank " + std::to_string(in.size()) + " value");
+            const std::string bn = sequence ? n.name + "_nft" : y;
+            node("BatchNormalization", n.name, ins, {bn}).add_attribute()->CopyFrom(
                 float_attr("epsilon", n.alpha));
+            if (sequence) node("Transpose", n.name + "_to_ntf", {bn}, {y}).add_attribute()->CopyFrom(
+                ints_attr("perm", {0, 2, 1}));
+            break;
+        }
+        case Op::layer_norm: {
+            // LayerNormalization arrives in opset 17; in 13 it is (x - mean) / sqrt(var + eps)
+            // * gamma + beta over our last axis (the channels: axis 1 of NCHW).
+            const std::size_t c = in.back();
+            const std::int64_t axis = spatial ? 1 : -1;
+            std::vector<std::int64_t> pdims{static_cast<std::int64_t>(c)};
+            if (spatial) pdims = {static_cast<std::int64_t>(c), 1, 1};
+            initializer(n.name + ".gamma", onnx::TensorProto::FLOAT, pdims,
+                        std::vector<float>(n.extra.begin(), n.extra.begin() + static_cast<long>(c)));
+            initializer(n.name + ".beta", onnx::TensorProto::FLOAT, pdims,
+                        std::vector<float>(n.extra.begin() + static_cast<long>(c), n.extra.begin() + static_cast<long>(2 * c)));
+            initializer(n.name + ".eps", onnx::TensorProto::FLOAT, {}, std::vector<float>{n.alpha});
+            const std::string p = n.name + "_";
+            node("ReduceMean", p + "mean", {x}, {p + "mean"}).add_attribute()->CopyFrom(ints_attr("axes", {axis}));
+            node("Sub", p + "centred", {x, p + "mean"}, {p + "centred"});
+            node("Mul", p + "squared", {p + "centred", p + "centred"}, {p + "squared"});
+            node("ReduceMean", p + "var", {p + "squared"}, {p + "var"}).add_attribute()->CopyFrom(ints_attr("axes", {axis}));
+            node("Add", p + "var_eps", {p + "var", n.name + ".eps"}, {p + "var_eps"});
+            node("Sqrt", p + "std", {p + "var_eps"}, {p + "std"});
+            node("Div", p + "normed", {p + "centred", p + "std"}, {p + "normed"});
+            node("Mul", p + "scaled", {p + "normed", n.name + ".gamma"}, {p + "scaled"});
+            node("Add", n.name, {p + "scaled", n.name + ".beta"}, {y});
+            break;
+        }
+        case Op::positional_embedding: {
+            initializer(n.name + ".table", onnx::TensorProto::FLOAT,
+                        {static_cast<std::int64_t>(in[0]), static_cast<std::int64_t>(in[1])}, n.weights);
+            node("Add", n.name, {x, n.name + ".table"}, {y});
             break;
         }
         case Op::relu: node("Relu", n.name, {x}, {y}); break;
