@@ -82,7 +82,7 @@ function utc(ms) { return new Date(ms).toISOString().replace("T", " ").replace(/
 
 // A chart is rebuilt only when its series change (an error code appears, the feature count
 // changes); otherwise new points are set in place.
-function draw(name, labels, data, extra) {
+function draw(name, labels, data, extra, yRange) {
   const el = $("chart-" + name);
   if (typeof uPlot === "undefined") { el.textContent = "charts unavailable: built without uPlot"; return; }
   const key = labels.join("|");
@@ -93,7 +93,7 @@ function draw(name, labels, data, extra) {
       { label: l, stroke: colors[i % colors.length], width: 2, spanGaps: false },
       (extra && extra[l]) || {})));
     const plot = new uPlot({ width: Math.max(300, el.clientWidth), height: 200, series,
-      scales: { x: { time: true } }, axes: [{}, { size: 56 }], legend: { live: false } }, data, el);
+      scales: { x: { time: true }, y: yRange ? { range: yRange } : {} }, axes: [{}, { size: 56 }], legend: { live: false } }, data, el);
     c = charts[name] = { plot, key };
   } else {
     c.plot.setData(data);
@@ -122,7 +122,7 @@ function render(d) {
   const alarm = $("drift-alarm");
   alarm.hidden = over.length === 0;
   alarm.textContent = over.length ? "Drift alarm: " + over.map(([f, v]) => "feature " + f + " PSI " + v.toFixed(2)).join(", ") + " > " + th : "";
-  draw("accuracy", ["accuracy"], [xs, pts.map((p) => p.accuracy)]);
+  draw("accuracy", ["accuracy"], [xs, pts.map((p) => p.accuracy)], null, [0, 1]);
   $("accuracy-note").textContent = d.accuracy_source
     ? "share of labelled predictions that were right (" + d.accuracy_source + ")"
     : "no delayed labels wired";
@@ -175,12 +175,18 @@ $("registry").addEventListener("click", (ev) => {
     admin("v2/models/" + m + "/rollback", "roll back");
 });
 
+// After a 401 the page waits for the token to change instead of asking again every second.
+let waitingForToken = false;
+$("token").addEventListener("input", () => { waitingForToken = false; });
+
 async function poll() {
+  if (waitingForToken) return setTimeout(poll, 250);
   try {
     const r = await fetch("dashboard/data", { headers: authHeaders(false), cache: "no-store" });
     if (!r.ok) {
       const body = await r.json().catch(() => ({}));
       window.dashboardState.lastError = r.status;
+      waitingForToken = r.status === 401;
       setStatus(r.status === 401 ? "enter the bearer token" : "data: " + r.status + " " + (body.error || ""), true);
     } else {
       const d = await r.json();
