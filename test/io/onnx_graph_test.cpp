@@ -422,6 +422,31 @@ BOOST_AUTO_TEST_CASE(damaged_files_are_refused) {
     BOOST_CHECK_EXCEPTION(import(b), format_error, iotest::message_has("(Conv): weight expects 2 input channels, the input has 3"));
 }
 
+BOOST_AUTO_TEST_CASE(small_files_cannot_claim_huge_tensors) {
+    // One 64 x 64 weight read by 5,000 convolutions: each node would own a copy.
+    Model shared(13, {64, 4, 4});
+    shared.init("w", {64, 64, 1, 1});
+    std::string x = "x";
+    for (int i = 0; i < 5000; ++i) {
+        const std::string y = "c" + std::to_string(i);
+        shared.node("Conv", {x, "w"}, y);
+        x = y;
+    }
+    shared.output(x);
+    BOOST_CHECK_EXCEPTION(shared.import(), format_error, iotest::message_has("more tensor data than its file holds"));
+    // A constant doubled by Concat 40 times.
+    Model doubling(13, {4});
+    std::string c = doubling.init_i64("c0", {1, 2, 3, 4});
+    for (int i = 1; i <= 40; ++i) {
+        const std::string d = "c" + std::to_string(i);
+        one_int(doubling.node("Concat", {c, c}, d), "axis", 0);
+        c = d;
+    }
+    doubling.node("Relu", {"x"}, "y");
+    doubling.output("y");
+    BOOST_CHECK_EXCEPTION(doubling.import(), format_error, iotest::message_has("(Concat): the model would need more"));
+}
+
 BOOST_AUTO_TEST_CASE(resnet_with_batch_norm_nodes, *utf::precondition(iotest::OrtPresent{})) {
     check_network({"resnet", "resnet.onnx", {3, 16, 16}, true});
 }

@@ -66,6 +66,7 @@ public:
             OnnxConst c;
             c.dims.assign(t.dims().begin(), t.dims().end());
             c.data = tensor_values(t, file_ + ": initializer '" + t.name() + "'");
+            budget_ += 2 * c.data.size();
             consts_[t.name()] = std::move(c);
         }
         for (const auto& n : gp.node())
@@ -166,7 +167,9 @@ private:
                 refuse(w, "output shape " + compile::to_string(out) + " is empty or larger than 2^30 elements");
             v *= d;
         }
-        node.name = g_.fresh_name(node.op);
+        charge(node.weights.size() + node.bias.size() + node.extra.size(), w);
+        // fresh_name() scans every node: a counter per op keeps a huge file linear.
+        node.name = std::string(compile::op_name(node.op)) + "_" + std::to_string(names_[node.op]++);
         Entry e;
         e.value = g_.append(std::move(node), std::move(ins), std::move(out));
         e.producer = static_cast<int>(g_.nodes.size()) - 1;
@@ -305,11 +308,12 @@ private:
         const std::string& t = n.op_type();
         if (!n.domain().empty() && n.domain() != "ai.onnx")
             refuse(w, "operator domain '" + n.domain() + "' is not read; supported: " + onnx_graph_supported_ops);
+        if (n.output_size() < 1 || n.output(0).empty()) refuse(w, "has no output");
         if (t == "Constant") return constant_node(n, w);
         if (t == "Identity" || t == "Dropout") {
             only_first_output(n, w);
             if (n.input_size() < 1) refuse(w, "has no input");
-            if (const auto* c = find_const(n.input(0))) { consts_[n.output(0)] = *c; return; }
+            if (const auto* c = find_const(n.input(0))) { store(n.output(0), *c, w); return; }
             auto it = entries_.find(n.input(0));
             if (it == entries_.end()) refuse(w, "input '" + n.input(0) + "' is not defined");
             return set_output(n, it->second);
@@ -367,7 +371,7 @@ private:
         } else {
             refuse(w, "only value, value_float(s) and value_int(s) constants are read");
         }
-        if (n.output_size() > 0) consts_[n.output(0)] = std::move(c);
+        store(n.output(0), std::move(c), w);
     }
 
     /// The ONNX shape of an activation, batch first.
@@ -393,13 +397,33 @@ private:
         OnnxConst c;
         if (b < e) c.data.assign(s.begin() + b, s.begin() + e);
         c.dims = {static_cast<std::int64_t>(c.data.size())};
-        consts_[n.output(0)] = std::move(c);
+        store(n.output(0), std::move(c), w);
     }
 
-    std::vector<std::int64_t> int_list(const OnnxConst& c) const {
+    /// An integer held in a constant (shapes, axes, indices); NaN or huge values are refused.
+    std::int64_t to_int(double x, const std::string& w) const {
+        if (!(std::abs(x) <= 9.0e15) && x != batch_dim) refuse(w, "a shape, axis or index value is not an integer");
+        return static_cast<std::int64_t>(x);
+    }
+    std::vector<std::int64_t> int_list(const OnnxConst& c, const std::string& w) const {
         std::vector<std::int64_t> v;
-        for (double x : c.data) v.push_back(static_cast<std::int64_t>(x));
+        for (double x : c.data) v.push_back(to_int(x, w));
         return v;
+    }
+
+    /// Tensors the import creates (node weights, folded constants) are charged against a
+    /// budget of twice the file's own initializers plus 2^24 elements, so a small file that
+    /// reuses one weight a million times, or doubles a constant by Concat, is refused
+    /// instead of exhausting memory.
+    void charge(std::size_t elements, const std::string& w) {
+        if (elements > budget_ - used_)
+            refuse(w, "the model would need more tensor data than its file holds (" + std::to_string(budget_) +
+                          " elements at most); weights shared by many nodes or growing constants are refused");
+        used_ += elements;
+    }
+    void store(const std::string& name, OnnxConst c, const std::string& w) {
+        charge(c.data.size(), w);
+        consts_[name] = std::move(c);
     }
 
     /// Constant folding of the small set of operators shape arithmetic and QDQ weights use.
@@ -413,7 +437,7 @@ private:
         } else if (t == "Unsqueeze" || t == "Squeeze") {
             std::vector<std::int64_t> axes = opset_ < 13 ? attr_ints(n, "axes", {})
                                              : (n.input_size() > 1 && !n.input(1).empty()
-                                                    ? int_list(constant(n, 1, w, "axes")) : std::vector<std::int64_t>{});
+                                                    ? int_list(constant(n, 1, w, "axes"), w) : std::vector<std::int64_t>{});
             r = x;
             if (t == "Unsqueeze") {
                 const auto rank = static_cast<std::int64_t>(x.dims.size() + axes.size());
@@ -438,9 +462,9 @@ private:
             if (x.dims.size() != 1 || attr_i(n, "axis", 0) != 0) refuse(w, "only gathers from a 1-D constant are folded");
             const auto len = static_cast<std::int64_t>(x.data.size());
             for (double d : idx.data) {
-                auto k = static_cast<std::int64_t>(d);
+                auto k = to_int(d, w);
                 if (k < 0) k += len;
-                if (k < 0 || k >= len) refuse(w, "index " + std::to_string(static_cast<std::int64_t>(d)) + " out of range");
+                if (k < 0 || k >= len) refuse(w, "index " + std::to_string(to_int(d, w)) + " out of range");
                 r.data.push_back(x.data[to_size(k)]);
             }
             r.dims = idx.dims;
@@ -473,7 +497,7 @@ private:
         } else {
             refuse(w, "operator " + t + " over constants is not folded; supported: " + onnx_graph_supported_ops);
         }
-        consts_[n.output(0)] = std::move(r);
+        store(n.output(0), std::move(r), w);
     }
 
     void conv(const onnx::NodeProto& n, const std::string& w) {
@@ -812,7 +836,7 @@ private:
         if (!batch_ok || infer > 1 || (b == -1.0 && infer != 0))
             refuse(w, "only reshapes that keep the batch first are read");
         if (infer == 0 && known != static_cast<double>(per_sample))
-            refuse(w, "the target shape holds " + std::to_string(static_cast<std::size_t>(known)) + " elements per sample, the input " +
+            refuse(w, "the target shape holds " + std::to_string(known) + " elements per sample, the input " +
                           std::to_string(per_sample));
         bool same = want.size() == cur.size();
         for (std::size_t k = 1; same && k < want.size(); ++k) same = want[k] == cur[k] || (want[k] == -1.0 && infer == 1);
@@ -835,7 +859,7 @@ private:
             p = attr_ints(n, "pads", {});
             value = attr_f(n, "value", 0.0f);
         } else {
-            p = int_list(constant(n, 1, w, "pads"));
+            p = int_list(constant(n, 1, w, "pads"), w);
             if (n.input_size() > 2 && !n.input(2).empty()) {
                 const auto& v = constant(n, 2, w, "constant_value");
                 if (v.data.size() != 1) refuse(w, "constant_value is not a scalar");
@@ -875,6 +899,8 @@ private:
     std::map<std::string, Entry> entries_;
     std::map<std::string, std::string> hs_source_;
     std::map<std::string, int> uses_;
+    std::map<compile::Op, std::size_t> names_;
+    std::size_t budget_ = std::size_t{1} << 24, used_ = 0;
 };
 
 } // namespace detail
