@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cli.hpp"
 #include "edgestack/backend/simd.hpp"
 #include "edgestack/data/fashion_mnist.hpp"
 #include "edgestack/data/in_memory.hpp"
@@ -58,18 +59,16 @@ struct Options {
 
 Options parse(int argc, char** argv) {
     Options o;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string k = argv[i], v = argv[i + 1];
-        if (k == "--workdir") o.workdir = v;
-        else if (k == "--train") o.train = std::strtoul(v.c_str(), nullptr, 10);
-        else if (k == "--epochs") o.epochs = std::strtoul(v.c_str(), nullptr, 10);
-        else if (k == "--shift") o.shift = std::strtof(v.c_str(), nullptr);
-        else if (k == "--data") o.data = v;
-        else {
-            std::fprintf(stderr, "closed_loop: unknown option %s\n", k.c_str());
-            std::exit(2);
-        }
-    }
+    std::string workdir = o.workdir.string();
+    CLI::App app{"closed_loop: train, publish, serve, detect drift, retrain, promote"};
+    app.name("closed_loop");
+    app.add_option("--workdir", workdir, "Folder for the registry and the run's files")->capture_default_str();
+    app.add_option("--train", o.train, "Training samples")->capture_default_str();
+    app.add_option("--epochs", o.epochs, "Epochs")->capture_default_str();
+    app.add_option("--shift", o.shift, "Brightness shift of the drifted traffic")->capture_default_str();
+    app.add_option("--data", o.data, "Fashion-MNIST folder")->capture_default_str();
+    es::tools::parse_or_exit(app, argc, argv);
+    o.workdir = workdir;
     return o;
 }
 

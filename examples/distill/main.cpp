@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "common/cli.hpp"
 #include "edgestack/backend/reference.hpp"
 #include "edgestack/compress/compress.hpp"
 #include "edgestack/data/fashion_mnist.hpp"
@@ -45,19 +46,15 @@ int main(int argc, char** argv) {
     std::size_t epochs = 3, finetune = 1, n_train = 0;
     float temperature = 4.0f, alpha = 0.7f;
     std::string dir = EDGESTACK_FASHION_MNIST_DIR;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string k = argv[i];
-        if (k == "--epochs") epochs = std::strtoul(argv[i + 1], nullptr, 10);
-        else if (k == "--finetune") finetune = std::strtoul(argv[i + 1], nullptr, 10);
-        else if (k == "--train") n_train = std::strtoul(argv[i + 1], nullptr, 10);
-        else if (k == "--temperature") temperature = std::strtof(argv[i + 1], nullptr);
-        else if (k == "--alpha") alpha = std::strtof(argv[i + 1], nullptr);
-        else if (k == "--data") dir = argv[i + 1];
-        else {
-            std::fprintf(stderr, "unknown option %s\n", k.c_str());
-            return 2;
-        }
-    }
+    CLI::App app{"distill: a small student learns from a larger teacher"};
+    app.name("distill");
+    app.add_option("--epochs", epochs, "Teacher and student epochs")->capture_default_str();
+    app.add_option("--finetune", finetune, "Fine-tuning epochs after pruning")->capture_default_str();
+    app.add_option("--train", n_train, "Training samples (0: all)")->capture_default_str();
+    app.add_option("--temperature", temperature, "Distillation temperature")->capture_default_str();
+    app.add_option("--alpha", alpha, "Weight of the teacher's soft targets")->capture_default_str();
+    app.add_option("--data", dir, "Fashion-MNIST folder")->capture_default_str();
+    es::tools::parse_or_exit(app, argc, argv);
     const auto train = es::data::load_fashion_mnist(es::data::Split::train, dir, n_train);
     const auto test = es::data::load_fashion_mnist(es::data::Split::test, dir);
     const es::train::FitOptions fit{epochs, 64, true, false};

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cli.hpp"
 #include "edgestack/backend/simd.hpp"
 #include "edgestack/data/fashion_mnist.hpp"
 #include "edgestack/data/no_augment.hpp"
@@ -46,19 +47,14 @@ struct Options {
 
 Options parse(int argc, char** argv) {
     Options o;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string k = argv[i];
-        const char* v = argv[i + 1];
-        if (k == "--epochs") o.epochs = std::strtoul(v, nullptr, 10);
-        else if (k == "--qat-epochs") o.qat_epochs = std::strtoul(v, nullptr, 10);
-        else if (k == "--train") o.train = std::strtoul(v, nullptr, 10);
-        else if (k == "--calib") o.calib = std::strtoul(v, nullptr, 10);
-        else if (k == "--data") o.data = v;
-        else {
-            std::fprintf(stderr, "unknown option %s\n", k.c_str());
-            std::exit(2);
-        }
-    }
+    CLI::App app{"fashion_mnist_quantize: train the CNN, then int8 by PTQ and by QAT"};
+    app.name("fashion_mnist_quantize");
+    app.add_option("--epochs", o.epochs, "fp32 training epochs")->capture_default_str();
+    app.add_option("--qat-epochs", o.qat_epochs, "Quantization-aware fine-tuning epochs")->capture_default_str();
+    app.add_option("--train", o.train, "Training samples (0: all)")->capture_default_str();
+    app.add_option("--calib", o.calib, "Calibration batches for PTQ")->capture_default_str();
+    app.add_option("--data", o.data, "Fashion-MNIST folder")->capture_default_str();
+    es::tools::parse_or_exit(app, argc, argv);
     return o;
 }
 

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/cli.hpp"
 #include "edgestack/core/parallel.hpp"
 #include "edgestack/data/augment.hpp"
 #include "edgestack/data/fashion_mnist.hpp"
@@ -46,21 +47,19 @@ struct Options {
 
 Options parse(int argc, char** argv) {
     Options o;
-    for (int i = 1; i < argc; ++i) {
-        const std::string_view a = argv[i];
-        const auto value = [&]() -> std::string {
-            if (i + 1 >= argc) throw config_error(std::string(a) + ": missing value");
-            return argv[++i];
-        };
-        if (a == "--epochs") o.epochs = std::stoul(value());
-        else if (a == "--batch") o.batch = std::stoul(value());
-        else if (a == "--limit") o.limit = std::stoul(value());
-        else if (a == "--threads") o.threads = std::stoul(value());
-        else if (a == "--seed") o.seed = std::stoull(value());
-        else if (a == "--data") o.data = value();
-        else if (a == "--checkpoint") o.checkpoint = value();
-        else throw config_error("unknown option " + std::string(a) + " (see the top of main.cpp)");
-    }
+    std::string data_dir = o.data.string(), checkpoint;
+    CLI::App app{"mpi_train: data-parallel training of the reference CNN over MPI ranks"};
+    app.name("mpi_train");
+    app.add_option("--epochs", o.epochs, "Epochs")->capture_default_str();
+    app.add_option("--batch", o.batch, "Batch per rank (0: 64 / ranks)")->capture_default_str();
+    app.add_option("--limit", o.limit, "First N training and test samples (0: all)")->capture_default_str();
+    app.add_option("--threads", o.threads, "Threads per rank")->capture_default_str();
+    app.add_option("--seed", o.seed, "Seed")->capture_default_str();
+    app.add_option("--data", data_dir, "Fashion-MNIST folder")->capture_default_str();
+    app.add_option("--checkpoint", checkpoint, "Save after every epoch, resume if present");
+    tools::parse_or_exit(app, argc, argv);
+    o.data = data_dir;
+    o.checkpoint = checkpoint;
     return o;
 }
 

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/cli.hpp"
 #include "edgestack/core/parallel.hpp"
 #include "edgestack/edgestack.hpp"
 #include "edgestack/nn/recurrent.hpp"
@@ -61,13 +62,12 @@ data::InMemoryLoader make_waves(std::size_t n, std::uint64_t seed) {
 int main(int argc, char** argv) try {
     std::size_t epochs = 12, threads = 2;
     std::uint64_t seed = 3;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string_view a = argv[i];
-        if (a == "--epochs") epochs = std::stoul(argv[i + 1]);
-        else if (a == "--threads") threads = std::stoul(argv[i + 1]);
-        else if (a == "--seed") seed = std::stoull(argv[i + 1]);
-        else throw config_error("unknown option " + std::string(a));
-    }
+    CLI::App app{"sequence_classifier: a GRU tells four kinds of noisy waveform apart"};
+    app.name("sequence_classifier");
+    app.add_option("--epochs", epochs, "Epochs")->capture_default_str();
+    app.add_option("--threads", threads, "Threads")->capture_default_str();
+    app.add_option("--seed", seed, "Seed")->capture_default_str();
+    tools::parse_or_exit(app, argc, argv);
     ThreadLimit limit(threads);
     const auto train_set = make_waves(6000, seed), test_set = make_waves(1500, seed + 1);
     std::printf("%s\n", Net::summary().c_str());

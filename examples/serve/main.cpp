@@ -72,7 +72,7 @@ Options parse(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        std::exit(app.exit(e));
+        std::exit(app.exit(e) == 0 ? 0 : 2);
     }
     o.server.reload_interval = std::chrono::milliseconds(reload_ms);
     return o;
