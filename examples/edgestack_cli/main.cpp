@@ -191,9 +191,9 @@ int inspect(const ModelArgs& a) {
     for (const auto* prof : {&es::device::CortexM7::profile, &es::device::CortexA53::profile,
                              &es::device::RaspberryPi4::profile, &es::device::X86Avx2Host::profile}) {
         const auto r = es::device::report(e, *prof);
-        std::printf("  %-40s %-12s RAM %s, flash %s, about %.3f ms\n", r.device.c_str(),
+        std::printf("  %-40s %-12s RAM %s, flash %s, about %.1f us\n", r.device.c_str(),
                     r.fits_ram && r.fits_flash ? "fits" : "does not fit", r.fits_ram ? "ok" : "too small",
-                    r.fits_flash ? "ok" : "too small", r.latency_s * 1e3);
+                    r.fits_flash ? "ok" : "too small", r.latency_s * 1e6);
     }
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
@@ -203,14 +204,16 @@ BOOST_AUTO_TEST_CASE(inspect_fp32_and_int8_files) {
 BOOST_AUTO_TEST_CASE(bench_a_few_runs) {
     Scratch dir("bench");
     io::save_model(dir / "m.edgemdl", fp32_graph());
-    for (const char* b : {"reference", "simd"}) {
+    std::vector<std::string> backends{"reference", "simd"};
+    if (has(tool({"bench", "--help"}).out, "xnnpack")) backends.push_back("xnnpack");
+    for (const auto& b : backends) {
         const auto r = tool({"bench", dir / "m.edgemdl", "--backend", b, "--runs", "5", "--warmup", "1",
                             "--batch", "3"});
         BOOST_TEST(r.status == 0, r.out);
         BOOST_TEST(has(r.out, "p50"), r.out);
         BOOST_TEST(has(r.out, "p99"), r.out);
         BOOST_TEST(has(r.out, "batch 3, 5 runs"), r.out);
-        BOOST_TEST(has(r.out, std::string("f32-conv2d-relu-") + b), r.out); // the kernel of the fused conv
+        BOOST_TEST(has(r.out, "f32-conv2d-relu-" + b), r.out); // the kernel of the fused conv
         BOOST_TEST(has(r.out, "dense_0"), r.out);
     }
     const auto r = tool({"bench", dir / "m.edgemdl", "--backend", "opencl"});
@@ -268,6 +271,28 @@ BOOST_AUTO_TEST_CASE(quantize_with_a_csv_calibration_set) {
     BOOST_TEST(r.status != 0);
     BOOST_TEST(has(r.out, "2 feature columns, the model takes 64"), r.out);
     BOOST_TEST(!fs::exists(dir / "x.edgemdl"));
+}
+
+BOOST_AUTO_TEST_CASE(convert_an_onnx_file_when_built_with_onnx) {
+    if (!has(tool({"--help"}).out, "convert")) return; // built without edgestack::onnx
+    Scratch dir("convert");
+    const std::string onnx = std::string(EDGESTACK_SOURCE_DIR) + "/test/fixtures/small_cnn.onnx";
+    auto r = tool({"convert", onnx, "-o", dir / "small.edgemdl"});
+    BOOST_TEST(r.status == 0, r.out);
+    const auto g = io::load_model(dir / "small.edgemdl").to_graph();
+    BOOST_TEST(compile::to_string(g.input_shape()) == "8x8x1");
+    BOOST_TEST(g.output_size() == 10u);
+    const backend::ReferenceEngine e(g);
+    r = tool({"inspect", dir / "small.edgemdl"});
+    BOOST_TEST(figure(r.out, "parameters") == e.program().params);
+
+    std::ifstream in(onnx, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    std::ofstream(dir / "cut.onnx", std::ios::binary) << bytes.substr(0, bytes.size() / 3);
+    r = tool({"convert", dir / "cut.onnx", "-o", dir / "cut.edgemdl"});
+    BOOST_TEST(r.status == 1, r.out);
+    BOOST_TEST(has(r.out, "cut.onnx"), r.out);
+    BOOST_TEST(!fs::exists(dir / "cut.edgemdl"));
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_a_failure) {
