@@ -288,6 +288,14 @@ int quantize(const QuantizeArgs& a) {
     const auto x = read_calibration(a, g.input_size());
     const std::size_t n = x.size() / g.input_size();
     es::backend::nets::quantize_minmax(g, x);
+    // Write only what the int8 engine runs (a batch norm no convolution absorbs, for one,
+    // has no int8 kernel): compiling it is the check.
+    try {
+        (void)es::backend::ReferenceEngine(g);
+    } catch (const es::error& e) {
+        throw es::config_error(a.model.file + ": the int8 engine cannot run this model, nothing written (" +
+                               e.what() + ")");
+    }
     es::io::save_model(a.out, g);
     std::size_t weighted = 0;
     for (const auto& node : g.nodes) weighted += node.quantized() ? 1 : 0;

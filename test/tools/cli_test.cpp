@@ -293,6 +293,21 @@ BOOST_AUTO_TEST_CASE(convert_an_onnx_file_when_built_with_onnx) {
     BOOST_TEST(r.status == 1, r.out);
     BOOST_TEST(has(r.out, "cut.onnx"), r.out);
     BOOST_TEST(!fs::exists(dir / "cut.edgemdl"));
+
+    // Its batch norm follows a pool, so no convolution absorbs it and the int8 engine has no
+    // kernel for it: quantize says so and writes nothing.
+    {
+        std::ofstream csv(dir / "calib.csv");
+        for (std::size_t c = 0; c < 64; ++c) csv << (c ? "," : "") << "p" << c;
+        csv << "\n";
+        for (std::size_t c = 0; c < 64; ++c) csv << (c ? "," : "") << (c % 7) / 7.0;
+        csv << "\n";
+    }
+    r = tool({"quantize", dir / "small.edgemdl", "--calibration", dir / "calib.csv", "-o", dir / "q.edgemdl"});
+    BOOST_TEST(r.status == 1, r.out);
+    BOOST_TEST(has(r.out, "the int8 engine cannot run this model, nothing written"), r.out);
+    BOOST_TEST(has(r.out, "batch_norm_0"), r.out);
+    BOOST_TEST(!fs::exists(dir / "q.edgemdl"));
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_a_failure) {
