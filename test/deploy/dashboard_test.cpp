@@ -294,4 +294,28 @@ BOOST_AUTO_TEST_CASE(history_in_the_telemetry_store_survives_a_restart) {
                boost::test_tools::per_element());
 }
 
+BOOST_AUTO_TEST_CASE(telemetry_history_is_bounded_per_store_and_read_per_kind) {
+    test::Scratch dir("dash-store");
+    monitor::TelemetryStore store(dir.path() / "t.db", {.synchronous_full = false, .max_history = 3});
+    for (int i = 0; i < 5; ++i) store.append_history("dashboard", std::to_string(i));
+    BOOST_TEST(store.history("dashboard", 10) == (std::vector<std::string>{"2", "3", "4"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(store.history("dashboard", 2) == (std::vector<std::string>{"3", "4"}),
+               boost::test_tools::per_element());
+    store.append_history("event", "e");
+    BOOST_TEST(store.history("event", 10) == std::vector<std::string>{"e"}, boost::test_tools::per_element());
+    BOOST_TEST(store.history("dashboard", 10).size() == 2u); // the oldest row overall went
+    BOOST_TEST(store.pending() == 0u); // history is not telemetry to send
+
+    BOOST_TEST(!store.labelled_accuracy().has_value());
+    const std::vector<float> x{1, 2};
+    for (const char* id : {"s0", "s1", "s2", "s3"}) store.add_sample(id, x, 1);
+    store.attach_label("s0", 0); // wrong, and the oldest
+    store.attach_label("s1", 1);
+    store.attach_label("s2", 1);
+    BOOST_TEST(*store.labelled_accuracy() == 2.0 / 3.0, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(*store.labelled_accuracy(2) == 1.0);
+    BOOST_CHECK_THROW(monitor::TelemetryStore(dir.path() / "u.db", {.max_history = 0}), config_error);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

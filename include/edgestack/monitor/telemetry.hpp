@@ -25,11 +25,12 @@ namespace edgestack::monitor {
 struct TelemetryOptions {
     std::size_t max_records = 100000; // outbound queue; the oldest are dropped (and counted)
     std::size_t max_samples = 20000;  // sampled inputs kept for retraining
+    /// FULL syncs the WAL on every commit: survives power loss, not only a killed process.
+    bool synchronous_full = true;
+    // Last: the members above are set by position ({records, samples, full}) in callers.
     /// Rows of chart history (dashboard points and events) kept, over all kinds; the oldest
     /// are dropped. Unlike the outbox, history stays after a flush.
     std::size_t max_history = 20000;
-    /// FULL syncs the WAL on every commit: survives power loss, not only a killed process.
-    bool synchronous_full = true;
 };
 
 struct TelemetryRecord {
