@@ -340,6 +340,41 @@ BOOST_AUTO_TEST_CASE(our_exports_import_back) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(our_int8_exports_import_as_int8) {
+    // QDQ: every value's QuantizeLinear/DequantizeLinear pair becomes its value_quant, int8
+    // weights behind a DequantizeLinear their qweights, int32 biases their qbias: the
+    // imported graph runs integer-only and gives the same codes as the original.
+    for (const auto& g : test::op_zoo()) {
+        const auto q = test::quantized(g);
+        const auto m = io::to_onnx(q);
+        std::string b;
+        BOOST_REQUIRE(m.SerializeToString(&b));
+        const auto back = io::import_onnx_graph_bytes(std::as_bytes(std::span(b.data(), b.size())), "ours8.onnx");
+        BOOST_TEST(!back.value_quant.empty());
+        const auto x = backend::nets::random_inputs(q, 5);
+        test::check_equal(run_on(backend::Reference{}, back, x), run_on(backend::Reference{}, q, x));
+    }
+}
+
+BOOST_AUTO_TEST_CASE(qdq_import_matches_onnx_runtime, *utf::precondition(iotest::OrtPresent{})) {
+    // The int8 CNN as a QDQ file, run by ONNX Runtime as the operators define it (level
+    // "basic"), and imported and run by our int8 engines: within one output step.
+    const auto q = test::quantized(test::op_zoo().front());
+    iotest::TempDir dir;
+    io::export_onnx(dir.file("q.onnx"), q);
+    const auto g = io::import_onnx_graph(dir.file("q.onnx"));
+    const auto x = backend::nets::random_inputs(g, 4);
+    const auto want = iotest::ort_run(dir.file("q.onnx"), x, 4, g.input_shape(), dir, "basic");
+    const float step = g.value_quant.at(static_cast<std::size_t>(g.output)).scale.at(0);
+    for (const auto& y : {run_on(backend::Reference{}, g, x), run_on(backend::Simd{}, g, x)}) {
+        BOOST_REQUIRE_EQUAL(y.size(), want.size());
+        float worst = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(y[i] - want[i]));
+        BOOST_TEST(worst <= step * 1.001f, "max difference " << worst << " > one step " << step);
+        BOOST_TEST_MESSAGE("int8 QDQ import vs ONNX Runtime: max difference " << worst / step << " output steps");
+    }
+}
+
 BOOST_AUTO_TEST_CASE(unsupported_ops_are_refused_by_name) {
     auto concat = [] {
         Model m(13, {2, 4, 4});

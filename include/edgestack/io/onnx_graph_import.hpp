@@ -10,6 +10,10 @@
 // comes out NHWC. A file that transposes its input from NHWC (as our exporter does) keeps
 // that NHWC input.
 //
+// QDQ int8: a QuantizeLinear/DequantizeLinear pair on a tensor sets its value_quant; int8
+// weights behind a DequantizeLinear become qweights, biases qbias at s_in * s_w; the graph
+// is canonicalized (relu fused) and must then quantize every value.
+//
 // Refused, with a format_error naming the node and its operator: every operator outside the
 // list below, and every use of a listed one that the graph cannot express exactly.
 #pragma once
@@ -27,6 +31,7 @@
 #include <vector>
 
 #include "edgestack/compile/graph.hpp"
+#include "edgestack/compile/passes.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/io/detail/onnx_model.hpp"
 #include "edgestack/io/detail/validate.hpp"
@@ -39,8 +44,8 @@ inline constexpr const char* onnx_graph_supported_ops =
     "LeakyRelu, Sigmoid, Tanh, HardSwish, HardSigmoid + Mul (as HardSwish), Softmax, MaxPool, "
     "AveragePool, GlobalAveragePool, Add, Flatten, Reshape (to N x features), Pad (constant 0, "
     "folded into the next Conv or pool), Transpose (NCHW <-> NHWC), Identity, Dropout, "
-    "Constant, and on constants only Shape, Gather, Unsqueeze, Squeeze, Concat, Cast, "
-    "DequantizeLinear";
+    "Constant, QuantizeLinear + DequantizeLinear pairs (QDQ int8), and on constants only Shape, "
+    "Gather, Unsqueeze, Squeeze, Concat, Cast, DequantizeLinear";
 
 namespace detail {
 
@@ -86,12 +91,13 @@ public:
                                "transpose to NHWC before flattening");
         if (e.value == 0) throw format_error(file_ + ": graph output '" + out + "' is the input itself");
         g_.output = e.value;
+        if (!g_.value_quant.empty()) finish_int8();
         validate_graph(g_, file_);
         return std::move(g_);
     }
 
 private:
-    enum class Kind { activation, constant, padded, hard_sigmoid };
+    enum class Kind { activation, constant, padded, hard_sigmoid, quantized };
     enum class Layout { flat, nchw, nhwc };
     struct Entry {
         Kind kind = Kind::activation;
@@ -101,6 +107,13 @@ private:
         bool nonneg = false;     // every element >= 0 (after Relu, Clip(0, .), Sigmoid)
         int producer = -1;       // graph node defining `value`
         std::array<std::size_t, 4> pads{0, 0, 0, 0}; // padded: top, left, bottom, right
+        compile::QuantParams quant; // quantized: the QuantizeLinear's scale and zero point
+    };
+    /// A weight that came from DequantizeLinear of an int8 constant: its scales, and the
+    /// ONNX axis they run along.
+    struct WeightQuant {
+        std::vector<float> scale;
+        std::int64_t axis = 0;
     };
 
     // --- lookups -----------------------------------------------------------------------
@@ -134,6 +147,9 @@ private:
             refuse(w, "reads the output of a Pad, which only a Conv, MaxPool or AveragePool can absorb");
         if (e.kind == Kind::hard_sigmoid)
             refuse(w, "reads the output of a HardSigmoid, which is read only as HardSigmoid(x) * x (HardSwish)");
+        if (e.kind == Kind::quantized)
+            refuse(w, "reads the int8 output of a QuantizeLinear; only a DequantizeLinear with the same "
+                      "scale and zero point may follow it");
         return e;
     }
     const Entry& input_act(const onnx::NodeProto& n, int k, const std::string& w) const {
@@ -215,12 +231,18 @@ private:
         } else if (d.size() == 3) {
             // NHWC when every reader transposes it to NCHW (as our exporter writes it).
             bool nhwc = uses_[in->name()] > 0;
-            for (const auto& n : gp.node())
-                for (const auto& i : n.input())
-                    if (i == in->name() &&
-                        (n.op_type() != "Transpose" ||
-                         attr_ints(n, "perm", {}) != std::vector<std::int64_t>{0, 3, 1, 2}))
-                        nhwc = false;
+            std::vector<std::string> names{in->name()}; // the input, and its Q/DQ outputs
+            for (std::size_t k = 0; k < names.size() && k < 3; ++k)
+                for (const auto& n : gp.node())
+                    for (const auto& i : n.input())
+                        if (i == names[k] && n.output_size() > 0) {
+                            if ((n.op_type() == "QuantizeLinear" && k == 0) ||
+                                (n.op_type() == "DequantizeLinear" && k == 1))
+                                names.push_back(n.output(0));
+                            else if (n.op_type() != "Transpose" ||
+                                     attr_ints(n, "perm", {}) != std::vector<std::int64_t>{0, 3, 1, 2})
+                                nhwc = false;
+                        }
             g_ = compile::Graph::with_input(nhwc ? compile::Dims{d[0], d[1], d[2]} : compile::Dims{d[1], d[2], d[0]});
             e.layout = nhwc ? Layout::nhwc : Layout::nchw;
         } else {
@@ -342,14 +364,13 @@ private:
         if (t == "Flatten") {
             const auto axis = attr_i(n, "axis", 1);
             if (axis != 1) refuse(w, "axis " + std::to_string(axis) + " (only 1, N x features, is read)");
-            return set_output(n, flatten(input_act(n, 0, w), w));
+            return set_output(n, flatten(input_act(n, 0, w), w, n.input(0)));
         }
         if (t == "Reshape") return reshape(n, w);
         if (t == "Pad") return pad(n, w);
         if (t == "Transpose") return transpose(n, w);
-        if (t == "QuantizeLinear" || t == "DequantizeLinear")
-            refuse(w, "quantize/dequantize of a computed tensor: QDQ int8 models are not imported yet "
-                      "(only DequantizeLinear of a constant weight is folded)");
+        if (t == "QuantizeLinear") return quantize(n, w);
+        if (t == "DequantizeLinear") return dequantize(n, w);
         refuse(w, "operator " + t + " has no counterpart in the graph; supported: " + onnx_graph_supported_ops);
     }
 
@@ -494,6 +515,17 @@ private:
                 const std::size_t c = s.data.size() > 1 ? (k / inner) % s.data.size() : 0;
                 r.data[k] = static_cast<float>((x.data[k] - (zp ? zp->data[c] : 0.0)) * s.data[c]);
             }
+            // Symmetric int8 weights keep their codes: a node reading them becomes int8.
+            bool symmetric = x.dims.size() >= 1;
+            if (zp) for (double z : zp->data) symmetric = symmetric && z == 0.0;
+            for (double v : x.data) symmetric = symmetric && v >= -127.0 && v <= 127.0;
+            if (symmetric) {
+                WeightQuant q;
+                for (double v : s.data) q.scale.push_back(static_cast<float>(v));
+                q.axis = s.data.size() > 1 ? attr_i(n, "axis", 1) : -1;
+                if (q.axis < -1) q.axis += static_cast<std::int64_t>(x.dims.size());
+                wquant_[n.output(0)] = std::move(q);
+            }
         } else {
             refuse(w, "operator " + t + " over constants is not folded; supported: " + onnx_graph_supported_ops);
         }
@@ -545,6 +577,7 @@ private:
             if (b.data.size() != O) refuse(w, "bias has " + std::to_string(b.data.size()) + " values, " + std::to_string(O) + " channels");
             c.bias.assign(b.data.begin(), b.data.end());
         }
+        int8_weights(c, n.input(1), O, 0, w);
         set_output(n, append(std::move(c), {x.value}, {win.out[0], win.out[1], O}, Layout::nchw, w));
     }
 
@@ -591,6 +624,7 @@ private:
             for (auto& v : d.bias) v *= beta;
         }
         only_first_output(n, w);
+        int8_weights(d, n.input(1), out_n, trans_b ? 0 : 1, w);
         set_output(n, append(std::move(d), {x.value}, {out_n}, Layout::flat, w));
     }
 
@@ -802,9 +836,128 @@ private:
         set_output(n, e);
     }
 
-    Entry flatten(const Entry& x, const std::string& w) {
+    // --- QDQ int8 ---------------------------------------------------------------------------
+    /// Scale and zero point of a QuantizeLinear/DequantizeLinear, per tensor; a uint8 zero
+    /// point z becomes the int8 z - 128 (the same real grid).
+    compile::QuantParams qdq_params(const onnx::NodeProto& n, const std::string& w) const {
+        const auto& sc = constant(n, 1, w, "scale");
+        if (sc.data.size() != 1) refuse(w, "a computed tensor must be quantized per tensor (one scale)");
+        compile::QuantParams q;
+        q.scale = {static_cast<float>(sc.data[0])};
+        std::int32_t zp = 0;
+        if (n.input_size() > 2 && !n.input(2).empty()) {
+            const auto& z = constant(n, 2, w, "zero point");
+            if (z.data.size() != 1) refuse(w, "one zero point expected");
+            const int init = zero_point_type(n.input(2));
+            const bool u8 = init == onnx::TensorProto::UINT8;
+            if (init != onnx::TensorProto::INT8 && !u8)
+                refuse(w, "only int8 and uint8 activations are read");
+            zp = static_cast<std::int32_t>(z.data[0]) - (u8 ? 128 : 0);
+        } else {
+            zp = -128; // no zero point: uint8 with zero point 0
+        }
+        q.zero_point = {zp};
+        if (!(q.scale[0] > 0.0f) || !std::isfinite(q.scale[0])) refuse(w, "scale must be finite and > 0");
+        return q;
+    }
+    int zero_point_type(const std::string& name) const {
+        for (const auto& t : m_.graph().initializer())
+            if (t.name() == name) return t.data_type();
+        for (const auto& n : m_.graph().node())
+            if (n.op_type() == "Constant" && n.output_size() > 0 && n.output(0) == name)
+                if (const auto* a = find_attr(n, "value")) return a->t().data_type();
+        return -1;
+    }
+    void quantize(const onnx::NodeProto& n, const std::string& w) {
+        const Entry& x = input_act(n, 0, w);
+        if (attr_i(n, "saturate", 1) != 1) refuse(w, "saturate = 0 is not read");
+        Entry e = x;
+        e.kind = Kind::quantized;
+        e.quant = qdq_params(n, w);
+        set_output(n, e);
+    }
+    void dequantize(const onnx::NodeProto& n, const std::string& w) {
+        auto it = entries_.find(n.input_size() > 0 ? n.input(0) : std::string());
+        if (it == entries_.end() || it->second.kind != Kind::quantized)
+            refuse(w, "dequantizes a tensor that no QuantizeLinear produced");
+        Entry e = it->second;
+        const auto q = qdq_params(n, w);
+        if (q.scale != e.quant.scale || q.zero_point != e.quant.zero_point)
+            refuse(w, "scale or zero point differ from the QuantizeLinear's");
+        if (g_.value_quant.empty()) g_.value_quant.resize(g_.values.size());
+        auto& vq = g_.value_quant[static_cast<std::size_t>(e.value)];
+        if (!vq.empty() && (vq.scale != q.scale || vq.zero_point != q.zero_point))
+            refuse(w, "the tensor is quantized twice with different parameters");
+        vq = q;
+        e.kind = Kind::activation;
+        set_output(n, e);
+    }
+    /// A node whose weight came from int8 codes gets them back (weights were dequantized
+    /// exactly, so dividing by the scale recovers the code).
+    void int8_weights(compile::Node& node, const std::string& weight, std::size_t channels,
+                      std::int64_t out_axis, const std::string& w) {
+        auto it = wquant_.find(weight);
+        if (it == wquant_.end()) return;
+        const auto& q = it->second;
+        if (q.scale.size() != 1 && (q.scale.size() != channels || q.axis != out_axis))
+            refuse(w, "int8 weight scales must be one, or one per output channel along its axis");
+        const bool dw = node.op == compile::Op::depthwise_conv2d;
+        const std::size_t per = node.weights.size() / channels;
+        node.qweights.resize(node.weights.size());
+        for (std::size_t i = 0; i < node.weights.size(); ++i) {
+            const std::size_t c = q.scale.size() == 1 ? 0 : (dw ? i % channels : i / per);
+            const float code = std::round(node.weights[i] / q.scale[c]);
+            node.qweights[i] = static_cast<std::int8_t>(std::clamp(code, -127.0f, 127.0f));
+        }
+        node.weight_quant.scale = q.scale;
+        node.weight_quant.zero_point.assign(q.scale.size(), 0);
+        node.weight_quant.axis = q.scale.size() == 1 ? -1 : 0;
+    }
+    /// After the last node: relu/relu6 fused as the int8 contract wants, every value
+    /// quantized, int32 biases at scale s_in * s_w[c], avg-pool-as-depthwise nodes refused.
+    void finish_int8() {
+        g_.value_quant.resize(g_.values.size());
+        compile::canonicalize(g_);
+        for (std::size_t v = 0; v < g_.values.size(); ++v)
+            if (g_.value_quant[v].empty())
+                throw format_error(file_ + ": QDQ model: value " + std::to_string(v) + " (" +
+                                   compile::to_string(g_.values[v]) +
+                                   ") has no QuantizeLinear/DequantizeLinear pair; an int8 graph quantizes every tensor");
+        for (auto& node : g_.nodes) {
+            const bool weighted = node.op == compile::Op::dense || node.op == compile::Op::conv2d ||
+                                  node.op == compile::Op::depthwise_conv2d;
+            if (!weighted) continue;
+            if (node.qweights.empty())
+                throw format_error(file_ + ": QDQ model: node '" + node.name + "' (" +
+                                   std::string(compile::op_name(node.op)) + ") has float weights; an int8 graph needs "
+                                   "symmetric int8 weights behind a DequantizeLinear");
+            if (node.bias.empty()) continue;
+            const float s_in = g_.value_quant[static_cast<std::size_t>(node.inputs[0])].scale[0];
+            node.qbias.resize(node.bias.size());
+            for (std::size_t c = 0; c < node.bias.size(); ++c) {
+                const double s = static_cast<double>(s_in) *
+                                 node.weight_quant.scale[node.weight_quant.scale.size() == 1 ? 0 : c];
+                const double code = std::round(static_cast<double>(node.bias[c]) / s);
+                if (!(std::abs(code) <= 2147483647.0))
+                    throw format_error(file_ + ": QDQ model: node '" + node.name + "': bias out of int32 range");
+                node.qbias[c] = static_cast<std::int32_t>(code);
+            }
+        }
+    }
+
+    Entry flatten(const Entry& x, const std::string& w, const std::string& name) {
         if (x.layout == Layout::flat) return x;
         const auto d = dims(x);
+        // A global average pool read only by this flatten gives the C values itself (so a
+        // QDQ model needs no parameters for the 1 x 1 x C value in between).
+        if (x.producer >= 0 && uses_[name] == 1 &&
+            g_.nodes[static_cast<std::size_t>(x.producer)].op == compile::Op::global_avg_pool &&
+            g_.nodes[static_cast<std::size_t>(x.producer)].output == x.value) {
+            g_.values[static_cast<std::size_t>(x.value)] = {d[2]};
+            Entry e = x;
+            e.layout = Layout::flat;
+            return e;
+        }
         compile::Node f;
         f.op = compile::Op::flatten;
         Entry e = append(std::move(f), {x.value}, {compile::volume(d)}, Layout::flat, w);
@@ -842,7 +995,7 @@ private:
         for (std::size_t k = 1; same && k < want.size(); ++k) same = want[k] == cur[k] || (want[k] == -1.0 && infer == 1);
         if (same) return set_output(n, x);
         if (want.size() != 2) refuse(w, "only a reshape to N x features (or to the same shape) is read");
-        set_output(n, flatten(x, w));
+        set_output(n, flatten(x, w, n.input(0)));
     }
 
     void pad(const onnx::NodeProto& n, const std::string& w) {
@@ -898,6 +1051,7 @@ private:
     std::map<std::string, OnnxConst> consts_;
     std::map<std::string, Entry> entries_;
     std::map<std::string, std::string> hs_source_;
+    std::map<std::string, WeightQuant> wquant_;
     std::map<std::string, int> uses_;
     std::map<compile::Op, std::size_t> names_;
     std::size_t budget_ = std::size_t{1} << 24, used_ = 0;
