@@ -1,10 +1,11 @@
-// libFuzzer target: ONNX import. The model is a minimal stand-in with the fixture's
+// libFuzzer target: ONNX import, into a declared type and into a graph. The model is a minimal stand-in with the fixture's
 // structure (conv, relu, max pool, batch norm, depthwise conv, relu, flatten, dense): the
 // importer needs only parameters(), state() and lower(), and clang 14 cannot compile the
 // float template parameters of nn::BatchNorm.
 #include <span>
 #include <vector>
 
+#include "edgestack/io/onnx_graph_import.hpp"
 #include "edgestack/io/onnx_import.hpp"
 
 namespace {
@@ -73,8 +74,14 @@ struct FixtureShaped {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     static FixtureShaped model;
+    const std::span<const std::byte> bytes{reinterpret_cast<const std::byte*>(data), size};
     try {
-        io::import_onnx_bytes({reinterpret_cast<const std::byte*>(data), size}, "fuzz.onnx", model);
+        io::import_onnx_bytes(bytes, "fuzz.onnx", model);
+    } catch (const edgestack::error&) {
+    }
+    // The same bytes through the graph importer: no declared type, every op it knows.
+    try {
+        (void)io::import_onnx_graph_bytes(bytes, "fuzz.onnx");
     } catch (const edgestack::error&) {
     }
     return 0;
