@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <initializer_list>
@@ -125,68 +126,65 @@ inline void write_file_atomically(const std::filesystem::path& target, std::stri
     write_file_atomically(target, ByteParts{detail::text_bytes(text)});
 }
 
-/// The whole of `p`; errors name the file, the byte and the reason.
-inline std::vector<std::byte> read_file(const std::filesystem::path& p) {
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw file_error(p.string() + ": cannot open: " + detail::errno_text());
-    std::vector<std::byte> out;
-    std::byte buf[65536];
-    for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            const std::string why = detail::errno_text();
-            ::close(fd);
-            throw file_error(p.string() + ": read failed at byte " + std::to_string(out.size()) + ": " + why);
-        }
-        if (n == 0) break;
-        out.insert(out.end(), buf, buf + n);
-    }
-    ::close(fd);
-    return out;
-}
+/// How read_regular_file bounds a file: at most `limit` bytes, or exactly `limit` (a size
+/// stated elsewhere, e.g. by a manifest; a mismatch is an integrity_error naming both).
+enum class ReadBound { at_most, exactly };
 
-/// The whole of `p`, which must be a regular file: a directory, FIFO, device or socket is a
-/// file_error naming the path (reading one would fail late, hang or never end). The read is
-/// bounded by the size the file has when opened, and a file larger than `max_bytes` is
-/// refused before anything is read.
-inline std::vector<unsigned char> read_regular_file(const std::filesystem::path& p,
-                                                    std::size_t max_bytes = std::size_t(-1)) {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+/// The whole of `p`, which must be a regular file: a directory, FIFO, device or socket (or a
+/// symlink to one, such as /dev/zero) is a file_error naming the path, refused before a byte
+/// is read -- opening does not block and the type is checked on the open descriptor, so a
+/// planted file can neither hang the reader nor fill its memory. The read is bounded by the
+/// size the file has when opened and by `limit`; a file that grows while being read is
+/// refused. Every stage reads untrusted files through this one function.
+template <class Byte = unsigned char>
+std::vector<Byte> read_regular_file(const std::filesystem::path& p,
+                                    std::uint64_t limit = std::uint64_t(-1),
+                                    ReadBound bound = ReadBound::at_most) {
+    static_assert(sizeof(Byte) == 1, "read_regular_file: Byte must be a byte type");
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) throw file_error(p.string() + ": cannot open for reading: " + detail::errno_text());
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
     struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-        const std::string why = detail::errno_text();
-        ::close(fd);
-        throw file_error(p.string() + ": cannot stat: " + why);
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
+    if (::fstat(fd, &st) != 0) throw file_error(p.string() + ": cannot stat: " + detail::errno_text());
+    if (!S_ISREG(st.st_mode))
         throw file_error(p.string() + ": cannot read: it is " + detail::kind_of(st.st_mode) +
                          ", not a regular file");
-    }
-    const auto size = static_cast<std::size_t>(st.st_size);
-    if (size > max_bytes) {
-        ::close(fd);
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    const bool exact = bound == ReadBound::exactly;
+    if (exact && size != limit)
+        throw integrity_error(p.string() + ": " + std::to_string(size) + " bytes, expected " +
+                              std::to_string(limit));
+    if (size > limit)
         throw file_error(p.string() + ": " + std::to_string(size) + " bytes, more than the " +
-                         std::to_string(max_bytes) + " this reader accepts");
-    }
-    std::vector<unsigned char> out(size);
-    std::size_t got = 0;
-    while (got < size) {
-        const ssize_t n = ::read(fd, out.data() + got, size - got);
+                         std::to_string(limit) + " this reader accepts");
+    std::vector<Byte> out(static_cast<std::size_t>(size));
+    std::size_t done = 0;
+    for (;;) {
+        // One byte past the stated size tells a file that grew while being read.
+        Byte extra{};
+        Byte* dst = done < out.size() ? out.data() + done : &extra;
+        const std::size_t want = done < out.size() ? out.size() - done : 1;
+        const ssize_t n = ::read(fd, dst, want);
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN) continue;
-            const std::string why = detail::errno_text();
-            ::close(fd);
-            throw file_error(p.string() + ": read failed at byte " + std::to_string(got) + ": " + why);
+            throw file_error(p.string() + ": read failed at byte " + std::to_string(done) + ": " +
+                             detail::errno_text());
         }
-        if (n == 0) break; // the file shrank since fstat
-        got += static_cast<std::size_t>(n);
+        if (n == 0) break;
+        if (dst == &extra)
+            throw file_error(p.string() + ": grew while being read (more than " +
+                             std::to_string(size) + " bytes)");
+        done += static_cast<std::size_t>(n);
     }
-    ::close(fd);
-    out.resize(got);
+    if (done != out.size()) {
+        if (exact)
+            throw integrity_error(p.string() + ": " + std::to_string(done) + " bytes, expected " +
+                                  std::to_string(limit));
+        out.resize(done); // the file shrank since fstat
+    }
     return out;
 }
 

@@ -26,63 +26,24 @@ namespace fs = std::filesystem;
 using edgestack::fsync_path;
 using edgestack::write_file_synced;
 using edgestack::detail::errno_text;
+using edgestack::ReadBound;
+using edgestack::read_regular_file;
 
 /// What a registry file may weigh when nothing states its size (extra files, keys).
 inline constexpr std::uint64_t default_read_limit = std::uint64_t{1} << 30;
 /// What a manifest, signature or serving pointer may weigh.
 inline constexpr std::uint64_t text_read_limit = std::uint64_t{1} << 20;
 
-/// The whole of the regular file `p`. A FIFO, a device or a symlink to one (/dev/zero) is
-/// refused before a byte is read: opening does not block (O_NONBLOCK) and the type is
-/// checked on the open descriptor, so a planted file can neither hang the reader nor fill
-/// its memory. With `exact`, the file must hold exactly `limit` bytes (integrity_error
-/// otherwise, naming both sizes); without, at most `limit` (file_error beyond).
+/// The whole of the regular file `p` (core/file_io.hpp's read_regular_file): at most
+/// `limit` bytes, or with `exact` exactly `limit` (the size the manifest states).
 inline std::vector<std::byte> read_file(const fs::path& p, std::uint64_t limit = default_read_limit,
                                         bool exact = false) {
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) throw file_error(p.string() + ": cannot open: " + errno_text());
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) throw file_error(p.string() + ": cannot stat: " + errno_text());
-    if (!S_ISREG(st.st_mode))
-        throw file_error(p.string() + ": not a regular file (FIFOs, devices and sockets are "
-                                      "never read)");
-    const auto size = static_cast<std::uint64_t>(st.st_size);
-    if (exact && size != limit)
-        throw integrity_error(p.string() + ": " + std::to_string(size) + " bytes, the manifest says " +
-                              std::to_string(limit));
-    if (size > limit)
-        throw file_error(p.string() + ": " + std::to_string(size) + " bytes, more than the " +
-                         std::to_string(limit) + " allowed");
-    std::vector<std::byte> out(static_cast<std::size_t>(size));
-    std::size_t done = 0;
-    for (;;) {
-        // One byte past the stated size tells a file that grew while being read.
-        std::byte extra{};
-        std::byte* dst = done < out.size() ? out.data() + done : &extra;
-        const std::size_t want = done < out.size() ? out.size() - done : 1;
-        const ssize_t n = ::read(fd, dst, want);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            throw file_error(p.string() + ": read failed at byte " + std::to_string(done) + ": " +
-                             errno_text());
-        }
-        if (n == 0) break;
-        if (dst == &extra)
-            throw file_error(p.string() + ": grew while being read (more than " +
-                             std::to_string(size) + " bytes)");
-        done += static_cast<std::size_t>(n);
+    if (!exact) return read_regular_file<std::byte>(p, limit);
+    try {
+        return read_regular_file<std::byte>(p, limit, ReadBound::exactly);
+    } catch (const integrity_error& e) {
+        throw integrity_error(std::string(e.what()) + " (the size the manifest states)");
     }
-    if (done != out.size()) {
-        if (exact)
-            throw integrity_error(p.string() + ": " + std::to_string(done) +
-                                  " bytes, the manifest says " + std::to_string(limit));
-        out.resize(done);
-    }
-    return out;
 }
 
 inline std::string read_text(const fs::path& p, std::uint64_t limit = text_read_limit) {
