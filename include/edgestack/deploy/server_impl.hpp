@@ -446,6 +446,10 @@ struct Server::Impl {
 
     bool reload(const char* action = "reload") {
         std::lock_guard lock(reload_m);
+        return reload_locked(action);
+    }
+
+    bool reload_locked(const char* action) {
         bool changed = false;
         for (auto& w : watched) changed = load_watched(w, action) || changed;
         return changed;
@@ -1072,7 +1076,7 @@ struct Server::Impl {
             try {
                 if (src->feature_psi) pt.feature_psi = src->feature_psi();
                 std::erase_if(pt.feature_psi, [](double v) { return !std::isfinite(v); });
-                if (pt.feature_psi.size() > 256) pt.feature_psi.resize(256); // a page, not a dump
+                if (pt.feature_psi.size() > 64) pt.feature_psi.resize(64); // a chart, not a dump
             } catch (...) {
                 pt.feature_psi.clear();
                 dashboard_failures.fetch_add(1, std::memory_order_relaxed);
@@ -1190,6 +1194,9 @@ struct Server::Impl {
                             (version ? "promote" : "roll back")};
         const char* action = version ? "promote" : "rollback";
         std::uint64_t target = 0;
+        // Held from the pointer write to the switch, so the polling reloader cannot see the
+        // new pointer first and record the change as a plain reload.
+        std::lock_guard reloading(reload_m);
         try {
             Registry registry = src->registry;
             if (version) {
@@ -1205,7 +1212,7 @@ struct Server::Impl {
         } catch (const std::exception& ex) {
             throw Error{status::conflict, quoted + ": " + action + " refused: " + ex.what()};
         }
-        reload(action);
+        reload_locked(action);
         const auto now = [&]() -> std::uint64_t {
             std::shared_lock lock(models_m);
             const auto it = models.find(name);
