@@ -202,6 +202,15 @@ async function main() {
     const shot = path.join(a.out, "dashboard.png");
     await page.screenshot({ path: shot, fullPage: true });
     check(fs.statSync(shot).size > 10000, "screenshot written: " + shot);
+
+    // The host must stop cleanly (under the sanitizers: no error, no leak report).
+    await browser.close();
+    browser = undefined;
+    const exited = new Promise((r) => child.on("exit", (code, signal) => r(code === null ? signal : code)));
+    child.stdin.end();
+    const code = child.exitCode !== null ? child.exitCode
+      : await Promise.race([exited, sleep(STEP_MS).then(() => "still running")]);
+    check(code === 0, "dashboard_host stopped cleanly (exit " + code + ")");
   } finally {
     if (browser) await browser.close().catch(() => {});
     child.stdin.end();
