@@ -156,6 +156,29 @@ BOOST_AUTO_TEST_CASE(data_has_latency_rate_errors_drift_and_accuracy_over_time) 
     BOOST_TEST(d["models"][0]["watched"] == false);
 }
 
+BOOST_AUTO_TEST_CASE(the_first_point_counts_what_came_before_it) {
+    // Requests answered before the sampling thread took its first point (it may start late
+    // on a busy machine) belong to that point; they are not a baseline to subtract.
+    deploy::Server srv(fast_options());
+    srv.add_model(scale_model("m", 1, 1.0f));
+    const std::string body = infer_body({1, 2, 3, 4}, {1, 4});
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST(test::parse_raw(srv.handle("POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\n"
+                                              "Content-Length: " + std::to_string(body.size()) +
+                                              "\r\n\r\n" + body)).status == 200);
+    BOOST_TEST(test::parse_raw(srv.handle(get("/v2/models/nope"))).status == 404);
+    srv.start();
+    json d;
+    BOOST_TEST_REQUIRE(eventually([&] {
+        d = data(srv.port(), {});
+        return !d["points"].empty();
+    }));
+    const auto& first = d["points"][0];
+    BOOST_TEST(first["rps"].get<double>() > 0);
+    BOOST_TEST(first["p50"].get<double>() > 0);
+    BOOST_TEST(first["errors"] == json({{"404", 1}}));
+}
+
 BOOST_AUTO_TEST_CASE(failing_sources_are_counted_and_sampling_goes_on) {
     deploy::Server srv(fast_options());
     srv.add_model(scale_model("m", 1, 1.0f));

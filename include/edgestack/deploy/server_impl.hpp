@@ -1058,7 +1058,7 @@ struct Server::Impl {
         const auto now = std::chrono::steady_clock::now();
         monitor::DashboardPoint pt;
         pt.time_ms = now_ms();
-        if (sampled_once) {
+        {
             const double dt = std::max(1e-3, std::chrono::duration<double>(now - last_sample).count());
             pt.p50 = monitor::window_quantile(lat, last_latency, 0.50);
             pt.p90 = monitor::window_quantile(lat, last_latency, 0.90);
@@ -1067,7 +1067,6 @@ struct Server::Impl {
             for (std::size_t i = 400; i < codes.size(); ++i)
                 if (codes[i] > last_codes[i]) pt.errors[static_cast<unsigned>(i)] = codes[i] - last_codes[i];
         }
-        sampled_once = true;
         last_sample = now;
         last_latency = lat;
         last_requests = requests;
@@ -1285,9 +1284,10 @@ struct Server::Impl {
     std::atomic<std::uint64_t> dashboard_failures{0};
     std::atomic<std::shared_ptr<const Sources>> sources;
     std::unique_ptr<monitor::DashboardSeries> series;
-    // The sampling thread's own state: the counters at the previous point.
-    bool sampled_once = false;
-    std::chrono::steady_clock::time_point last_sample{};
+    // The sampling thread's own state: the counters at the previous point. They start from
+    // zero at construction, so the first point counts every request before it, even when
+    // the sampling thread starts late.
+    std::chrono::steady_clock::time_point last_sample = std::chrono::steady_clock::now();
     monitor::LatencyCounts last_latency{};
     std::uint64_t last_requests = 0;
     std::array<std::uint64_t, 600> last_codes{};
