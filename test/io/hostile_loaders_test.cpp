@@ -16,6 +16,10 @@
 #include "edgestack/train/checkpoint.hpp"
 #include "io_util.hpp"
 
+#if defined(EDGESTACK_HAS_GZIP)
+#include <zlib.h>
+#endif
+
 using namespace edgestack;
 namespace fs = std::filesystem;
 
@@ -137,6 +141,9 @@ BOOST_AUTO_TEST_CASE(folders_fifos_and_devices_are_refused_by_name) {
         {"read_pnm", [](const auto& p) { (void)data::read_pnm(p); }},
         {"Cleaner::load", [](const auto& p) { data::Cleaner<data::ImputeMean>().load(p); }},
         {"read_checkpoint", [](const auto& p) { (void)train::read_checkpoint(p); }},
+        {"read_idx", [](const auto& p) { (void)data::read_idx(p); }},
+        {"read_npy", [](const auto& p) { (void)data::read_npy(p); }},
+        {"read_csv", [](const auto& p) { (void)data::read_csv(p); }},
     };
     const std::vector<std::pair<std::filesystem::path, std::string>> paths{
         {dir / "folder.bin", "a directory"}, {dir / "fifo.bin", "a FIFO"}, {"/dev/null", "a device"}};
@@ -187,3 +194,36 @@ BOOST_AUTO_TEST_CASE(folders_fifos_and_devices_are_refused_by_name) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+#if defined(EDGESTACK_HAS_GZIP)
+// zlib reports a cut-short gzip stream only when asked: a truncated .csv.gz must not read as
+// a shorter table, nor a truncated .npy.gz as fewer items.
+BOOST_AUTO_TEST_CASE(truncated_gzip_files_are_refused_not_read_short) {
+    fixtures::TempDir dir("truncated-gz");
+    std::string csv = "x,y,label\n";
+    for (int i = 0; i < 4000; ++i)
+        csv += std::to_string(i) + "," + std::to_string(i * 7 % 13) + "," + std::to_string(i % 3) + "\n";
+    const auto whole = dir / "table.csv.gz";
+    {
+        gzFile gz = gzopen(whole.c_str(), "wb");
+        BOOST_TEST_REQUIRE(gz != nullptr);
+        BOOST_TEST_REQUIRE(gzwrite(gz, csv.data(), static_cast<unsigned>(csv.size())) ==
+                           static_cast<int>(csv.size()));
+        gzclose(gz);
+    }
+    data::CsvOptions opt;
+    opt.label_column = "label";
+    BOOST_TEST(data::read_csv(whole, opt).rows() == 4000u);
+    const auto bytes = iotest::read_bytes(whole.string());
+    const auto cut = dir / "cut.csv.gz";
+    iotest::write_bytes(cut.string(), std::vector<char>(bytes.begin(), bytes.begin() + bytes.size() / 2));
+    std::string msg = "<read without error>";
+    try {
+        (void)data::read_csv(cut, opt);
+    } catch (const format_error& e) {
+        msg = e.what();
+    }
+    BOOST_TEST(msg.find("cut.csv.gz: byte ") != std::string::npos, msg);
+    BOOST_TEST(msg.find("the gzip file is truncated") != std::string::npos, msg);
+}
+#endif

@@ -463,7 +463,7 @@ BOOST_AUTO_TEST_CASE(small_files_cannot_claim_huge_tensors) {
     shared.init("w", {64, 64, 1, 1});
     std::string x = "x";
     for (int i = 0; i < 5000; ++i) {
-        const std::string y = "c" + std::to_string(i);
+        const std::string y = std::string("c").append(std::to_string(i));
         shared.node("Conv", {x, "w"}, y);
         x = y;
     }
@@ -473,7 +473,7 @@ BOOST_AUTO_TEST_CASE(small_files_cannot_claim_huge_tensors) {
     Model doubling(13, {4});
     std::string c = doubling.init_i64("c0", {1, 2, 3, 4});
     for (int i = 1; i <= 40; ++i) {
-        const std::string d = "c" + std::to_string(i);
+        const std::string d = std::string("c").append(std::to_string(i));
         one_int(doubling.node("Concat", {c, c}, d), "axis", 0);
         c = d;
     }

@@ -47,8 +47,8 @@ inline std::vector<float> ort_run(const std::string& model, const std::vector<fl
     std::memcpy(b.data(), input.data(), b.size());
     write_bytes(in, b);
     std::string shape = std::to_string(batch);
-    for (auto d : dims) shape += "," + std::to_string(d);
-    const std::string cmd = "NODE_PATH='" + ort_dir() + "/node_modules' node '" +
+    for (auto d : dims) shape.append(",").append(std::to_string(d));
+    const std::string cmd = std::string("NODE_PATH='") + ort_dir() + "/node_modules' node '" +
                             std::string(EDGESTACK_IO_TEST_DIR) + "/ort_run.js' '" + model + "' '" + in +
                             "' " + shape + " '" + out + "' " + level + " > '" + log + "' 2>&1";
     if (std::system(cmd.c_str()) != 0) {

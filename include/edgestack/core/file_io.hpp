@@ -130,6 +130,30 @@ inline void write_file_atomically(const std::filesystem::path& target, std::stri
 /// stated elsewhere, e.g. by a manifest; a mismatch is an integrity_error naming both).
 enum class ReadBound { at_most, exactly };
 
+/// Opens `p` for reading and returns the descriptor, if it is a regular file: a directory,
+/// FIFO, device or socket (or a symlink to one, such as /dev/zero) is a file_error naming the
+/// path. Opening does not block (a FIFO without a writer would) and the type is checked on
+/// the open descriptor, not on the name, so the file cannot be swapped in between. The
+/// caller closes the descriptor.
+inline int open_regular_file(const std::filesystem::path& p) {
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) throw file_error(p.string() + ": cannot open for reading: " + detail::errno_text());
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        const std::string why = detail::errno_text();
+        ::close(fd);
+        throw file_error(p.string() + ": cannot stat: " + why);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw file_error(p.string() + ": cannot read: it is " + detail::kind_of(st.st_mode) +
+                         ", not a regular file");
+    }
+    // Reads of a regular file never block; clear the flag for the stdio and zlib readers.
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
 /// The whole of `p`, which must be a regular file: a directory, FIFO, device or socket (or a
 /// symlink to one, such as /dev/zero) is a file_error naming the path, refused before a byte
 /// is read -- opening does not block and the type is checked on the open descriptor, so a
@@ -141,17 +165,13 @@ std::vector<Byte> read_regular_file(const std::filesystem::path& p,
                                     std::uint64_t limit = std::uint64_t(-1),
                                     ReadBound bound = ReadBound::at_most) {
     static_assert(sizeof(Byte) == 1, "read_regular_file: Byte must be a byte type");
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) throw file_error(p.string() + ": cannot open for reading: " + detail::errno_text());
+    const int fd = open_regular_file(p);
     struct Closer {
         int fd;
         ~Closer() { ::close(fd); }
     } closer{fd};
     struct stat st {};
     if (::fstat(fd, &st) != 0) throw file_error(p.string() + ": cannot stat: " + detail::errno_text());
-    if (!S_ISREG(st.st_mode))
-        throw file_error(p.string() + ": cannot read: it is " + detail::kind_of(st.st_mode) +
-                         ", not a regular file");
     const auto size = static_cast<std::uint64_t>(st.st_size);
     const bool exact = bound == ReadBound::exactly;
     if (exact && size != limit)

@@ -149,7 +149,10 @@ private:
         std::string bar(filled, '=');
         if (filled < width) bar += '>';
         bar.resize(width, ' ');
-        const std::string of = s.epochs ? "/" + std::to_string(s.epochs) : "";
+        // Appended, not `"/" + std::to_string(...)`: GCC 12 misreads that form as an
+        // overlapping memcpy (-Wrestrict, GCC bug 105651).
+        std::string of;
+        if (s.epochs) of.append("/").append(std::to_string(s.epochs));
         std::fprintf(out_, "\r\x1b[2Kepoch %zu%s [%s] %zu/%zu  loss %.4f  acc %.2f%%  ETA %s",
                      s.epoch + 1, of.c_str(), bar.c_str(), done, batches_, loss_sum_ / seen_,
                      100.0 * correct_ / seen_, detail::clock_text(eta(done, now)).c_str());

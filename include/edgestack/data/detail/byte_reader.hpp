@@ -10,6 +10,7 @@
 #include <string>
 
 #include "edgestack/core/error.hpp"
+#include "edgestack/core/file_io.hpp"
 
 #if defined(EDGESTACK_HAS_GZIP)
 #include <zlib.h>
@@ -24,16 +25,26 @@ inline bool has_gz_suffix(const std::filesystem::path& p) { return p.extension()
 class ByteReader {
 public:
     explicit ByteReader(std::filesystem::path path) : path_(std::move(path)) {
-#if defined(EDGESTACK_HAS_GZIP)
-        gz_ = gzopen(path_.c_str(), "rb");
-        if (gz_ == nullptr) throw file_error(path_.string() + ": cannot open for reading");
-        gzbuffer(gz_, 1 << 17);
-#else
+#if !defined(EDGESTACK_HAS_GZIP)
         if (has_gz_suffix(path_))
             throw config_error(path_.string() +
                                ": gzip-compressed input needs zlib - link edgestack::gzip");
-        f_ = std::fopen(path_.c_str(), "rb");
-        if (f_ == nullptr) throw file_error(path_.string() + ": cannot open for reading");
+#endif
+        // Regular files only: a FIFO would hang the reader, /dev/zero would never end.
+        const int fd = open_regular_file(path_);
+#if defined(EDGESTACK_HAS_GZIP)
+        gz_ = gzdopen(fd, "rb");
+        if (gz_ == nullptr) {
+            ::close(fd);
+            throw file_error(path_.string() + ": cannot open for reading");
+        }
+        gzbuffer(gz_, 1 << 17);
+#else
+        f_ = ::fdopen(fd, "rb");
+        if (f_ == nullptr) {
+            ::close(fd);
+            throw file_error(path_.string() + ": cannot open for reading");
+        }
 #endif
     }
     ByteReader(const ByteReader&) = delete;
@@ -59,6 +70,14 @@ public:
                 const char* msg = gzerror(gz_, &code);
                 throw format_error(where(offset_ + got) + "corrupt compressed data (" +
                                    std::string(msg ? msg : "zlib error") + ")");
+            }
+            if (r == 0) {
+                // zlib ends a cut-short stream like a whole one and says so only here.
+                int code = 0;
+                gzerror(gz_, &code);
+                if (code == Z_BUF_ERROR)
+                    throw format_error(where(offset_ + got) +
+                                       "compressed data ends early (the gzip file is truncated)");
             }
 #else
             const std::size_t r = std::fread(out + got, 1, n - got, f_);
