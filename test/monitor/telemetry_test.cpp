@@ -120,7 +120,7 @@ BOOST_AUTO_TEST_CASE(kill_dash_nine_loses_nothing_committed) {
             try {
                 TelemetryStore s(db, {1000000, 10, true});
                 for (std::int64_t i = 0;; ++i) {
-                    s.append("r" + std::to_string(round), std::to_string(i));
+                    s.append(std::string("r").append(std::to_string(round)), std::to_string(i));
                     if (::write(fds[1], &i, sizeof i) != sizeof i) ::_exit(4);
                 }
             } catch (...) {
@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(kill_dash_nine_loses_nothing_committed) {
         const auto recs = s.peek(SIZE_MAX);
         std::int64_t in_round = 0;
         for (const auto& r : recs) {
-            if (r.kind != "r" + std::to_string(round)) continue;
+            if (r.kind != std::string("r").append(std::to_string(round))) continue;
             BOOST_TEST(r.payload == std::to_string(in_round)); // in order, no gap
             ++in_round;
         }
