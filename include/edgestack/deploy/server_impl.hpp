@@ -459,18 +459,26 @@ struct Server::Impl {
         std::lock_guard lock(stop_m);
         if (stopping || !started || reloader.joinable() || opt.reload_interval.count() <= 0)
             return;
-        reloader = std::thread([this] {
+        reloader = periodic(opt.reload_interval, false, reload_failures, [this] { reload(); });
+    }
+
+    /// A thread that runs `work` every `interval` (first at once, or after one interval)
+    /// until stop(); what `work` throws is counted in `failures` and never ends the thread.
+    template <class Work>
+    std::thread periodic(std::chrono::milliseconds interval, bool first_at_once,
+                         std::atomic<std::uint64_t>& failures, Work work) {
+        return std::thread([this, interval, first_at_once, &failures, work] {
             std::unique_lock lock(stop_m);
+            if (!first_at_once) stop_cv.wait_for(lock, interval);
             while (!stopping) {
-                stop_cv.wait_for(lock, opt.reload_interval);
-                if (stopping) break;
                 lock.unlock();
                 try {
-                    reload();
+                    work();
                 } catch (...) {
-                    reload_failures.fetch_add(1, std::memory_order_relaxed);
+                    failures.fetch_add(1, std::memory_order_relaxed);
                 }
                 lock.lock();
+                stop_cv.wait_for(lock, interval);
             }
         });
     }
@@ -1093,19 +1101,8 @@ struct Server::Impl {
 
     void start_sampler() {
         if (!opt.dashboard) return;
-        sampler = std::thread([this] {
-            std::unique_lock lock(stop_m);
-            while (!stopping) {
-                lock.unlock();
-                try {
-                    sample_dashboard();
-                } catch (...) {
-                    dashboard_failures.fetch_add(1, std::memory_order_relaxed);
-                }
-                lock.lock();
-                stop_cv.wait_for(lock, opt.dashboard_interval);
-            }
-        });
+        sampler = periodic(opt.dashboard_interval, true, dashboard_failures,
+                           [this] { sample_dashboard(); });
     }
 
     Response dashboard_page(const Request& req) {
