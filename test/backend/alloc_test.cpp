@@ -87,6 +87,11 @@ void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) n
     note(k_new_array_aligned_nothrow);
     return aligned(n, a);
 }
+// These deletes free what the operator new above took from malloc. GCC 12 sees only that a
+// pointer reaching free() came from some operator new and warns (-Wmismatched-new-delete)
+// wherever a standard container is inlined into this file: silenced for these lines only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
@@ -99,6 +104,7 @@ void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 #if EDGESTACK_COUNT_MALLOC
 #include <malloc.h>
