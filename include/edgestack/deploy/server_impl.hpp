@@ -354,15 +354,25 @@ struct Server::Impl {
         return nullptr;
     }
 
+    static std::string quoted_model(const std::string& name) {
+        return "model '" + detail::serve::printable(name) + "'";
+    }
+
+    /// The entry of a served model; the caller holds models_m. 404 when it is not served.
+    const detail::serve::ModelEntry& served_entry(const std::string& name,
+                                                  const std::string& quoted) const {
+        const auto it = models.find(name);
+        if (it == models.end()) throw Error{status::not_found, quoted + " is not served here"};
+        return it->second;
+    }
+
     std::shared_ptr<const ServedModel> find(const std::string& name,
                                             std::optional<std::uint64_t> version) {
-        const std::string quoted = "model '" + detail::serve::printable(name) + "'";
+        const std::string quoted = quoted_model(name);
         std::shared_ptr<const WatchSource> src;
         {
             std::shared_lock lock(models_m);
-            const auto it = models.find(name);
-            if (it == models.end()) throw Error{status::not_found, quoted + " is not served here"};
-            const auto& e = it->second;
+            const auto& e = served_entry(name, quoted);
             if (!version) {
                 if (!e.current)
                     throw Error{status::service_unavailable, quoted + " has no version loaded yet",
@@ -796,7 +806,7 @@ struct Server::Impl {
     Response infer(const Request& req, const std::shared_ptr<const ServedModel>& mp) {
         using detail::serve::json_text;
         const ServedModel& m = *mp;
-        const std::string quoted = "model '" + detail::serve::printable(m.name()) + "'";
+        const std::string quoted = quoted_model(m.name());
         const auto bad = [](std::string msg) { return Error{status::bad_request, std::move(msg)}; };
         const std::string& text = req.body();
         if (const auto d = detail::serve::json_depth(text, opt.json_depth_limit);
@@ -1176,13 +1186,11 @@ struct Server::Impl {
     /// serving pointer, then switch to it here at once.
     Response change_serving(const Request& req, const std::string& name,
                             std::optional<std::uint64_t> version) {
-        const std::string quoted = "model '" + detail::serve::printable(name) + "'";
+        const std::string quoted = quoted_model(name);
         std::shared_ptr<const WatchSource> src;
         {
             std::shared_lock lock(models_m);
-            const auto it = models.find(name);
-            if (it == models.end()) throw Error{status::not_found, quoted + " is not served here"};
-            src = it->second.source;
+            src = served_entry(name, quoted).source;
         }
         if (!src)
             throw Error{status::conflict,

@@ -154,9 +154,9 @@ inline xnn_status make_operator(const Step& s, xnn_operator_t* out) {
 /// Create the operator for `s` if XNNPACK has one for it; false leaves the step to the
 /// fallback kernels.
 inline bool create(Step& s, const std::shared_ptr<pthreadpool>& pool) {
+    if (!supported(s)) return false;
     auto o = std::make_shared<Operator>();
     o->pool = pool;
-    if (!supported(s)) return false;
     check(make_operator(s, &o->spare), s, "create");
     s.handle = std::move(o);
     return true;
