@@ -25,8 +25,10 @@ class Augment {
 
 public:
     Augment() = default;
+    /// Policies given values, in list order.
     explicit Augment(Ps... policies) : ps_(std::move(policies)...) {}
 
+    /// Applies every policy in order to sample `x` (laid out as `layout`), drawing from `rng`.
     void operator()(std::span<float> x, const SampleLayout& layout, Rng& rng) const {
         std::apply([&](const Ps&... p) { (p(x, layout, rng), ...); }, ps_);
     }
@@ -34,6 +36,7 @@ public:
     /// The I-th policy, to read or change its parameters.
     template <std::size_t I>
     auto& get() noexcept { return std::get<I>(ps_); }
+    /// The I-th policy, read-only.
     template <std::size_t I>
     const auto& get() const noexcept { return std::get<I>(ps_); }
 
@@ -45,7 +48,9 @@ private:
 template <>
 class Augment<> {
 public:
+    /// Tells the Batcher to skip augmentation altogether.
     static constexpr bool is_identity = true;
+    /// Does nothing.
     void operator()(std::span<float>, const SampleLayout&, Rng&) const noexcept {}
 };
 

@@ -23,16 +23,22 @@
 
 namespace edgestack::data {
 
+/// How a Batcher cuts an epoch into batches.
 struct BatchOptions {
-    std::size_t batch_size = 64;
-    bool shuffle = true;
-    bool drop_last = false;
-    bool prefetch = true; // assemble batch k+1 in the background while k is used
+    std::size_t batch_size = 64; ///< samples per batch (at least 1)
+    bool shuffle = true;         ///< reshuffle the order at each epoch, from (seed, epoch)
+    bool drop_last = false;      ///< leave out a last batch smaller than batch_size
+    bool prefetch = true;        ///< assemble batch k+1 in the background while k is used
 };
 
+/// Feeds a training loop: shuffled, augmented batches of `loader`'s samples, read in parallel
+/// and, with `prefetch`, assembled one batch ahead on a background thread. Holds pointers:
+/// the loader and the augmentation must outlive it.
 template <Loader L, Augmentation A>
 class Batcher {
 public:
+    /// Throws config_error for batch_size 0 and shape_error when `layout` does not hold exactly
+    /// one of the loader's samples.
     Batcher(const L& loader, const A& augment, SampleLayout layout, BatchOptions options,
             Rng rng)
         : loader_(&loader), augment_(&augment), layout_(layout), opt_(options), rng_(rng) {
@@ -48,6 +54,7 @@ public:
     Batcher& operator=(const Batcher&) = delete;
     ~Batcher() { drain(); }
 
+    /// Batches in one epoch (the last may be short unless `drop_last`).
     std::size_t batches_per_epoch() const noexcept {
         const std::size_t n = loader_->size(), b = opt_.batch_size;
         return opt_.drop_last ? n / b : (n + b - 1) / b;

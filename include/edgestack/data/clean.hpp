@@ -30,16 +30,19 @@ namespace edgestack::data {
 
 /// What a cleaning pass changed.
 struct CleaningReport {
-    std::size_t rows_in = 0, rows_out = 0;
-    std::size_t imputed = 0;            // missing or non-finite values filled
-    std::size_t clipped = 0;            // values moved into their outlier bounds
-    std::size_t scaled = 0;             // values rescaled
-    std::size_t dropped_outliers = 0;   // rows dropped as outliers
-    std::size_t dropped_duplicates = 0; // rows equal to an earlier row
-    std::size_t dropped_bad_labels = 0; // rows whose label is missing or out of range
-    std::size_t dropped_non_finite = 0; // rows holding NaN or Inf
+    std::size_t rows_in = 0;            ///< rows before the pass
+    std::size_t rows_out = 0;           ///< rows after it
+    std::size_t imputed = 0;            ///< missing or non-finite values filled
+    std::size_t clipped = 0;            ///< values moved into their outlier bounds
+    std::size_t scaled = 0;             ///< values rescaled
+    std::size_t dropped_outliers = 0;   ///< rows dropped as outliers
+    std::size_t dropped_duplicates = 0; ///< rows equal to an earlier row
+    std::size_t dropped_bad_labels = 0; ///< rows whose label is missing or out of range
+    std::size_t dropped_non_finite = 0; ///< rows holding NaN or Inf
 
+    /// rows_in - rows_out.
     std::size_t rows_dropped() const noexcept { return rows_in - rows_out; }
+    /// One line, e.g. "rows 1000 -> 987 (dropped: 0 outliers, 9 duplicates, ...".
     std::string to_string() const {
         return "rows " + std::to_string(rows_in) + " -> " + std::to_string(rows_out) +
                " (dropped: " + std::to_string(dropped_outliers) + " outliers, " +
@@ -130,48 +133,68 @@ inline void fill_columns(std::span<float> row, const std::vector<double>& fill, 
 // ---- imputation ----------------------------------------------------------------------------
 // Each fills missing (NaN) and infinite values with a per-column value fitted on training data.
 
+/// Fills missing and infinite values with the column's training mean.
 struct ImputeMean {
+    /// Names the policy in a saved cleaning state.
     static constexpr std::string_view tag = "impute_mean";
-    std::vector<double> fill{};
+    std::vector<double> fill{}; ///< fitted mean per column
+    /// Fits the column means on the training table.
     void fit(const Table& t) {
         const auto ms = detail::mean_std(t);
         fill.assign(t.cols(), 0.0);
         for (std::size_t c = 0; c < t.cols(); ++c) fill[c] = ms[2 * c];
     }
+    /// Fills the non-finite values of one row in place.
     void transform(std::span<float> row, CleaningReport& r) const {
         detail::require_fitted(fill, row.size(), "ImputeMean");
         detail::fill_columns(row, fill, r.imputed);
     }
+    /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return fill; }
+    /// Restores a saved state (check_state says whether it fits).
     void set_state(std::vector<double> s) { fill = std::move(s); }
+    /// Throws format_error when a loaded state does not fit `cols` columns.
     void check_state(std::size_t cols) const { detail::check_state_size(tag, fill.size(), cols); }
 };
 
+/// Fills missing and infinite values with the column's training median.
 struct ImputeMedian {
+    /// Names the policy in a saved cleaning state.
     static constexpr std::string_view tag = "impute_median";
-    std::vector<double> fill{};
+    std::vector<double> fill{}; ///< fitted median per column
+    /// Fits the column medians on the training table.
     void fit(const Table& t) {
         fill.assign(t.cols(), 0.0);
         for (std::size_t c = 0; c < t.cols(); ++c) fill[c] = detail::quantile(detail::finite_column(t, c), 0.5);
     }
+    /// Fills the non-finite values of one row in place.
     void transform(std::span<float> row, CleaningReport& r) const {
         detail::require_fitted(fill, row.size(), "ImputeMedian");
         detail::fill_columns(row, fill, r.imputed);
     }
+    /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return fill; }
+    /// Restores a saved state (check_state says whether it fits).
     void set_state(std::vector<double> s) { fill = std::move(s); }
+    /// Throws format_error when a loaded state does not fit `cols` columns.
     void check_state(std::size_t cols) const { detail::check_state_size(tag, fill.size(), cols); }
 };
 
+/// Fills missing and infinite values with a fixed `value`.
 struct ImputeConstant {
+    /// Names the policy in a saved cleaning state.
     static constexpr std::string_view tag = "impute_constant";
-    float value = 0.0f;
+    float value = 0.0f; ///< what replaces a missing value
+    /// Nothing to fit.
     void fit(const Table&) {}
+    /// Replaces the non-finite values of one row with `value`.
     void transform(std::span<float> row, CleaningReport& r) const {
         for (auto& v : row)
             if (!std::isfinite(v)) v = value, ++r.imputed;
     }
+    /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return {value}; }
+    /// Restores a saved state; throws format_error unless it is one valid value.
     void set_state(std::vector<double> s) {
         if (s.size() != 1) throw format_error("ImputeConstant: state must hold one value");
         value = static_cast<float>(s[0]);
@@ -181,13 +204,16 @@ struct ImputeConstant {
 /// Time series: a missing value takes the previous row's value in its column; leading gaps
 /// (and single rows at serving time) take the training mean.
 struct ForwardFill {
+    /// Names the policy in a saved cleaning state.
     static constexpr std::string_view tag = "forward_fill";
-    std::vector<double> fill{};
+    std::vector<double> fill{}; ///< fitted mean per column
+    /// Fits the column means (for leading gaps) on the training table.
     void fit(const Table& t) {
         ImputeMean m;
         m.fit(t);
         fill = std::move(m.fill);
     }
+    /// Fills each gap of `t` from the row above (the first row from the means).
     void apply(Table& t, CleaningReport& r) const {
         detail::require_fitted(fill, t.cols(), "ForwardFill");
         detail::check_width(t, fill.size(), "ForwardFill");
@@ -198,12 +224,16 @@ struct ForwardFill {
                     ++r.imputed;
                 }
     }
+    /// One row alone has no previous row: fills its gaps with the training means.
     void transform(std::span<float> row, CleaningReport& r) const {
         detail::require_fitted(fill, row.size(), "ForwardFill");
         detail::fill_columns(row, fill, r.imputed);
     }
+    /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return fill; }
+    /// Restores a saved state (check_state says whether it fits).
     void set_state(std::vector<double> s) { fill = std::move(s); }
+    /// Throws format_error when a loaded state does not fit `cols` columns.
     void check_state(std::size_t cols) const { detail::check_state_size(tag, fill.size(), cols); }
 };
 
@@ -211,15 +241,18 @@ struct ForwardFill {
 
 /// Clips each value to mean +- k standard deviations of its column.
 struct ZScoreClip {
+    /// Names the policy in a saved cleaning state.
     static constexpr std::string_view tag = "zscore_clip";
-    float k = 3.0f;
-    std::vector<double> bounds{}; // lo, hi per column
+    float k = 3.0f;               ///< standard deviations allowed
+    std::vector<double> bounds{}; ///< lo, hi per column
+    /// Fits the bounds mean +- k std on the training table.
     void fit(const Table& t) {
         const auto ms = detail::mean_std(t);
         bounds.assign(2 * t.cols(), 0.0);
         for (std::size_t c = 0; c < t.cols(); ++c)
             bounds[2 * c] = ms[2 * c] - k * ms[2 * c + 1], bounds[2 * c + 1] = ms[2 * c] + k * ms[2 * c + 1];
     }
+    /// Clips one row in place.
     void transform(std::span<float> row, CleaningReport& r) const {
         detail::require_fitted(bounds, row.size(), "ZScoreClip", 2);
         for (std::size_t c = 0; c < row.size(); ++c) {
@@ -228,16 +261,19 @@ struct ZScoreClip {
                 row[c] = std::clamp(row[c], lo, hi), ++r.clipped;
         }
     }
+    /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const {
         std::vector<double> s{k};
         s.insert(s.end(), bounds.begin(), bounds.end());
         return s;
     }
+    /// Restores a saved state (check_state says whether it fits).
     void set_state(std::vector<double> s) {
         if (s.empty()) throw format_error("ZScoreClip: empty state");
         k = static_cast<float>(s[0]);
         bounds.assign(s.begin() + 1, s.end());
     }
+    /// Throws format_error when a loaded state does not fit `cols` columns.
     void check_state(std::size_t cols) const {
         detail::check_state_size(tag, bounds.size(), 2 * cols);
         detail::check_bounds(tag, bounds);
@@ -246,9 +282,11 @@ struct ZScoreClip {
 
 /// Clips each value to [Q1 - k IQR, Q3 + k IQR] of its column (Tukey's fences).
 struct IqrClip {
+    /// Names the policy in a saved cleaning state.
     static constexpr std::string_view tag = "iqr_clip";
-    float k = 1.5f;
-    std::vector<double> bounds{};
+    float k = 1.5f;               ///< IQRs allowed beyond the quartiles
+    std::vector<double> bounds{}; ///< lo, hi per column
+    /// Fits the bounds Q1 - k IQR, Q3 + k IQR on the training table.
     void fit(const Table& t) {
         bounds.assign(2 * t.cols(), 0.0);
         for (std::size_t c = 0; c < t.cols(); ++c) {
@@ -257,22 +295,26 @@ struct IqrClip {
             bounds[2 * c] = q1 - k * (q3 - q1), bounds[2 * c + 1] = q3 + k * (q3 - q1);
         }
     }
+    /// Clips one row in place.
     void transform(std::span<float> row, CleaningReport& r) const {
         ZScoreClip z;
         z.bounds = bounds;
         detail::require_fitted(bounds, row.size(), "IqrClip", 2);
         z.transform(row, r);
     }
+    /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const {
         std::vector<double> s{k};
         s.insert(s.end(), bounds.begin(), bounds.end());
         return s;
     }
+    /// Restores a saved state (check_state says whether it fits).
     void set_state(std::vector<double> s) {
         if (s.empty()) throw format_error("IqrClip: empty state");
         k = static_cast<float>(s[0]);
         bounds.assign(s.begin() + 1, s.end());
     }
+    /// Throws format_error when a loaded state does not fit `cols` columns.
     void check_state(std::size_t cols) const {
         detail::check_state_size(tag, bounds.size(), 2 * cols);
         detail::check_bounds(tag, bounds);
@@ -281,10 +323,13 @@ struct IqrClip {
 
 /// Drops rows with any value more than k standard deviations from its column's mean.
 struct DropOutliers {
+    /// Names the policy in a saved cleaning state.
     static constexpr std::string_view tag = "drop_outliers";
-    float k = 3.0f;
-    std::vector<double> ms{};
+    float k = 3.0f;           ///< standard deviations allowed
+    std::vector<double> ms{}; ///< mean, std per column
+    /// Fits each column's mean and std on the training table.
     void fit(const Table& t) { ms = detail::mean_std(t); }
+    /// Drops the rows of `t` with a value more than k std from its column's mean.
     void apply(Table& t, CleaningReport& r) const {
         detail::require_fitted(ms, t.cols(), "DropOutliers", 2);
         detail::check_width(t, ms.size() / 2, "DropOutliers");
@@ -300,16 +345,19 @@ struct DropOutliers {
             }
         t.keep_rows(keep);
     }
+    /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const {
         std::vector<double> s{k};
         s.insert(s.end(), ms.begin(), ms.end());
         return s;
     }
+    /// Restores a saved state (check_state says whether it fits).
     void set_state(std::vector<double> s) {
         if (s.empty()) throw format_error("DropOutliers: empty state");
         k = static_cast<float>(s[0]);
         ms.assign(s.begin() + 1, s.end());
     }
+    /// Throws format_error when a loaded state does not fit `cols` columns.
     void check_state(std::size_t cols) const { detail::check_state_size(tag, ms.size(), 2 * cols); }
 };
 
@@ -317,8 +365,11 @@ struct DropOutliers {
 
 /// Drops rows whose features and label equal those of an earlier row.
 struct DropDuplicates {
+    /// Names the policy in a saved cleaning state.
     static constexpr std::string_view tag = "drop_duplicates";
+    /// Nothing to fit.
     void fit(const Table&) {}
+    /// Drops the rows of `t` equal to an earlier row.
     void apply(Table& t, CleaningReport& r) const {
         const std::size_t C = t.cols();
         auto key_hash = [&](std::size_t row) {
@@ -347,21 +398,26 @@ struct DropDuplicates {
         }
         t.keep_rows(keep);
     }
+    /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return {}; }
+    /// Nothing to restore.
     void set_state(std::vector<double>) {}
 };
 
 /// Drops rows whose label is missing (-1) or not below the class count (given, or fitted as
 /// the training table's).
 struct DropBadLabels {
+    /// Names the policy in a saved cleaning state.
     static constexpr std::string_view tag = "drop_bad_labels";
-    std::size_t num_classes = 0;
+    std::size_t num_classes = 0; ///< labels must lie in [0, num_classes); 0: fitted
+    /// Fits the class count, unless one was given on the training table.
     void fit(const Table& t) {
         if (num_classes != 0) return;
         num_classes = t.classes.size();
         if (num_classes == 0)
             for (auto y : t.labels) num_classes = std::max<std::size_t>(num_classes, y + 1);
     }
+    /// Drops the rows of `t` with a missing or out-of-range label.
     void apply(Table& t, CleaningReport& r) const {
         if (!t.labelled()) return;
         std::vector<char> keep(t.rows(), 1);
@@ -370,7 +426,9 @@ struct DropBadLabels {
                 keep[row] = 0, ++r.dropped_bad_labels;
         t.keep_rows(keep);
     }
+    /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return {static_cast<double>(num_classes)}; }
+    /// Restores a saved state; throws format_error unless it is one valid value.
     void set_state(std::vector<double> s) {
         if (s.size() != 1) throw format_error("DropBadLabels: state must hold one value");
         // Converting a NaN or out-of-range double to an integer is undefined: check first.
@@ -383,8 +441,11 @@ struct DropBadLabels {
 
 /// Drops rows holding NaN or +-Inf (use an Impute policy instead to keep them).
 struct DropNonFinite {
+    /// Names the policy in a saved cleaning state.
     static constexpr std::string_view tag = "drop_non_finite";
+    /// Nothing to fit.
     void fit(const Table&) {}
+    /// Drops the rows of `t` holding NaN or +-Inf.
     void apply(Table& t, CleaningReport& r) const {
         std::vector<char> keep(t.rows(), 1);
         for (std::size_t row = 0; row < t.rows(); ++row)
@@ -395,7 +456,9 @@ struct DropNonFinite {
                 }
         t.keep_rows(keep);
     }
+    /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return {}; }
+    /// Nothing to restore.
     void set_state(std::vector<double>) {}
 };
 
@@ -403,9 +466,12 @@ struct DropNonFinite {
 
 /// Maps each column's training [min, max] onto [lo, hi] (constant columns go to lo).
 struct MinMaxScale {
+    /// Names the policy in a saved cleaning state.
     static constexpr std::string_view tag = "min_max_scale";
-    float lo = 0.0f, hi = 1.0f;
-    std::vector<double> range{}; // min, max per column
+    float lo = 0.0f;             ///< where each column's training minimum goes
+    float hi = 1.0f;             ///< where its maximum goes
+    std::vector<double> range{}; ///< min, max per column
+    /// Fits each column's min and max on the training table.
     void fit(const Table& t) {
         range.assign(2 * t.cols(), 0.0);
         for (std::size_t c = 0; c < t.cols(); ++c) {
@@ -415,6 +481,7 @@ struct MinMaxScale {
             range[2 * c] = *a, range[2 * c + 1] = *b;
         }
     }
+    /// Scales one row in place.
     void transform(std::span<float> row, CleaningReport& r) const {
         detail::require_fitted(range, row.size(), "MinMaxScale", 2);
         for (std::size_t c = 0; c < row.size(); ++c) {
@@ -423,24 +490,30 @@ struct MinMaxScale {
             ++r.scaled;
         }
     }
+    /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const {
         std::vector<double> s{lo, hi};
         s.insert(s.end(), range.begin(), range.end());
         return s;
     }
+    /// Restores a saved state (check_state says whether it fits).
     void set_state(std::vector<double> s) {
         if (s.size() < 2) throw format_error("MinMaxScale: state too short");
         lo = static_cast<float>(s[0]), hi = static_cast<float>(s[1]);
         range.assign(s.begin() + 2, s.end());
     }
+    /// Throws format_error when a loaded state does not fit `cols` columns.
     void check_state(std::size_t cols) const { detail::check_state_size(tag, range.size(), 2 * cols); }
 };
 
 /// (x - mean) / std per column, both fitted on training data (std 0 is taken as 1).
 struct Standardize {
+    /// Names the policy in a saved cleaning state.
     static constexpr std::string_view tag = "standardize";
-    std::vector<double> ms{};
+    std::vector<double> ms{}; ///< mean, std per column
+    /// Fits each column's mean and std on the training table.
     void fit(const Table& t) { ms = detail::mean_std(t); }
+    /// Standardizes one row in place.
     void transform(std::span<float> row, CleaningReport& r) const {
         detail::require_fitted(ms, row.size(), "Standardize", 2);
         for (std::size_t c = 0; c < row.size(); ++c) {
@@ -449,8 +522,11 @@ struct Standardize {
             ++r.scaled;
         }
     }
+    /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return ms; }
+    /// Restores a saved state (check_state says whether it fits).
     void set_state(std::vector<double> s) { ms = std::move(s); }
+    /// Throws format_error when a loaded state does not fit `cols` columns.
     void check_state(std::size_t cols) const { detail::check_state_size(tag, ms.size(), 2 * cols); }
 };
 
@@ -505,8 +581,11 @@ public:
     static constexpr std::uint32_t format_version = 1;
 
     Cleaner() = default;
+    /// Policies given values (e.g. `ZScoreClip{2.5f}`), in list order.
     explicit Cleaner(Ps... ps) : ps_(std::move(ps)...) {}
 
+    /// Fits every policy on `train`, in order, cleaning it as it goes; the report says what
+    /// changed.
     CleaningReport fit(Table& train) {
         CleaningReport r;
         r.rows_in = train.rows();
@@ -517,6 +596,8 @@ public:
         return r;
     }
 
+    /// Cleans `t` with the fitted policies. Throws config_error before fit(), shape_error
+    /// when `t` has another width.
     CleaningReport apply(Table& t) const {
         check(t.cols());
         CleaningReport r;
@@ -539,9 +620,12 @@ public:
         return r;
     }
 
+    /// Whether fit() or load() has run.
     bool fitted() const noexcept { return fitted_; }
+    /// The I-th policy, e.g. to read its fitted state.
     template <std::size_t I>
     auto& get() noexcept { return std::get<I>(ps_); }
+    /// The I-th policy, read-only.
     template <std::size_t I>
     const auto& get() const noexcept { return std::get<I>(ps_); }
 

@@ -30,14 +30,16 @@ enum class ColumnType {
     ignore,    // not read into the table (timestamps, ids)
 };
 
+/// How read_csv reads a file: the delimiter, the header, the label column, column types, and
+/// what counts as missing.
 struct CsvOptions {
-    char delimiter = 0;       // 0: tab for .tsv and .tab files (also .tsv.gz), comma otherwise
-    bool header = true;       // without a header, columns are named c0, c1, ...
-    std::string label_column; // empty: unlabelled (every label 0)
-    std::map<std::string, ColumnType> types; // by column name; others are automatic
-    std::vector<std::string> missing{"", "NA", "N/A", "na", "null", "NULL", "?"};
-    LabelMap label_map;       // fixed label names (e.g. from the training file); empty: the
-                              // sorted names found, or the integers themselves
+    char delimiter = 0;       ///< 0: tab for .tsv and .tab files (also .tsv.gz), comma otherwise
+    bool header = true;       ///< without a header, columns are named c0, c1, ...
+    std::string label_column; ///< empty: unlabelled (every label 0)
+    std::map<std::string, ColumnType> types; ///< by column name; others are automatic
+    std::vector<std::string> missing{"", "NA", "N/A", "na", "null", "NULL", "?"}; ///< field texts (trimmed) that mean "missing": NaN in a feature, label -1
+    LabelMap label_map;       ///< fixed label names (e.g. from the training file); empty: the
+                              ///< sorted names found, or the integers themselves
 };
 
 namespace detail {

@@ -20,14 +20,16 @@ namespace edgestack::data {
 
 /// An IDX array of unsigned bytes (type code 0x08): its dimensions and its body.
 struct IdxArray {
-    std::vector<std::size_t> dims;  // dims[0] is the item count
-    std::vector<std::uint8_t> data; // row-major, dims[0] items (or fewer with a limit)
+    std::vector<std::size_t> dims;  ///< dims[0] is the item count
+    std::vector<std::uint8_t> data; ///< row-major, dims[0] items (or fewer with a limit)
 
+    /// Bytes per item: the product of every dimension after the first.
     std::size_t item_size() const noexcept {
         std::size_t n = 1;
         for (std::size_t i = 1; i < dims.size(); ++i) n *= dims[i];
         return n;
     }
+    /// Items read (dims[0]).
     std::size_t items() const noexcept { return dims.empty() ? 0 : dims[0]; }
 };
 
@@ -135,9 +137,13 @@ public:
         s_ = std::move(s);
     }
 
+    /// Samples held.
     std::size_t size() const noexcept { return s_ ? s_->labels.size() : 0; }
+    /// Floats per sample.
     std::size_t sample_size() const noexcept { return s_ ? s_->layout.size() : 0; }
+    /// Labels lie in [0, num_classes()).
     std::size_t num_classes() const noexcept { return s_ ? s_->classes : 0; }
+    /// Per-sample layout: rank-2 IDX items are 1 x W x 1, rank 3 H x W x 1, rank 4 H x W x C.
     SampleLayout layout() const noexcept { return s_ ? s_->layout : SampleLayout{}; }
 
     /// Sample i as floats in [0, 1]; returns its label.
@@ -156,7 +162,9 @@ public:
         const std::size_t n = s_->layout.size();
         return {s_->pixels.data() + i * n, n};
     }
+    /// The images file it was read from.
     const std::filesystem::path& images_path() const noexcept { return s_->images_path; }
+    /// The labels file it was read from.
     const std::filesystem::path& labels_path() const noexcept { return s_->labels_path; }
 
 private:

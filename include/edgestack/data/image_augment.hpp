@@ -108,8 +108,9 @@ inline void add_normal_noise(std::span<float> x, float stddev, Rng& r) {
 /// Moves the image by up to MaxShift pixels along each axis.
 template <std::size_t MaxShift>
 struct Shift {
-    float p = 1.0f;
-    Fill fill = Fill::zero;
+    float p = 1.0f;         ///< probability of acting on a sample
+    Fill fill = Fill::zero; ///< what the uncovered border takes
+    /// Augments sample `x` (laid out as `d`) in place with probability `p`, drawing from `r`.
     void operator()(std::span<float> x, const SampleLayout& d, Rng& r) const {
         if (!r.bernoulli(p)) return;
         const auto dy = d.height > 1 ? detail::draw_offset(r, MaxShift) : 0;
@@ -125,7 +126,8 @@ using RandomCrop = Shift<Pad>;
 
 /// Mirrors the image left to right.
 struct FlipX {
-    float p = 0.5f;
+    float p = 0.5f; ///< probability of acting on a sample
+    /// Augments sample `x` (laid out as `d`) in place with probability `p`, drawing from `r`.
     void operator()(std::span<float> x, const SampleLayout& d, Rng& r) const {
         if (!r.bernoulli(p)) return;
         const std::size_t W = d.width, C = d.channels;
@@ -141,7 +143,8 @@ struct FlipX {
 /// bilinear, uncovered pixels zero.
 template <std::size_t MaxDegrees>
 struct Rotate {
-    float p = 0.5f;
+    float p = 0.5f; ///< probability of acting on a sample
+    /// Augments sample `x` (laid out as `d`) in place with probability `p`, drawing from `r`.
     void operator()(std::span<float> x, const SampleLayout& d, Rng& r) const {
         if (!r.bernoulli(p)) return;
         const float a = r.uniform(-1.0f, 1.0f) * static_cast<float>(MaxDegrees) *
@@ -191,9 +194,11 @@ struct Rotate {
 
 /// Adds N(0, stddev) to every value, then clamps to [lo, hi] (set lo > hi to not clamp).
 struct GaussianNoise {
-    float p = 0.5f;
-    float stddev = 0.05f;
-    float lo = 0.0f, hi = 1.0f;
+    float p = 0.5f;       ///< probability of acting on a sample
+    float stddev = 0.05f; ///< of the noise, in pixel units ([0, 1] images)
+    float lo = 0.0f;      ///< clamp floor
+    float hi = 1.0f;      ///< clamp ceiling
+    /// Augments sample `x` (laid out as `d`) in place with probability `p`, drawing from `r`.
     void operator()(std::span<float> x, const SampleLayout&, Rng& r) const {
         if (!r.bernoulli(p)) return;
         detail::add_normal_noise(x, stddev, r);
@@ -205,10 +210,12 @@ struct GaussianNoise {
 /// Random erasing (cutout): fills a rectangle covering a fraction in [min_area, max_area] of
 /// the image, aspect ratio in [1/max_aspect, max_aspect], with `value`.
 struct RandomErasing {
-    float p = 0.5f;
-    float min_area = 0.02f, max_area = 0.2f;
-    float max_aspect = 3.0f;
-    float value = 0.0f;
+    float p = 0.5f;          ///< probability of acting on a sample
+    float min_area = 0.02f;  ///< smallest share of the image erased
+    float max_area = 0.2f;   ///< largest share of the image erased
+    float max_aspect = 3.0f; ///< the rectangle's width/height ratio stays within 1/x .. x
+    float value = 0.0f;      ///< what the rectangle is filled with
+    /// Augments sample `x` (laid out as `d`) in place with probability `p`, drawing from `r`.
     void operator()(std::span<float> x, const SampleLayout& d, Rng& r) const {
         if (!r.bernoulli(p)) return;
         const float area = r.uniform(min_area, max_area) * static_cast<float>(d.height * d.width);
@@ -228,10 +235,12 @@ struct RandomErasing {
 /// x -> (x - mean) * c + mean + b, c in [1 - contrast, 1 + contrast], b in [-brightness,
 /// brightness]; then clamped to [lo, hi] (lo > hi: no clamp).
 struct BrightnessContrast {
-    float p = 0.5f;
-    float brightness = 0.1f;
-    float contrast = 0.2f;
-    float lo = 0.0f, hi = 1.0f;
+    float p = 0.5f;          ///< probability of acting on a sample
+    float brightness = 0.1f; ///< largest shift b
+    float contrast = 0.2f;   ///< largest change of the factor c away from 1
+    float lo = 0.0f;         ///< clamp floor
+    float hi = 1.0f;         ///< clamp ceiling
+    /// Augments sample `x` (laid out as `d`) in place with probability `p`, drawing from `r`.
     void operator()(std::span<float> x, const SampleLayout&, Rng& r) const {
         if (!r.bernoulli(p)) return;
         const float b = r.uniform(-brightness, brightness);

@@ -14,6 +14,8 @@
 
 namespace edgestack::data {
 
+/// A Loader over features and labels the program already holds. Throws shape_error when the
+/// features do not make whole samples, format_error for a label outside [0, num_classes).
 class InMemoryLoader {
 public:
     InMemoryLoader() = default;
@@ -35,8 +37,11 @@ public:
                                    std::to_string(classes_) + ")");
     }
 
+    /// Samples held.
     std::size_t size() const noexcept { return y_.size(); }
+    /// Floats per sample.
     std::size_t sample_size() const noexcept { return sample_size_; }
+    /// Labels lie in [0, num_classes()).
     std::size_t num_classes() const noexcept { return classes_; }
 
     /// Copy sample i's features into `out` (sample_size() floats) and return its label.

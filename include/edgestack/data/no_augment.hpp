@@ -8,8 +8,11 @@
 
 namespace edgestack::data {
 
+/// No augmentation: the Batcher sees `is_identity` and skips the call altogether.
 struct NoAugment {
+    /// Marks the policy as doing nothing.
     static constexpr bool is_identity = true;
+    /// Does nothing.
     void operator()(std::span<float>, const SampleLayout&, Rng&) const noexcept {}
 };
 

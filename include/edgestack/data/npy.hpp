@@ -19,11 +19,13 @@
 
 namespace edgestack::data {
 
+/// What an .npy header says about the array that follows it.
 struct NpyHeader {
-    std::string descr;              // e.g. "<f4"
-    std::vector<std::size_t> shape;
-    std::size_t data_offset = 0;    // byte where the array data starts
-    std::size_t item_bytes = 0;
+    std::string descr;              ///< e.g. "<f4"
+    std::vector<std::size_t> shape; ///< dimensions, C order
+    std::size_t data_offset = 0;    ///< byte where the array data starts
+    std::size_t item_bytes = 0;     ///< bytes per element of `descr`
+    /// Elements in the array: the product of `shape`.
     std::size_t count() const noexcept {
         std::size_t n = 1;
         for (auto d : shape) n *= d;
@@ -175,10 +177,11 @@ void read_npy_items(ByteReader& in, const NpyHeader& h, Put&& put) {
 
 } // namespace detail
 
+/// An .npy array converted to float.
 struct NpyArray {
-    std::vector<std::size_t> shape;
-    std::vector<float> data;
-    std::string descr; // the dtype in the file
+    std::vector<std::size_t> shape; ///< dimensions, C order
+    std::vector<float> data;        ///< every element, converted to float
+    std::string descr;              ///< the dtype in the file
 };
 
 /// Reads an .npy (raw, or .gz with edgestack::gzip) into floats.

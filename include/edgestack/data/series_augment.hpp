@@ -18,8 +18,9 @@ namespace edgestack::data {
 
 /// Adds N(0, stddev) noise to every value (sensor noise).
 struct Jitter {
-    float p = 0.5f;
-    float stddev = 0.03f;
+    float p = 0.5f;       ///< probability of acting on a sample
+    float stddev = 0.03f; ///< of the noise, in the data's units
+    /// Augments sample `x` (laid out as `d`) in place with probability `p`, drawing from `r`.
     void operator()(std::span<float> x, const SampleLayout& d, Rng& r) const {
         if (!r.bernoulli(p)) return;
         GaussianNoise{1.0f, stddev, 1.0f, 0.0f}(x, d, r); // lo > hi: no clamping
@@ -28,8 +29,9 @@ struct Jitter {
 
 /// Multiplies each channel by its own factor drawn from N(1, stddev) (sensor gain).
 struct Scaling {
-    float p = 0.5f;
-    float stddev = 0.1f;
+    float p = 0.5f;      ///< probability of acting on a sample
+    float stddev = 0.1f; ///< spread of the factors around 1
+    /// Augments sample `x` (laid out as `d`) in place with probability `p`, drawing from `r`.
     void operator()(std::span<float> x, const SampleLayout& d, Rng& r) const {
         if (!r.bernoulli(p)) return;
         const std::size_t C = d.channels;
@@ -49,8 +51,9 @@ enum class ShiftMode { wrap, zero, edge };
 /// Shifts the series along time by up to MaxSteps steps either way.
 template <std::size_t MaxSteps>
 struct TimeShift {
-    float p = 0.5f;
-    ShiftMode mode = ShiftMode::wrap;
+    float p = 0.5f;                   ///< probability of acting on a sample
+    ShiftMode mode = ShiftMode::wrap; ///< what fills the steps shifted in
+    /// Augments sample `x` (laid out as `d`) in place with probability `p`, drawing from `r`.
     void operator()(std::span<float> x, const SampleLayout& d, Rng& r) const {
         if (!r.bernoulli(p)) return;
         const auto k = detail::draw_offset(r, MaxSteps);

@@ -35,6 +35,7 @@ template <Loader L>
 class Subset {
 public:
     Subset() = default;
+    /// Throws config_error when an index is outside `base`.
     Subset(const L& base, std::vector<std::size_t> indices)
         : base_(&base), idx_(std::move(indices)) {
         for (std::size_t k = 0; k < idx_.size(); ++k)
@@ -53,21 +54,29 @@ public:
         return Subset(base, std::move(idx));
     }
 
+    /// Samples in the subset.
     std::size_t size() const noexcept { return idx_.size(); }
+    /// Floats per sample, as in the base loader.
     std::size_t sample_size() const noexcept { return base_->sample_size(); }
+    /// The base loader's class count.
     std::size_t num_classes() const noexcept { return base_->num_classes(); }
+    /// Sample `i` of the subset, i.e. sample `indices()[i]` of the base; returns its label.
     std::int32_t read(std::size_t i, std::span<float> out) const { return base_->read(idx_[i], out); }
+    /// Label of sample `i`, when the base loader can give it without reading the sample.
     std::int32_t label(std::size_t i) const
         requires requires(const L& l) { l.label(i); }
     {
         return base_->label(idx_[i]);
     }
+    /// The base loader's per-sample layout, when it has one.
     auto layout() const
         requires requires(const L& l) { l.layout(); }
     {
         return base_->layout();
     }
+    /// Positions in the base loader, in the subset's order.
     const std::vector<std::size_t>& indices() const noexcept { return idx_; }
+    /// The loader the subset views.
     const L& base() const noexcept { return *base_; }
 
 private:
@@ -111,10 +120,11 @@ std::vector<float> class_weights(const L& l) {
     return class_weights(class_counts(l));
 }
 
+/// The two parts of stratified_split(), views into the same loader.
 template <Loader L>
 struct TrainValidation {
-    Subset<L> train;
-    Subset<L> validation;
+    Subset<L> train;      ///< samples to train on
+    Subset<L> validation; ///< samples held out
 };
 
 /// Splits `l` so that each class keeps the same share in both parts: round(n_k * fraction)

@@ -18,24 +18,34 @@
 
 namespace edgestack::data {
 
+/// Tabular data as read from a CSV: float features (NaN = missing), one label per row, and
+/// the names behind columns, labels and category codes.
 struct Table {
-    std::vector<std::string> columns;   // feature column names, in order
-    std::vector<float> values;          // rows x columns, row-major; NaN marks a missing value
-    std::vector<std::int32_t> labels;   // one per row (-1: missing), or empty when unlabelled
-    LabelMap classes;                   // label names, when the labels were names
-    std::vector<LabelMap> categories;   // per column: the codes of a categorical column
-    std::vector<std::size_t> lines;     // per row: the source line, for messages (may be empty)
+    std::vector<std::string> columns; ///< feature column names, in order
+    std::vector<float> values;        ///< rows x columns, row-major; NaN marks a missing value
+    std::vector<std::int32_t> labels; ///< one per row (-1: missing), or empty when unlabelled
+    LabelMap classes;                 ///< label names, when the labels were names
+    std::vector<LabelMap> categories; ///< per column: the codes of a categorical column
+    std::vector<std::size_t> lines;   ///< per row: the source line, for messages (may be empty)
 
+    /// Feature columns.
     std::size_t cols() const noexcept { return columns.size(); }
+    /// Rows (samples).
     std::size_t rows() const noexcept { return columns.empty() ? 0 : values.size() / columns.size(); }
+    /// Value at row `r`, column `c`.
     float& at(std::size_t r, std::size_t c) noexcept { return values[r * cols() + c]; }
+    /// Value at row `r`, column `c`, read-only.
     float at(std::size_t r, std::size_t c) const noexcept { return values[r * cols() + c]; }
+    /// Row `r` as a view of `values`.
     std::span<float> row(std::size_t r) noexcept { return {values.data() + r * cols(), cols()}; }
+    /// Row `r`, read-only.
     std::span<const float> row(std::size_t r) const noexcept {
         return {values.data() + r * cols(), cols()};
     }
+    /// Whether rows carry labels.
     bool labelled() const noexcept { return !labels.empty(); }
 
+    /// Index of the column named `name`; throws config_error when there is none.
     std::size_t column(const std::string& name) const {
         for (std::size_t c = 0; c < columns.size(); ++c)
             if (columns[c] == name) return c;
@@ -67,9 +77,10 @@ struct Table {
     }
 };
 
+/// How a TableLoader cuts rows into samples.
 struct WindowOptions {
-    std::size_t window = 1; // rows per sample: 1 for tabular data, T for time-series windows
-    std::size_t stride = 1; // rows between the starts of consecutive windows
+    std::size_t window = 1; ///< rows per sample: 1 for tabular data, T for time-series windows
+    std::size_t stride = 1; ///< rows between the starts of consecutive windows
 };
 
 /// A Loader over a Table. With window > 1 a sample is `window` consecutive rows (layout
@@ -78,6 +89,9 @@ struct WindowOptions {
 class TableLoader {
 public:
     TableLoader() = default;
+    /// Throws config_error for a zero window or stride, shape_error for a table without feature
+    /// columns, format_error for a label outside [0, num_classes). `num_classes` 0: taken from
+    /// the table's class names or its largest label.
     explicit TableLoader(Table t, WindowOptions w = {}, std::size_t num_classes = 0)
         : t_(std::move(t)), w_(w) {
         if (w_.window == 0 || w_.stride == 0)
@@ -96,20 +110,27 @@ public:
         n_ = t_.rows() < w_.window ? 0 : (t_.rows() - w_.window) / w_.stride + 1;
     }
 
+    /// Samples (windows) in the table.
     std::size_t size() const noexcept { return n_; }
+    /// Floats per sample: window x columns.
     std::size_t sample_size() const noexcept { return w_.window * t_.cols(); }
+    /// Labels lie in [0, num_classes()).
     std::size_t num_classes() const noexcept { return classes_; }
+    /// 1 x columns x 1 for single rows, 1 x window x columns for windows.
     SampleLayout layout() const noexcept {
         return w_.window == 1 ? SampleLayout{1, t_.cols(), 1} : SampleLayout{1, w_.window, t_.cols()};
     }
+    /// Copies sample `i` into `out` (sample_size() floats); returns its label (its last row's).
     std::int32_t read(std::size_t i, std::span<float> out) const {
         const std::size_t first = i * w_.stride, n = sample_size();
         std::copy_n(t_.values.begin() + static_cast<std::ptrdiff_t>(first * t_.cols()), n, out.begin());
         return t_.labels[first + w_.window - 1];
     }
+    /// Label of sample `i` (its last row's).
     std::int32_t label(std::size_t i) const noexcept {
         return t_.labels[i * w_.stride + w_.window - 1];
     }
+    /// The table it reads from.
     const Table& table() const noexcept { return t_; }
 
 private:
