@@ -45,6 +45,7 @@ inline constexpr std::size_t model_header_bytes = 128;
 inline constexpr std::size_t model_tensor_alignment = 64;
 inline constexpr std::array<char, 8> model_magic{'E', 'D', 'G', 'E', 'M', 'D', 'L', '\0'};
 
+/// How save_model writes a file.
 struct SaveOptions {
     /// Architecture fingerprint to record; 0 means graph_fingerprint(g). Pass
     /// `Model::fingerprint()` to tie the file to a Sequential type.
@@ -53,6 +54,7 @@ struct SaveOptions {
     std::string key_file;
 };
 
+/// What load_model checks and needs.
 struct LoadOptions {
     /// When set, a file recorded with another fingerprint is refused (integrity_error).
     std::optional<std::uint64_t> expect_fingerprint;
@@ -62,9 +64,11 @@ struct LoadOptions {
 
 /// The tensors of one node, as views into the mapped (or decrypted) payload.
 struct NodeTensors {
-    std::span<const float> weights, bias, extra;
-    std::span<const std::int8_t> qweights;
-    std::span<const std::int32_t> qbias;
+    std::span<const float> weights;        ///< fp32 weights (layout per compile::Op)
+    std::span<const float> bias;           ///< fp32 bias
+    std::span<const float> extra;          ///< batch norm / layer norm parameters
+    std::span<const std::int8_t> qweights; ///< int8 weights, when quantized
+    std::span<const std::int32_t> qbias;   ///< int32 bias, when quantized
 };
 
 namespace detail {
@@ -226,10 +230,15 @@ inline void save_model(const std::string& path, const compile::Graph& g,
 /// buffer instead. to_graph() makes the one explicit copy, for engines that take a Graph.
 class ModelFile {
 public:
+    /// The graph's structure; its nodes' tensors are left empty (see tensors()).
     const compile::Graph& graph() const noexcept { return graph_; }
+    /// The tensors of node `node`, viewed in place; throws std::out_of_range past the last.
     const NodeTensors& tensors(std::size_t node) const { return tensors_.at(node); }
+    /// Format version of the file (model_file_version or older).
     std::uint32_t version() const noexcept { return version_; }
+    /// Architecture fingerprint recorded in the file.
     std::uint64_t fingerprint() const noexcept { return fingerprint_; }
+    /// Whether the payload was encrypted (and so decrypted into an owned buffer).
     bool encrypted() const noexcept { return owned_ != nullptr; }
     /// The bytes the tensors live in (the mapping, or the decrypted buffer).
     std::span<const std::byte> storage() const noexcept { return storage_; }

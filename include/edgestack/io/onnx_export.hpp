@@ -33,11 +33,12 @@
 
 namespace edgestack::io {
 
+/// Options of to_onnx and export_onnx.
 struct OnnxExportOptions {
     /// 13 is the first opset with per-channel QuantizeLinear/DequantizeLinear.
     std::int64_t opset = 13;
-    std::string graph_name = "edgestack";
-    std::string producer_version = "0.1.0";
+    std::string graph_name = "edgestack"; ///< the ONNX graph's name
+    std::string producer_version = "0.1.0"; ///< written as the model's producer_version (producer_name is "edgestack")
 };
 
 namespace detail {
