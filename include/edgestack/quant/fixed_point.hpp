@@ -21,9 +21,10 @@ namespace edgestack::quant {
 
 /// A real multiplier M > 0 as multiplier * 2^-(31 + shift), multiplier in [2^30, 2^31).
 struct Requant {
-    std::int32_t multiplier = 0;
-    std::int32_t shift = 0; // right shift after the Q31 product; negative means left
+    std::int32_t multiplier = 0; ///< Q31 mantissa, in [2^30, 2^31)
+    std::int32_t shift = 0;      ///< right shift after the Q31 product; negative means left
 
+    /// Equal when both parts are.
     friend constexpr bool operator==(const Requant&, const Requant&) = default;
 };
 
@@ -72,8 +73,8 @@ inline float dequantize(std::int8_t q, float scale, std::int32_t zero_point) noe
 /// Asymmetric int8 parameters covering [lo, hi] (the range is widened to include 0, so
 /// that zero is exact — padding and ReLU depend on it).
 struct AffineParams {
-    float scale = 1.0f;
-    std::int32_t zero_point = 0;
+    float scale = 1.0f;          ///< real value of one int8 step
+    std::int32_t zero_point = 0; ///< the int8 value that stands for real 0
 };
 
 inline AffineParams choose_affine(float lo, float hi) noexcept {

@@ -5,8 +5,11 @@
 
 namespace edgestack::quant {
 
+/// No quantization: the engine runs the trained fp32 graph (an empty policy, no space taken).
 struct NoQuant {
+    /// Shown in summaries.
     static constexpr const char* name = "fp32";
+    /// Leaves the graph in fp32.
     void lower(compile::Graph&) const noexcept {}
 };
 

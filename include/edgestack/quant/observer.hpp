@@ -26,9 +26,11 @@ concept Observer = std::default_initializable<O> && std::copy_constructible<O> &
 
 /// The smallest and largest value ever seen. Exact, and hurt most by outliers.
 struct MinMax {
+    /// Shown in summaries.
     static constexpr const char* name = "min-max";
-    Range r;
+    Range r; ///< the range so far
 
+    /// Widens the range to take in `x`.
     void observe(std::span<const float> x) {
         if (x.empty()) return;
         const auto [lo, hi] = std::minmax_element(x.begin(), x.end());
@@ -36,6 +38,7 @@ struct MinMax {
         r.lo = std::min(r.lo, *lo);
         r.hi = std::max(r.hi, *hi);
     }
+    /// The range seen (invalid before any value).
     Range range() const { return r; }
 };
 
@@ -43,10 +46,12 @@ struct MinMax {
 /// MovingAverageMinMaxObserver): the first batch sets it, each later one moves it by
 /// `momentum`.
 struct MovingAverageMinMax {
+    /// Shown in summaries.
     static constexpr const char* name = "moving-average min-max";
-    float momentum = 0.1f;
-    Range r;
+    float momentum = 0.1f; ///< share of each new batch's min / max in the average, (0, 1]
+    Range r;               ///< the average so far
 
+    /// Moves the range towards `x`'s min and max (the first batch sets it).
     void observe(std::span<const float> x) {
         if (x.empty()) return;
         const auto [lo, hi] = std::minmax_element(x.begin(), x.end());
@@ -57,6 +62,7 @@ struct MovingAverageMinMax {
         r.lo += momentum * (*lo - r.lo);
         r.hi += momentum * (*hi - r.hi);
     }
+    /// The averaged range (invalid before any value).
     Range range() const { return r; }
 };
 
@@ -136,11 +142,14 @@ private:
 /// The range between two percentiles of everything seen: clips the rare outliers that
 /// would otherwise stretch the scale. `percentile` 99.99 keeps [0.01%, 99.99%].
 struct Percentile {
+    /// Shown in summaries.
     static constexpr const char* name = "percentile";
-    double percentile = 99.99;
-    detail::Histogram h;
+    double percentile = 99.99; ///< upper percentile kept, the lower is 100 minus it; in [50, 100]
+    detail::Histogram h; ///< histogram of everything seen
 
+    /// Adds `x` to the histogram.
     void observe(std::span<const float> x) { h.add(x); }
+    /// The range between the two percentiles (invalid before any value).
     Range range() const {
         if (h.empty()) return {};
         const double p = std::clamp(percentile, 50.0, 100.0) / 100.0;
@@ -152,10 +161,12 @@ struct Percentile {
 /// their quantized form (rounding inside the range plus clipping outside), searched over
 /// ranges shrunk from the min-max one, each end separately.
 struct MseOptimal {
+    /// Shown in summaries.
     static constexpr const char* name = "MSE-optimal";
-    std::size_t steps = 24; // candidates per end: shrink by 0%, 2.5%, ... of each end
-    detail::Histogram h;
+    std::size_t steps = 24; ///< candidates per end: shrink by 0%, 2.5%, ... of each end
+    detail::Histogram h;    ///< histogram of everything seen
 
+    /// Adds `x` to the histogram.
     void observe(std::span<const float> x) { h.add(x); }
 
     /// Squared error, summed over the histogram, of quantizing with the grid of [lo, hi].
@@ -172,6 +183,7 @@ struct MseOptimal {
         return e;
     }
 
+    /// The candidate range with the least error (invalid before any value).
     Range range() const {
         if (h.empty()) return {};
         const float lo0 = std::min(h.lo(), 0.0f), hi0 = std::max(h.hi(), 0.0f);

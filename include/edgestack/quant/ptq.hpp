@@ -18,11 +18,17 @@
 
 namespace edgestack::quant {
 
+/// Post-training int8 quantization: calibrate() runs the fp32 model over a few batches and
+/// records each value's range with an `Obs` observer; lower() then quantizes the graph with
+/// those ranges (activations per tensor, weights as `Scheme` says).
 template <Observer Obs = MinMax, WeightScheme Scheme = Int8PerChannel>
 class Ptq {
 public:
+    /// The observer each value's range comes from.
     using observer_type = Obs;
+    /// How the weights are quantized.
     using scheme_type = Scheme;
+    /// Shown in summaries.
     static constexpr const char* name = "int8 PTQ";
 
     Ptq() = default;
@@ -43,7 +49,9 @@ public:
         state_ = std::move(s);
     }
 
+    /// Whether calibrate() has run.
     bool calibrated() const noexcept { return state_ != nullptr; }
+    /// Batches the last calibrate() observed.
     std::size_t batches_seen() const noexcept { return batches_seen_; }
 
     /// The range chosen for each value of the model's fp32 graph (empty before calibrate).

@@ -19,6 +19,7 @@
 
 namespace edgestack::quant {
 
+/// How Qat tracks activation ranges during training.
 struct QatOptions {
     /// Weight of each training batch's min / max in the activation ranges' moving average.
     float momentum = 0.01f;
@@ -26,19 +27,26 @@ struct QatOptions {
     std::size_t freeze_after = 0;
 };
 
+/// Quantization-aware training: trains through fake int8 quantization (weights as `Scheme`
+/// says, activations per tensor with ranges tracked during training), then lowers to int8 with
+/// the ranges learned.
 template <WeightScheme Scheme = Int8PerChannel>
 class Qat {
 public:
+    /// How the weights are quantized.
     using scheme_type = Scheme;
+    /// Shown in summaries.
     static constexpr const char* name = "int8 QAT";
 
     Qat() = default;
+    /// Throws config_error unless 0 < momentum <= 1.
     explicit Qat(QatOptions options) : options_(options) {
         if (!(options.momentum > 0.0f && options.momentum <= 1.0f))
             throw config_error("QatOptions: momentum must be in (0, 1], got " +
                                std::to_string(options.momentum));
     }
 
+    /// The options given.
     const QatOptions& options() const noexcept { return options_; }
 
     /// Before training (Pipeline::fit): install the fake-quantizing hooks. Ranges already
@@ -86,10 +94,13 @@ public:
         if (impl_ && model.hooks() == &impl_->hooks) model.set_hooks(nullptr);
     }
 
+    /// Optimizer steps taken with the hooks installed.
     std::size_t steps() const noexcept { return impl_ ? impl_->steps : 0; }
+    /// Whether the ranges have stopped moving (freeze_after steps reached).
     bool frozen() const noexcept {
         return impl_ && options_.freeze_after > 0 && impl_->steps >= options_.freeze_after;
     }
+    /// The range of each value of the model's fp32 graph (empty before prepare or calibrate).
     std::span<const Range> ranges() const noexcept {
         return impl_ ? std::span<const Range>(impl_->state.ranges) : std::span<const Range>{};
     }

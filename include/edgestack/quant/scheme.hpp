@@ -20,14 +20,18 @@ namespace edgestack::quant {
 /// Weights symmetric int8, one scale per output channel (the default: what PyTorch's
 /// fbgemm/onednn and TFLite use for conv, and what costs nothing extra in the kernels).
 struct Int8PerChannel {
+    /// One scale per output channel.
     static constexpr bool per_channel = true;
+    /// Shown in summaries.
     static constexpr const char* name = "int8 per-channel";
 };
 
 /// Weights symmetric int8, one scale for the whole tensor (what XNNPACK's qs8 fully
 /// connected operator takes).
 struct Int8PerTensor {
+    /// One scale per tensor.
     static constexpr bool per_channel = false;
+    /// Shown in summaries.
     static constexpr const char* name = "int8 per-tensor";
 };
 
@@ -38,9 +42,10 @@ concept WeightScheme = requires {
 
 /// How the weights of one layer are laid out along the output channel.
 struct ChannelLayout {
-    std::size_t channels = 1;
-    bool interleaved = false; // depthwise [kh][kw][C]: channel = index % C; else [C][...]
+    std::size_t channels = 1; ///< output channels
+    bool interleaved = false; ///< depthwise [kh][kw][C]: channel = index % C; else [C][...]
 
+    /// Channel of weight `i` in a tensor of `n` weights.
     std::size_t channel_of(std::size_t i, std::size_t n) const noexcept {
         return interleaved ? i % channels : i / (n / channels);
     }
@@ -48,10 +53,11 @@ struct ChannelLayout {
 
 /// A real range [lo, hi] seen for one activation tensor.
 struct Range {
-    float lo = 0.0f;
-    float hi = 0.0f;
-    bool valid = false;
+    float lo = 0.0f;    ///< smallest value
+    float hi = 0.0f;    ///< largest value
+    bool valid = false; ///< false until something was observed
 
+    /// Asymmetric int8 parameters for this range (widened to include 0).
     AffineParams params() const noexcept { return choose_affine(lo, hi); }
 };
 
