@@ -12,19 +12,21 @@
 
 namespace edgestack::deploy {
 
+/// Precision and recall of one class, for the model card's table.
 struct ClassMetrics {
-    std::string label;
-    double precision = 0.0;
-    double recall = 0.0;
-    std::size_t support = 0;
+    std::string label;       ///< class name
+    double precision = 0.0;  ///< of the predictions of this class, the share that were right
+    double recall = 0.0;     ///< of the samples of this class, the share found
+    std::size_t support = 0; ///< samples of this class
 };
 
+/// What MODEL_CARD.md says about a version, beside the manifest's figures.
 struct ModelCard {
-    std::string intended_use;
-    std::string data;          // dataset, split, preprocessing
-    std::vector<ClassMetrics> per_class;
-    std::string quantization;  // "fp32", "int8 per-channel, PTQ on 1,000 samples", ...
-    std::vector<std::string> known_limits;
+    std::string intended_use;             ///< what the model is for
+    std::string data;                     ///< dataset, split, preprocessing
+    std::vector<ClassMetrics> per_class;  ///< one row per class
+    std::string quantization;             ///< "fp32", "int8 per-channel, PTQ on 1,000 samples", ...
+    std::vector<std::string> known_limits; ///< a bullet each in the card
 };
 
 /// Per-class precision and recall from a confusion matrix [truth][predicted].

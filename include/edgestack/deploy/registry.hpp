@@ -33,42 +33,44 @@ namespace fs = std::filesystem;
 /// What the caller knows about a model it registers. The registry adds the rest (version,
 /// time, digests, signature).
 struct ModelInfo {
-    std::string model_file = "model.bin"; // file name inside the version folder
-    std::string format = "application/octet-stream";
-    std::map<std::string, double> metrics;  // "accuracy", "loss", ...
-    std::string dataset_fingerprint;        // e.g. SHA-256 of the training data
+    std::string model_file = "model.bin";            ///< file name inside the version folder
+    std::string format = "application/octet-stream"; ///< MIME type recorded in the manifest
+    std::map<std::string, double> metrics;           ///< "accuracy", "loss", ...
+    std::string dataset_fingerprint;                 ///< e.g. SHA-256 of the training data
     /// Parent version; when unset, the version serving at registration time (if any).
     std::optional<std::uint64_t> parent;
-    ModelCard card;
+    ModelCard card; ///< rendered into MODEL_CARD.md
     /// Further files stored and digested with the model (a drift reference sample, labels).
     std::vector<std::pair<std::string, std::vector<std::byte>>> extra_files;
 };
 
 /// The parsed manifest.json of one version.
 struct Manifest {
+    /// The schema this code writes; readers refuse a newer one.
     static constexpr int schema_version = 1;
-    int schema = schema_version;
-    std::string name;
-    std::uint64_t version = 0;
-    std::string created; // ISO 8601, UTC
-    std::string model_file;
-    std::string format;
-    std::uint64_t model_size = 0;
-    std::string sha256; // of the model file
-    std::map<std::string, double> metrics;
-    std::string dataset_fingerprint;
-    std::uint64_t parent = 0; // 0: none
-    std::map<std::string, std::string> files; // every other stored file -> its SHA-256
+    int schema = schema_version;              ///< schema of this manifest
+    std::string name;                         ///< model name
+    std::uint64_t version = 0;                ///< version number, 1, 2, ...
+    std::string created;                      ///< ISO 8601, UTC
+    std::string model_file;                   ///< file name of the model inside the version folder
+    std::string format;                       ///< MIME type of the model file
+    std::uint64_t model_size = 0;             ///< bytes of the model file
+    std::string sha256;                       ///< of the model file
+    std::map<std::string, double> metrics;    ///< metrics given at registration ("accuracy", ...)
+    std::string dataset_fingerprint;          ///< traces the training data (e.g. its SHA-256)
+    std::uint64_t parent = 0;                 ///< 0: none
+    std::map<std::string, std::string> files; ///< every other stored file -> its SHA-256
 };
 
 /// A version read back and verified: digests match, and the signature when there is one.
 struct LoadedModel {
-    Manifest manifest;
-    std::vector<std::byte> bytes;
-    fs::path dir;
-    bool signature_verified = false;
+    Manifest manifest;               ///< the version's manifest
+    std::vector<std::byte> bytes;    ///< the model file's bytes
+    fs::path dir;                    ///< the version's folder
+    bool signature_verified = false; ///< whether a signature was present and matched
 };
 
+/// How a Registry signs and verifies.
 struct RegistryOptions {
     /// HMAC-SHA256 key file (raw bytes, at least 16). When set, new versions are signed and
     /// signed versions are verified on load.
@@ -80,8 +82,8 @@ struct RegistryOptions {
 /// The serving pointer of a model: the current version and the ones it replaced, newest
 /// last, so a rollback can walk back.
 struct ServingPointer {
-    std::uint64_t version = 0;
-    std::vector<std::uint64_t> history;
+    std::uint64_t version = 0;          ///< the version serving now
+    std::vector<std::uint64_t> history; ///< versions that served before it, newest last
 };
 
 namespace detail {
@@ -191,13 +193,19 @@ inline bool parse_version(const std::string& s, std::uint64_t& v) {
 
 } // namespace detail
 
+/// Versions of models in a folder, each with a manifest, a model card and digests (optionally
+/// signed), and a serving pointer per model that promote() and rollback() move. Writers
+/// take a lock file; every write is atomic (see docs/deploy.md).
 class Registry {
 public:
-    static constexpr const char* manifest_name = "manifest.json";
-    static constexpr const char* signature_name = "manifest.json.sig";
-    static constexpr const char* card_name = "MODEL_CARD.md";
-    static constexpr const char* pointer_name = "serving.json";
+    static constexpr const char* manifest_name = "manifest.json";      ///< in a version folder
+    static constexpr const char* signature_name = "manifest.json.sig"; ///< its HMAC, if signed
+    static constexpr const char* card_name = "MODEL_CARD.md";          ///< in a version folder
+    static constexpr const char* pointer_name = "serving.json";        ///< in a model folder
 
+    /// Opens (creating it if needed) the registry at `root`. Throws config_error for a key file
+    /// shorter than 16 bytes or require_signature without a key, file_error when `root` cannot
+    /// be created.
     explicit Registry(fs::path root, RegistryOptions options = {})
         : root_(std::move(root)), options_(std::move(options)) {
         if (options_.require_signature && options_.key_file.empty())
@@ -214,11 +222,13 @@ public:
         if (ec) throw file_error(root_.string() + ": cannot create registry root: " + ec.message());
     }
 
+    /// The registry's folder.
     const fs::path& root() const noexcept { return root_; }
+    /// Whether new versions get signed (a key file was given).
     bool signing() const noexcept { return !key_.empty(); }
 
     /// Store a new version and return its number (1, 2, ...). Nothing is visible under
-    /// <name>/<version>/ until every file is on disk: the folder is written under a hidden
+    /// `<name>/<version>/` until every file is on disk: the folder is written under a hidden
     /// name and renamed in one step.
     std::uint64_t add(const std::string& name, std::span<const std::byte> model,
                       const ModelInfo& info) {
@@ -302,6 +312,7 @@ public:
         return out;
     }
 
+    /// Whether version `version` of `name` exists (verified or not).
     bool has(const std::string& name, std::uint64_t version) const {
         detail::check_name("model name", name);
         return fs::is_directory(root_ / name / std::to_string(version));
@@ -319,6 +330,7 @@ public:
         return sp;
     }
 
+    /// The serving version, or nothing when no version was ever promoted.
     std::optional<std::uint64_t> serving(const std::string& name) const {
         if (auto p = pointer(name)) return p->version;
         return std::nullopt;

@@ -18,17 +18,25 @@
 
 namespace edgestack::deploy {
 
+/// A model as the server sees it: a name, a version, shapes, and a thread-safe infer() over
+/// whatever engine runs it (see make_served_model()). The server holds versions through this type.
 class ServedModel {
 public:
     virtual ~ServedModel() = default;
 
+    /// Model name in the registry.
     const std::string& name() const noexcept { return name_; }
+    /// Registry version served.
     std::uint64_t version() const noexcept { return version_; }
     /// Per-sample shapes (NHWC without N), as in the graph.
     const std::vector<std::size_t>& input_shape() const noexcept { return in_shape_; }
+    /// Per-sample output shape.
     const std::vector<std::size_t>& output_shape() const noexcept { return out_shape_; }
+    /// Values per input sample.
     std::size_t input_size() const noexcept { return volume(in_shape_); }
+    /// Values per output sample.
     std::size_t output_size() const noexcept { return volume(out_shape_); }
+    /// Largest batch one infer() call takes.
     std::size_t max_batch() const noexcept { return max_batch_; }
     /// What the engine is ("reference fp32", "xnnpack int8", ...), shown in metadata.
     const std::string& platform() const noexcept { return platform_; }
@@ -38,6 +46,7 @@ public:
     virtual bool infer(std::span<const float> in, std::span<float> out) const noexcept = 0;
 
 protected:
+    /// For engine wrappers; throws config_error when max_batch is 0.
     ServedModel(std::string name, std::uint64_t version, std::vector<std::size_t> in_shape,
                 std::vector<std::size_t> out_shape, std::size_t max_batch, std::string platform)
         : name_(std::move(name)), version_(version), in_shape_(std::move(in_shape)),

@@ -29,25 +29,27 @@ namespace edgestack::deploy {
 class Registry;
 struct LoadedModel;
 
+/// Certificate and key of an HTTPS server.
 struct TlsOptions {
-    std::filesystem::path certificate_chain; // PEM
-    std::filesystem::path private_key;       // PEM
+    std::filesystem::path certificate_chain; ///< PEM
+    std::filesystem::path private_key;       ///< PEM
 };
 
+/// What a Server listens on, how much it accepts, and how it reloads and drains.
 struct ServerOptions {
     /// Loopback by default: exposing a model to the network is a decision, not a default.
     std::string address = "127.0.0.1";
-    std::uint16_t port = 8000; // 0: an ephemeral port, see Server::port()
-    std::size_t threads = 2;   // worker threads; each runs requests to completion
-    std::size_t body_limit = std::size_t{4} << 20; // bytes; larger bodies get 413
-    std::size_t header_limit = 16 * 1024; // bytes of request line and headers; more get 431
+    std::uint16_t port = 8000; ///< 0: an ephemeral port, see Server::port()
+    std::size_t threads = 2;   ///< worker threads; each runs requests to completion
+    std::size_t body_limit = std::size_t{4} << 20; ///< bytes; larger bodies get 413
+    std::size_t header_limit = 16 * 1024; ///< bytes of request line and headers; more get 431
     /// Nesting of arrays and objects in a request body; deeper bodies get 400 before any
     /// JSON is built (a tensor needs its rank plus 3).
     std::size_t json_depth_limit = 32;
     /// Open connections; one more is answered 503 with Retry-After and closed. Memory held
     /// by bodies is bounded by max_connections x body_limit.
     std::size_t max_connections = 128;
-    std::size_t max_batch = 64;                    // samples per request
+    std::size_t max_batch = 64; ///< samples per request
     /// When not empty, every route but /v2/health/* and the /dashboard page itself needs
     /// "Authorization: Bearer <token>".
     std::string bearer_token;
@@ -61,8 +63,8 @@ struct ServerOptions {
     bool dashboard = true;
     /// How often a dashboard point is taken, and how many points (and events) are kept.
     std::chrono::milliseconds dashboard_interval{1000};
-    std::size_t dashboard_points = 600;
-    std::optional<TlsOptions> tls;
+    std::size_t dashboard_points = 600; ///< dashboard points and events kept
+    std::optional<TlsOptions> tls;      ///< set: serve HTTPS instead of HTTP
     /// How often watched registries are polled for a newly promoted version; zero: only
     /// when reload() is called.
     std::chrono::milliseconds reload_interval{1000};
@@ -79,12 +81,12 @@ using ModelFactory = std::function<std::shared_ptr<const ServedModel>(const Load
 /// What the observer sees of each successful inference, synchronously on the worker thread
 /// (keep it short: drift statistics, sampling into a telemetry store).
 struct InferenceRecord {
-    const ServedModel& model;
-    std::size_t batch;
-    std::span<const float> input;
-    std::span<const float> output;
-    double seconds; // engine time
-    const std::string& request_id;
+    const ServedModel& model;      ///< the model version that ran
+    std::size_t batch;             ///< samples in the request
+    std::span<const float> input;  ///< the request's input values, batch x input_size()
+    std::span<const float> output; ///< the outputs returned, batch x output_size()
+    double seconds;                ///< engine time
+    const std::string& request_id; ///< the request's "id", empty when it had none
 };
 
 /// What the dashboard draws beyond the server's own counters, and where it keeps history.
@@ -94,19 +96,24 @@ struct InferenceRecord {
 struct DashboardSources {
     /// Drift per input feature (PSI), e.g. from monitor::DriftMonitor::report().feature_psi.
     std::function<std::vector<double>()> feature_psi;
-    double psi_threshold = 0.25; // drawn on the chart; above it the page raises an alarm
+    double psi_threshold = 0.25; ///< drawn on the chart; above it the page raises an alarm
     /// Delayed-label accuracy (0..1) now, when known, e.g. DelayedAccuracy::accuracy() or
     /// TelemetryStore::labelled_accuracy(); `accuracy_source` names it on the page.
     std::function<std::optional<double>()> accuracy;
-    std::string accuracy_source;
+    std::string accuracy_source; ///< where `accuracy` comes from, shown beside it
     /// History that outlives the process, e.g. TelemetryStore::append_history / history.
     /// On set_dashboard_sources() the newest points are loaded back.
     std::function<void(const std::string& kind, const std::string& payload)> save;
+    /// Loads back the newest `limit` payloads of a kind saved by `save`.
     std::function<std::vector<std::string>(const std::string& kind, std::size_t limit)> load;
 };
 
+/// The KServe v2 inference server: serves registry models (or models added directly) over
+/// HTTP or HTTPS with Prometheus /metrics, hot reload on promotion and a dashboard. The
+/// Boost.Beast implementation is in deploy/server_impl.hpp: include it in exactly one .cpp.
 class Server {
 public:
+    /// Nothing listens until start(); throws config_error for options that cannot work.
     explicit Server(ServerOptions options = {});
     ~Server();
     Server(const Server&) = delete;
@@ -154,6 +161,7 @@ public:
     /// Works before start(); for tests and fuzzing.
     std::string handle(std::string_view request);
 
+    /// The implementation, defined in deploy/server_impl.hpp; not part of the API.
     struct Impl;
 
 private:
