@@ -17,11 +17,13 @@ enum class Precision { fp32, int8 };
 /// upper bound up to the int32 biases, a few hundred bytes on the networks here).
 template <class Model, Precision P = Precision::fp32>
 struct Footprint {
+    /// Bytes per value.
     static constexpr std::size_t elem = P == Precision::int8 ? 1 : sizeof(float);
-    static constexpr std::size_t params = Model::param_count;
-    static constexpr std::size_t macs = Model::macs;
+    static constexpr std::size_t params = Model::param_count; ///< parameters
+    static constexpr std::size_t macs = Model::macs;           ///< multiply-accumulates per sample
+    /// Activation arena at batch 1, from the static memory plan.
     static constexpr std::size_t arena_bytes = compile::static_arena_bytes<Model, elem>();
-    static constexpr std::size_t weight_bytes = params * elem;
+    static constexpr std::size_t weight_bytes = params * elem; ///< weights
 };
 
 template <class F>

@@ -14,14 +14,22 @@
 
 namespace edgestack::device {
 
+/// Estimates for one engine on one device: does it fit, how long one sample takes, and the
+/// energy it costs (a roofline of MACs against memory traffic; see docs/engine.md).
 struct Report {
-    std::string device;
-    std::size_t params = 0, macs = 0, arena_bytes = 0, flash_bytes = 0;
-    bool int8 = false;
-    bool fits_ram = false, fits_flash = false;
-    double latency_s = 0.0, energy_j = 0.0;
-    bool compute_bound = true;
+    std::string device;          ///< the profile's name
+    std::size_t params = 0;      ///< parameters of the model
+    std::size_t macs = 0;        ///< multiply-accumulates per sample
+    std::size_t arena_bytes = 0; ///< activation memory at batch 1
+    std::size_t flash_bytes = 0; ///< weights plus the engine's code
+    bool int8 = false;           ///< whether the engine is int8 (else fp32)
+    bool fits_ram = false;       ///< arena_bytes within the device's RAM
+    bool fits_flash = false;     ///< flash_bytes within its flash
+    double latency_s = 0.0;      ///< estimated seconds per sample
+    double energy_j = 0.0;       ///< estimated joules per sample
+    bool compute_bound = true;   ///< MACs, not memory traffic, set the latency
 
+    /// One line with every figure.
     std::string to_string() const {
         char b[512];
         std::snprintf(b, sizeof b,
