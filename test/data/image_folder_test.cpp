@@ -1,8 +1,10 @@
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <vector>
 
 #include "data/fixtures.hpp"
+#include "data/image_fixtures.hpp"
 #include "edgestack/concepts.hpp"
 #include "edgestack/data/image_folder.hpp"
 
@@ -106,5 +108,86 @@ BOOST_AUTO_TEST_CASE(header_sizes_are_checked_against_the_file_before_allocating
     fixtures::write_text(dir / "tight.pgm", "P2 2 2 9 1 2 3 4");
     BOOST_TEST(read_pnm(dir / "tight.pgm").pixels.size() == 4u);
 }
+
+#if defined(EDGESTACK_HAS_PNG) && defined(EDGESTACK_HAS_JPEG)
+
+// Cameras write JPEG (often named .JPG), labelling tools PNG: one folder may mix them with
+// Netpbm. The format comes from the bytes; the name only selects which files are images.
+BOOST_AUTO_TEST_CASE(png_jpeg_and_netpbm_in_one_folder) {
+    namespace fs = std::filesystem;
+    using image_fixtures::p8;
+    fixtures::TempDir dir("img");
+    fs::create_directories(dir / "cat");
+    fs::create_directories(dir / "dog");
+    fs::copy_file(image_fixtures::dir / "rgb8.png", dir / "cat/a.png");
+    fs::copy_file(image_fixtures::dir / "rgba.png", dir / "cat/b.PNG");
+    // The same 7x5 RGB pattern as P6.
+    std::string ppm = "P6 7 5 255\n";
+    for (int y = 0; y < 5; ++y)
+        for (int x = 0; x < 7; ++x)
+            for (int c = 0; c < 3; ++c) ppm += static_cast<char>(p8(x, y, c));
+    fixtures::write_text(dir / "dog/c.ppm", ppm);
+    fs::copy_file(image_fixtures::dir / "interlaced.png", dir / "dog/not_used.txt");
+    // A PNG named .jpg is read as the PNG it is.
+    fs::copy_file(image_fixtures::dir / "rgb8.png", dir / "dog/d.jpg");
+    const ImageFolderLoader l(dir.path);
+    BOOST_TEST(l.size() == 4u);
+    BOOST_TEST((l.layout() == SampleLayout{5, 7, 3}));
+    std::vector<float> x(l.sample_size());
+    for (std::size_t i = 0; i < l.size(); ++i) {
+        BOOST_TEST(l.read(i, x) == (i < 2 ? 0 : 1));
+        BOOST_TEST(x[3 * (2 * 7 + 4) + 1] == float(p8(4, 2, 1)) / 255.0f,
+                   boost::test_tools::tolerance(1e-6f));
+    }
+    BOOST_TEST(l.file(1).filename() == "b.PNG");
+
+    // JPEG: a folder of camera frames; the loader holds the decoded pixels.
+    fixtures::TempDir cams("img");
+    fs::create_directories(cams / "day");
+    fs::copy_file(image_fixtures::dir / "rgb.jpg", cams / "day/IMG_0001.JPG");
+    fs::copy_file(image_fixtures::dir / "progressive.jpg", cams / "day/IMG_0002.jpeg");
+    const ImageFolderLoader frames(cams.path);
+    BOOST_TEST((frames.layout() == SampleLayout{13, 17, 3}));
+    const Image ref = read_pnm(image_fixtures::dir / "rgb.ref.ppm");
+    std::vector<float> f(frames.sample_size());
+    BOOST_TEST(frames.read(0, f) == 0);
+    BOOST_REQUIRE(ref.pixels.size() == f.size());
+    for (std::size_t i = 0; i < f.size(); ++i)
+        BOOST_TEST(std::abs(f[i] * 255.0f - float(ref.pixels[i])) <= 1.01f);
+
+    // The loader passes its limits on to every image.
+    const auto msg = message_of<format_error>([&] { ImageFolderLoader s(cams.path, {}, {.max_side = 16}); });
+    BOOST_TEST(msg.find("IMG_0001.JPG: JPEG image of 17x13 pixels: each side may be at most 16") !=
+                   std::string::npos, msg);
+}
+
+BOOST_AUTO_TEST_CASE(not_an_image_and_not_a_file_are_named) {
+    namespace fs = std::filesystem;
+    fixtures::TempDir dir("img");
+    fixtures::write_text(dir / "a/notes.png", "<html>not an image</html>");
+    auto msg = message_of<format_error>([&] { ImageFolderLoader l(dir.path); });
+    BOOST_TEST(msg.find("notes.png: byte 0: not a PNG, JPEG, PGM or PPM image (it starts with "
+                        "3c 68 74 6d 6c 3e 6e 6f)") != std::string::npos, msg);
+    fixtures::write_text(dir / "a/notes.png", "");
+    msg = message_of<format_error>([&] { ImageFolderLoader l(dir.path); });
+    BOOST_TEST(msg.find("notes.png: byte 0: not a PNG, JPEG, PGM or PPM image (the file is empty)") !=
+                   std::string::npos, msg);
+    fs::remove(dir / "a/notes.png");
+    // A folder named like an image is not skipped: it is refused by name.
+    fs::create_directories(dir / "a/x.png");
+    msg = message_of<file_error>([&] { ImageFolderLoader l(dir.path); });
+    BOOST_TEST(msg.find("x.png: cannot read: it is a directory") != std::string::npos, msg);
+    msg = message_of<file_error>([&] { (void)read_image(dir / "a/x.png"); });
+    BOOST_TEST(msg.find("x.png: cannot read: it is a directory") != std::string::npos, msg);
+    // A truncated JPEG among good ones stops the loader with its name.
+    fs::remove(dir / "a/x.png");
+    auto jpg = image_fixtures::bytes_of("rgb.jpg");
+    jpg.resize(jpg.size() / 2);
+    fixtures::write_bytes(dir / "a/cut.jpg", std::vector<std::uint8_t>(jpg.begin(), jpg.end()));
+    msg = message_of<format_error>([&] { ImageFolderLoader l(dir.path); });
+    BOOST_TEST(msg.find("cut.jpg: JPEG image: Premature end of JPEG file") != std::string::npos, msg);
+}
+
+#endif
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,6 +1,6 @@
-// Image folders: root/<class name>/<image>.pgm|.ppm, the folder name being the label (as
-// camera rigs and labelling tools lay them out). Pixels are kept once as uint8 and scaled to
-// [0, 1] when read; every image must have the size and channel count of the first.
+// Image folders: root/<class name>/<image>.png|.jpg|.pgm|.ppm, the folder name being the label
+// (as camera rigs and labelling tools lay them out). Pixels are kept once as uint8 and scaled
+// to [0, 1] when read; every image must have the size and channel count of the first.
 #pragma once
 
 #include <algorithm>
@@ -16,15 +16,12 @@
 #include "edgestack/core/error.hpp"
 #include "edgestack/core/file_io.hpp"
 #include "edgestack/core/shape.hpp"
+#include "edgestack/data/image.hpp"
+#include "edgestack/data/jpeg.hpp"
 #include "edgestack/data/label_map.hpp"
+#include "edgestack/data/png.hpp"
 
 namespace edgestack::data {
-
-/// One decoded Netpbm image: H x W x C bytes (C = 1 for PGM, 3 for PPM).
-struct Image {
-    SampleLayout layout;
-    std::vector<std::uint8_t> pixels;
-};
 
 namespace detail {
 
@@ -125,16 +122,45 @@ private:
 /// Decode one PGM (P2/P5) or PPM (P3/P6) file; 16-bit images are scaled to 8 bits.
 inline Image read_pnm(const std::filesystem::path& path) { return detail::PnmParser(path).parse(); }
 
+/// Decodes an image held in memory, choosing the format by its first bytes, not by the file's
+/// name: PNG (decode_png), JPEG (decode_jpeg) or Netpbm (PGM/PPM). `name` stands for the file
+/// in messages.
+inline Image decode_image(std::span<const unsigned char> bytes, const std::filesystem::path& name,
+                          const ImageLimits& limits = {}) {
+    if (detail::has_png_signature(bytes)) return decode_png(bytes, name, limits);
+    if (detail::has_jpeg_signature(bytes)) return decode_jpeg(bytes, name, limits);
+    if (bytes.size() >= 2 && bytes[0] == 'P' && bytes[1] >= '1' && bytes[1] <= '7')
+        return detail::PnmParser(std::string(bytes.begin(), bytes.end()), name).parse();
+    std::string first;
+    static constexpr char hex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < std::min<std::size_t>(bytes.size(), 8); ++i) {
+        first += i ? " " : "";
+        first += hex[bytes[i] >> 4];
+        first += hex[bytes[i] & 15];
+    }
+    throw format_error(name.string() + ": byte 0: not a PNG, JPEG, PGM or PPM image (" +
+                       (bytes.empty() ? std::string("the file is empty")
+                                      : "it starts with " + first) +
+                       ")");
+}
+
+/// Reads one image file of any format decode_image knows.
+inline Image read_image(const std::filesystem::path& path, const ImageLimits& limits = {}) {
+    const auto bytes = read_regular_file(path);
+    return decode_image(bytes, path, limits);
+}
+
 /// A Loader over root/<class>/<image>. Classes are the sub-folder names in sorted order
 /// (or the order of `classes`, when given); files in each folder are read in sorted order.
 class ImageFolderLoader {
 public:
     ImageFolderLoader() = default;
-    explicit ImageFolderLoader(const std::filesystem::path& root, LabelMap classes = {}) {
+    explicit ImageFolderLoader(const std::filesystem::path& root, LabelMap classes = {},
+                               const ImageLimits& limits = {}) {
         // A folder that cannot be listed (permissions, a name too long) is a file_error like
         // every other failure of a loader.
         try {
-            load(root, std::move(classes));
+            load(root, std::move(classes), limits);
         } catch (const std::filesystem::filesystem_error& e) {
             throw file_error(root.string() + ": " + e.what());
         }
@@ -155,7 +181,14 @@ public:
     const std::filesystem::path& file(std::size_t i) const { return s_->files.at(i); }
 
 private:
-    void load(const std::filesystem::path& root, LabelMap classes) {
+    // Image files by name, in any case (cameras write .JPG); their bytes decide the format.
+    static bool is_image_name(const std::filesystem::path& p) {
+        std::string ext = p.extension().string();
+        for (auto& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".pgm" || ext == ".ppm" ||
+               ext == ".pnm";
+    }
+    void load(const std::filesystem::path& root, LabelMap classes, const ImageLimits& limits) {
         namespace fs = std::filesystem;
         if (!fs::is_directory(root)) throw file_error(root.string() + ": not a folder");
         auto s = std::make_shared<Storage>();
@@ -172,15 +205,13 @@ private:
             const fs::path dir = root / classes.name_of(static_cast<std::int32_t>(k));
             if (!fs::is_directory(dir)) throw file_error(dir.string() + ": class folder not found");
             std::vector<fs::path> files;
-            for (const auto& e : fs::directory_iterator(dir)) {
-                const auto ext = e.path().extension();
-                // Not only regular files: a FIFO or folder named like an image is refused
-                // by read_pnm with a message naming it, not skipped without a word.
-                if (ext == ".pgm" || ext == ".ppm" || ext == ".pnm") files.push_back(e.path());
-            }
+            // Not only regular files: a FIFO or folder named like an image is refused by
+            // read_image with a message naming it, not skipped without a word.
+            for (const auto& e : fs::directory_iterator(dir))
+                if (is_image_name(e.path())) files.push_back(e.path());
             std::sort(files.begin(), files.end());
             for (const auto& f : files) {
-                Image img = read_pnm(f);
+                Image img = read_image(f, limits);
                 if (first) {
                     s->layout = img.layout;
                     first = false;
