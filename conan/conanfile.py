@@ -33,6 +33,8 @@ class EdgestackConan(ConanFile):
         self.requires("onetbb/2021.10.0")
         self.requires("xnnpack/cci.20220801")
         self.requires("zlib/1.3.1")
+        self.requires("libpng/1.6.43")
+        self.requires("libjpeg-turbo/3.0.2")
         self.requires("openssl/3.2.2")
         self.requires("onnx/1.14.1")
         self.requires("sqlite3/3.45.0")
@@ -72,6 +74,8 @@ class EdgestackConan(ConanFile):
         core.defines = ["XTENSOR_USE_XSIMD"]
         component("tbb", "edgestack::tbb", ["core", "onetbb::onetbb"], "EDGESTACK_HAS_TBB=1")
         component("gzip", "edgestack::gzip", ["core", "zlib::zlib"], "EDGESTACK_HAS_GZIP=1")
+        component("png", "edgestack::png", ["core", "libpng::libpng"], "EDGESTACK_HAS_PNG=1")
+        component("jpeg", "edgestack::jpeg", ["core", "libjpeg-turbo::jpeg"], "EDGESTACK_HAS_JPEG=1")
         component("xnnpack", "edgestack::xnnpack", ["core", "xnnpack::xnnpack"],
                   "EDGESTACK_HAS_XNNPACK=1")
         component("crypto", "edgestack::crypto", ["core", "openssl::crypto"],
