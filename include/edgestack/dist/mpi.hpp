@@ -27,6 +27,8 @@ namespace edgestack::dist {
 /// and finalises it at the end, unless someone else had initialised it already.
 class MpiSession {
 public:
+    /// Initialises MPI with the program's arguments (MPI_THREAD_FUNNELED); throws config_error
+    /// when MPI cannot start.
     MpiSession(int& argc, char**& argv) { start(&argc, &argv); }
     MpiSession() { start(nullptr, nullptr); }
     MpiSession(const MpiSession&) = delete;
@@ -57,6 +59,7 @@ private:
 /// data-parallel job needs (no rank can go on alone).
 class Mpi {
 public:
+    /// Throws config_error when no MpiSession (or other code) has initialised MPI.
     explicit Mpi(MPI_Comm comm = MPI_COMM_WORLD) : comm_(comm) {
         int initialized = 0;
         MPI_Initialized(&initialized);
@@ -68,22 +71,30 @@ public:
     }
     Mpi(const Mpi&) = delete;
     Mpi& operator=(const Mpi&) = delete;
+    /// Takes over `o`'s pending requests.
     Mpi(Mpi&& o) noexcept : comm_(o.comm_), rank_(o.rank_), size_(o.size_) {
         pending_.swap(o.pending_);
     }
     ~Mpi() { wait_all(); }
 
+    /// This process's rank in the communicator.
     int rank() const noexcept { return rank_; }
+    /// Ranks in the communicator.
     int size() const noexcept { return size_; }
+    /// The MPI communicator, for calls of one's own.
     MPI_Comm comm() const noexcept { return comm_; }
 
+    /// Copies root's bytes into `b` on every other rank.
     void broadcast(std::span<std::byte> b, int root) {
         for_chunks(b.size(), [&](std::size_t at, int n) {
             MPI_Bcast(b.data() + at, n, MPI_BYTE, root, comm_);
         });
     }
+    /// Sums `x` in place across ranks.
     void allreduce_sum(std::span<float> x) { reduce(x.data(), x.size(), MPI_FLOAT, MPI_SUM); }
+    /// Sums `x` in place across ranks.
     void allreduce_sum(std::span<double> x) { reduce(x.data(), x.size(), MPI_DOUBLE, MPI_SUM); }
+    /// Takes the element-wise maximum of `x` in place across ranks.
     void allreduce_max(std::span<std::uint64_t> x) {
         reduce(x.data(), x.size(), MPI_UINT64_T, MPI_MAX);
     }
@@ -105,12 +116,14 @@ public:
                     MPI_STATUSES_IGNORE);
         if (done) pending_.clear();
     }
+    /// Waits for every request start_allreduce_sum() started.
     void wait_all() noexcept {
         if (pending_.empty()) return;
         MPI_Waitall(static_cast<int>(pending_.size()), pending_.data(), MPI_STATUSES_IGNORE);
         pending_.clear();
     }
 
+    /// Prints `message` with this rank and stops every rank of the job (MPI_Abort).
     [[noreturn]] void abort(int code, const char* message) noexcept {
         std::fprintf(stderr, "edgestack::dist: rank %d of %d: %s\n", rank_, size_, message);
         std::fflush(stderr);

@@ -17,10 +17,11 @@
 
 namespace edgestack::dist {
 
+/// How a ShardedBatcher cuts an epoch into global batches.
 struct ShardOptions {
-    std::size_t batch_size = 64; // per rank; the global batch is batch_size * ranks
-    bool shuffle = true;
-    bool drop_last = false;      // drop a last global batch smaller than the others
+    std::size_t batch_size = 64; ///< per rank; the global batch is batch_size * ranks
+    bool shuffle = true;         ///< reshuffle the order at each epoch, from (seed, epoch)
+    bool drop_last = false;      ///< drop a last global batch smaller than the others
 };
 
 /// The order and the per-sample augmentation streams are those of data::Batcher with the
@@ -31,6 +32,9 @@ struct ShardOptions {
 template <Loader L, Augmentation A>
 class ShardedBatcher {
 public:
+    /// This rank's share (`rank` of `ranks`) of `loader`'s batches. Throws config_error for
+    /// batch_size 0 or a rank outside [0, ranks), shape_error when `layout` does not hold one
+    /// sample.
     ShardedBatcher(const L& loader, const A& augment, SampleLayout layout, ShardOptions options,
                    Rng rng, int rank, int ranks)
         : loader_(&loader), augment_(&augment), layout_(layout), opt_(options), rng_(rng),
@@ -48,6 +52,7 @@ public:
         start_epoch(0);
     }
 
+    /// Samples per step over all ranks: batch_size x ranks.
     std::size_t global_batch_size() const noexcept { return opt_.batch_size * ranks_; }
 
     /// Steps per epoch: the same on every rank.
@@ -70,6 +75,7 @@ public:
 
     /// Skip to global batch `step` of the current epoch (resuming mid-epoch).
     void seek(std::size_t step) noexcept { step_ = std::min(step, batches_per_epoch()); }
+    /// The global batch next() reads next.
     std::size_t step() const noexcept { return step_; }
 
     /// Size of global batch `step` (all ranks together), 0 past the end.
