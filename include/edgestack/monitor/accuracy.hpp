@@ -15,6 +15,8 @@
 
 namespace edgestack::monitor {
 
+/// Accuracy of a served model from labels that arrive later (a user's correction, a sensor's
+/// ground truth): predictions wait under a request id until their label comes. Thread-safe.
 class DelayedAccuracy {
 public:
     /// Accuracy over the last `window` labelled predictions; at most `max_pending`
@@ -25,6 +27,7 @@ public:
             throw config_error("DelayedAccuracy: window and max_pending must be >= 1");
     }
 
+    /// Records the prediction `cls` made for request `id` (a repeated id replaces it).
     void predicted(const std::string& id, std::int32_t cls) {
         std::lock_guard lock(m_);
         if (pending_.emplace(id, cls).second) order_.push_back(id);
@@ -63,26 +66,32 @@ public:
         if (hits_.empty()) return std::nullopt;
         return static_cast<double>(correct_) / static_cast<double>(hits_.size());
     }
+    /// Labelled predictions in the window now.
     std::size_t window_size() const {
         std::lock_guard lock(m_);
         return hits_.size();
     }
+    /// Predictions waiting for a label.
     std::size_t pending() const {
         std::lock_guard lock(m_);
         return pending_.size();
     }
+    /// Labels matched to a prediction since construction.
     std::uint64_t labelled_total() const {
         std::lock_guard lock(m_);
         return total_labelled_;
     }
+    /// Predictions forgotten unlabelled because max_pending was reached.
     std::uint64_t expired() const {
         std::lock_guard lock(m_);
         return expired_;
     }
+    /// Labels that matched no waiting prediction.
     std::uint64_t unmatched() const {
         std::lock_guard lock(m_);
         return unmatched_;
     }
+    /// Empties the accuracy window (e.g. after a new version is promoted); counts stay.
     void reset_window() {
         std::lock_guard lock(m_);
         hits_.clear();

@@ -27,23 +27,28 @@ namespace edgestack::monitor {
 
 /// One sample of the dashboard, covering the interval that ends at `time_ms`.
 struct DashboardPoint {
-    std::int64_t time_ms = 0;                  // Unix time
-    double p50 = 0, p90 = 0, p99 = 0;          // engine seconds, over this interval only
-    double requests_per_second = 0;            // successful inferences
-    std::map<unsigned, std::uint64_t> errors;  // HTTP status >= 400 -> answers in this interval
-    std::vector<double> feature_psi;           // drift per input feature (empty: no monitor)
-    std::optional<double> accuracy;            // delayed-label accuracy, when known
+    std::int64_t time_ms = 0;                  ///< Unix time
+    double p50 = 0;                            ///< median engine seconds, this interval only
+    double p90 = 0;                            ///< 90th percentile
+    double p99 = 0;                            ///< 99th percentile
+    double requests_per_second = 0;            ///< successful inferences
+    std::map<unsigned, std::uint64_t> errors;  ///< HTTP status >= 400 -> answers in this interval
+    std::vector<double> feature_psi;           ///< drift per input feature (empty: no monitor)
+    std::optional<double> accuracy;            ///< delayed-label accuracy, when known
 };
 
 /// The serving version of a model changed: through the admin routes ("promote",
 /// "rollback") or because the registry's pointer moved ("reload").
 struct DashboardEvent {
-    std::int64_t time_ms = 0;
-    std::string model;
-    std::string action;
-    std::uint64_t from = 0, to = 0; // 0: none
+    std::int64_t time_ms = 0; ///< Unix time
+    std::string model;        ///< the model's name
+    std::string action;       ///< "promote", "rollback" or "reload"
+    std::uint64_t from = 0;   ///< the version before; 0: none
+    std::uint64_t to = 0;     ///< the version after
 };
 
+/// The point as the page reads it: "t", "p50", "p90", "p99", "rps", "errors", "psi", and
+/// "accuracy" (null when unknown).
 inline nlohmann::json to_json(const DashboardPoint& p) {
     nlohmann::json errors = nlohmann::json::object();
     for (const auto& [code, n] : p.errors) errors[std::to_string(code)] = n;
@@ -54,6 +59,7 @@ inline nlohmann::json to_json(const DashboardPoint& p) {
     return j;
 }
 
+/// The event as the page reads it.
 inline nlohmann::json to_json(const DashboardEvent& e) {
     return {{"t", e.time_ms}, {"model", e.model}, {"action", e.action}, {"from", e.from},
             {"to", e.to}};
@@ -109,6 +115,7 @@ inline std::optional<DashboardEvent> event_from(const std::string& text) {
 /// requests in between (the histogram itself only knows "since start").
 using LatencyCounts = std::array<std::uint64_t, LatencyHistogram::buckets>;
 
+/// The bucket counts of `h` now.
 inline LatencyCounts counts_of(const LatencyHistogram& h) {
     LatencyCounts c{};
     for (std::size_t i = 0; i < c.size(); ++i) c[i] = h.bucket_count(i);
@@ -143,7 +150,9 @@ inline double window_quantile(const LatencyCounts& now, const LatencyCounts& bef
 /// TelemetryStore::history). Either may be empty; failures of either are the caller's to
 /// count, never a reason to lose the in-memory points.
 struct DashboardHistory {
+    /// Stores one payload of a kind ("dashboard", "event").
     std::function<void(const std::string& kind, const std::string& payload)> save;
+    /// The newest `limit` payloads of a kind, oldest first.
     std::function<std::vector<std::string>(const std::string& kind, std::size_t limit)> load;
 };
 
@@ -151,6 +160,7 @@ struct DashboardHistory {
 /// dropped first. Thread-safe.
 class DashboardSeries {
 public:
+    /// Throws config_error for a zero capacity.
     explicit DashboardSeries(std::size_t capacity = 600) : capacity_(capacity) {
         if (capacity_ == 0) throw config_error("DashboardSeries: capacity must be >= 1");
     }
@@ -173,19 +183,23 @@ public:
         return n;
     }
 
+    /// Appends a point, dropping the oldest beyond capacity.
     void add(DashboardPoint p) {
         std::lock_guard lock(m_);
         push(points_, std::move(p));
     }
+    /// Appends an event, dropping the oldest beyond capacity.
     void add(DashboardEvent e) {
         std::lock_guard lock(m_);
         push(events_, std::move(e));
     }
 
+    /// A copy of the points, oldest first.
     std::vector<DashboardPoint> points() const {
         std::lock_guard lock(m_);
         return {points_.begin(), points_.end()};
     }
+    /// A copy of the events, oldest first.
     std::vector<DashboardEvent> events() const {
         std::lock_guard lock(m_);
         return {events_.begin(), events_.end()};

@@ -36,9 +36,10 @@ inline double psi(std::span<const double> expected, std::span<const double> actu
     return s;
 }
 
+/// Result of a two-sample Kolmogorov-Smirnov test.
 struct KsResult {
-    double statistic = 0.0; // sup |F_ref - F_live|
-    double p_value = 1.0;   // asymptotic (Kolmogorov distribution)
+    double statistic = 0.0; ///< sup |F_ref - F_live|
+    double p_value = 1.0;   ///< asymptotic (Kolmogorov distribution)
 };
 
 /// Two-sample Kolmogorov-Smirnov test; both inputs must be sorted ascending.
@@ -69,26 +70,28 @@ inline KsResult ks_two_sample(std::span<const float> a, std::span<const float> b
     return r;
 }
 
+/// When DriftMonitor::report() calls something drifted.
 struct DriftThresholds {
-    double feature_psi = 0.25;      // a feature has drifted above this PSI
-    double feature_fraction = 0.10; // input drift: more than this fraction of features drifted
-    double output_psi = 0.25;       // output drift: PSI of the predicted-class distribution
-    double ks_p_value = 0.01;       // a scalar has drifted below this p-value
-    std::size_t min_window = 100;   // no verdict on fewer live samples
+    double feature_psi = 0.25;      ///< a feature has drifted above this PSI
+    double feature_fraction = 0.10; ///< input drift: more than this fraction of features drifted
+    double output_psi = 0.25;       ///< output drift: PSI of the predicted-class distribution
+    double ks_p_value = 0.01;       ///< a scalar has drifted below this p-value
+    std::size_t min_window = 100;   ///< no verdict on fewer live samples
 };
 
 /// What training saw: per-feature quantile bins and their proportions, the class mix of
 /// the predictions, and sorted scalar summaries. Saved beside the model (JSON).
 struct ReferenceSample {
-    static constexpr int format_version = 1;
-    std::size_t features = 0;
-    std::size_t classes = 0;
-    std::vector<std::vector<float>> edges;     // per feature, ascending; bin = first edge >= x
-    std::vector<std::vector<double>> expected; // per feature, proportions per bin
-    std::vector<double> class_mix;             // proportions of predicted classes
-    std::vector<float> input_mean;             // sorted, one per reference sample
-    std::vector<float> confidence;             // sorted top-1 softmax probability
+    static constexpr int format_version = 1; ///< of the JSON written; readers refuse newer ones
+    std::size_t features = 0;                ///< input values per sample
+    std::size_t classes = 0;                 ///< output values (logits) per sample
+    std::vector<std::vector<float>> edges;     ///< per feature, ascending; bin = first edge >= x
+    std::vector<std::vector<double>> expected; ///< per feature, proportions per bin
+    std::vector<double> class_mix;             ///< proportions of predicted classes
+    std::vector<float> input_mean;             ///< sorted, one per reference sample
+    std::vector<float> confidence;             ///< sorted top-1 softmax probability
 
+    /// Bin of `x` among `edges`: the first edge >= x (edges.size() past the last).
     static std::size_t bin_of(const std::vector<float>& edges, float x) noexcept {
         return static_cast<std::size_t>(std::lower_bound(edges.begin(), edges.end(), x) -
                                         edges.begin());
@@ -133,11 +136,13 @@ struct ReferenceSample {
         return r;
     }
 
+    /// What one sample contributes to the scalar statistics and the class mix.
     struct Summary {
-        float mean;
-        float confidence;
-        std::size_t predicted;
+        float mean;            ///< mean of its input values
+        float confidence;      ///< top-1 softmax probability of its logits
+        std::size_t predicted; ///< index of its largest logit
     };
+    /// The Summary of input `x` and its `logits`.
     static Summary summarize(std::span<const float> x, std::span<const float> logits) noexcept {
         double s = 0.0;
         for (float v : x) s += v;
@@ -150,6 +155,7 @@ struct ReferenceSample {
                 static_cast<float>(1.0 / z), best};
     }
 
+    /// The JSON stored beside a model (reference.json), read back by from_json().
     std::string to_json() const {
         nlohmann::json j{{"format", "edgestack-drift-reference"}, {"version", format_version},
                          {"features", features}, {"classes", classes}, {"edges", edges},
@@ -236,22 +242,26 @@ struct ReferenceSample {
     }
 };
 
+/// One scalar statistic compared with its reference distribution.
 struct ScalarDrift {
-    std::string name;
-    KsResult ks;
-    bool drifted = false;
+    std::string name;     ///< "input_mean" or "confidence"
+    KsResult ks;          ///< the test against the reference sample
+    bool drifted = false; ///< p-value below the threshold, with enough data
 };
 
+/// What DriftMonitor::report() found; the verdicts stay false without enough data.
 struct DriftReport {
-    std::size_t window = 0;          // live samples compared
-    std::vector<double> feature_psi; // per feature
-    double max_feature_psi = 0.0, mean_feature_psi = 0.0;
-    std::size_t drifted_features = 0;
-    double output_psi = 0.0;
-    std::vector<ScalarDrift> scalars;
-    bool input_drift = false;
-    bool output_drift = false;
-    bool enough_data = false;
+    std::size_t window = 0;           ///< live samples compared
+    std::vector<double> feature_psi;  ///< per feature
+    double max_feature_psi = 0.0;     ///< largest of feature_psi
+    double mean_feature_psi = 0.0;    ///< mean of feature_psi
+    std::size_t drifted_features = 0; ///< features above DriftThresholds::feature_psi
+    double output_psi = 0.0;          ///< PSI of the predicted-class mix
+    std::vector<ScalarDrift> scalars; ///< input mean and confidence, by KS test
+    bool input_drift = false;         ///< too many features drifted
+    bool output_drift = false;        ///< output_psi above its threshold
+    bool enough_data = false;         ///< at least DriftThresholds::min_window samples seen
+    /// Any verdict raised: input, output or a scalar.
     bool any() const noexcept {
         bool s = false;
         for (const auto& x : scalars) s = s || x.drifted;
@@ -263,6 +273,8 @@ struct DriftReport {
 /// `window` scalar summaries, and compares on demand. observe() is thread-safe.
 class DriftMonitor {
 public:
+    /// Compares live samples with `reference`; the scalars over the last `window` samples.
+    /// Throws config_error for a zero window.
     DriftMonitor(ReferenceSample reference, DriftThresholds thresholds = {},
                  std::size_t window = 2000)
         : ref_(std::move(reference)), th_(thresholds), window_(window) {
@@ -270,8 +282,8 @@ public:
         reset();
     }
 
-    const ReferenceSample& reference() const noexcept { return ref_; }
-    const DriftThresholds& thresholds() const noexcept { return th_; }
+    const ReferenceSample& reference() const noexcept { return ref_; }  ///< as given
+    const DriftThresholds& thresholds() const noexcept { return th_; } ///< as given
 
     /// `batch` inputs and their outputs (logits), back to back.
     void observe(std::span<const float> inputs, std::span<const float> outputs, std::size_t batch) {
@@ -296,6 +308,7 @@ public:
         }
     }
 
+    /// Compares everything observed since the last reset() with the reference.
     DriftReport report() const {
         std::lock_guard lock(m_);
         DriftReport r;

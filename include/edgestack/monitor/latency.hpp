@@ -18,15 +18,16 @@ namespace edgestack::monitor {
 /// 67 s, so a quantile is known to within ~19% of its value. record() is wait-free.
 class LatencyHistogram {
 public:
-    static constexpr std::size_t per_doubling = 4;
-    static constexpr std::size_t buckets = 26 * per_doubling + 1; // last one: overflow
-    static constexpr double min_seconds = 1e-6;
+    static constexpr std::size_t per_doubling = 4;                ///< buckets per doubling
+    static constexpr std::size_t buckets = 26 * per_doubling + 1; ///< last one: overflow
+    static constexpr double min_seconds = 1e-6;                   ///< upper bound of bucket 0
 
     /// Upper bound (seconds) of bucket i; the last bucket has none (+Inf).
     static double upper_bound(std::size_t i) noexcept {
         return min_seconds * std::exp2(static_cast<double>(i) / per_doubling);
     }
 
+    /// Counts one duration, in seconds.
     void record(double seconds) noexcept {
         std::size_t i = 0;
         if (seconds > min_seconds) {
@@ -39,15 +40,19 @@ public:
         sum_ns_.fetch_add(static_cast<std::uint64_t>(seconds * 1e9), std::memory_order_relaxed);
     }
 
+    /// Counts one duration.
     template <class Rep, class Period>
     void record(std::chrono::duration<Rep, Period> d) noexcept {
         record(std::chrono::duration<double>(d).count());
     }
 
+    /// Durations recorded.
     std::uint64_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
+    /// Their sum (each truncated to whole nanoseconds).
     double sum_seconds() const noexcept {
         return static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) * 1e-9;
     }
+    /// Durations in bucket `i` (no bounds check: i < buckets).
     std::uint64_t bucket_count(std::size_t i) const noexcept {
         return counts_[i].load(std::memory_order_relaxed);
     }
@@ -74,6 +79,7 @@ public:
         return upper_bound(buckets - 2);
     }
 
+    /// Forgets everything (not atomic with respect to concurrent record() calls).
     void reset() noexcept {
         for (auto& c : counts_) c.store(0, std::memory_order_relaxed);
         count_.store(0, std::memory_order_relaxed);
@@ -90,14 +96,17 @@ private:
 template <std::size_t Slots = 10>
 class RateMeter {
 public:
-    using clock = std::chrono::steady_clock;
+    using clock = std::chrono::steady_clock; ///< the time base
 
+    /// Counts `n` events at `now`.
     void add(std::uint64_t n = 1, clock::time_point now = clock::now()) {
         std::lock_guard lock(m_);
         advance(now);
         slots_[head_] += n;
     }
 
+    /// Events per second over the last Slots seconds (over the time since construction while
+    /// that is shorter, at least one second).
     double per_second(clock::time_point now = clock::now()) {
         std::lock_guard lock(m_);
         advance(now);
@@ -132,17 +141,25 @@ private:
 
 /// What one served model has done: inference latency, samples, and failures by cause.
 struct ModelStats {
-    LatencyHistogram latency;            // engine time per request
-    RateMeter<10> throughput;            // requests per second
-    std::atomic<std::uint64_t> requests{0};
-    std::atomic<std::uint64_t> samples{0};
-    std::atomic<std::uint64_t> client_errors{0}; // 4xx: the request was wrong
-    std::atomic<std::uint64_t> server_errors{0}; // 5xx: the engine or the server failed
+    LatencyHistogram latency;            ///< engine time per request
+    RateMeter<10> throughput;            ///< requests per second
+    std::atomic<std::uint64_t> requests{0};      ///< successful inference requests
+    std::atomic<std::uint64_t> samples{0};       ///< samples in them
+    std::atomic<std::uint64_t> client_errors{0}; ///< 4xx: the request was wrong
+    std::atomic<std::uint64_t> server_errors{0}; ///< 5xx: the engine or the server failed
 
+    /// The counters and latency quantiles (seconds) at one moment.
     struct Snapshot {
-        std::uint64_t requests, samples, client_errors, server_errors;
-        double p50, p95, p99, requests_per_second;
+        std::uint64_t requests;     ///< successful inference requests
+        std::uint64_t samples;      ///< samples in them
+        std::uint64_t client_errors; ///< 4xx answers
+        std::uint64_t server_errors; ///< 5xx answers
+        double p50;                 ///< median latency since start
+        double p95;                 ///< 95th percentile
+        double p99;                 ///< 99th percentile
+        double requests_per_second; ///< over the last 10 s
     };
+    /// Reads everything now.
     Snapshot snapshot() {
         return {requests.load(), samples.load(), client_errors.load(), server_errors.load(),
                 latency.quantile(0.50), latency.quantile(0.95), latency.quantile(0.99),

@@ -15,8 +15,10 @@
 
 namespace edgestack::monitor {
 
+/// One label of a sample: name and value (the value is escaped when written).
 using Label = std::pair<std::string_view, std::string_view>;
 
+/// Builds a page in the Prometheus text format 0.0.4, family by family.
 class PrometheusWriter {
 public:
     /// HELP and TYPE lines; call once per metric family before its samples.
@@ -32,6 +34,7 @@ public:
         out_ += '\n';
     }
 
+    /// One sample line: `name{labels} value`.
     void sample(std::string_view name, std::initializer_list<Label> labels, double value) {
         out_ += name;
         write_labels(labels, {});
@@ -65,9 +68,12 @@ public:
         sample(std::string(name) + "_count", labels, static_cast<double>(cumulative));
     }
 
+    /// The page so far.
     const std::string& text() const noexcept { return out_; }
+    /// The page, moved out.
     std::string take() { return std::move(out_); }
 
+    /// A value as Prometheus writes it: NaN, +Inf, -Inf, or 17 significant digits.
     static std::string number(double v) {
         if (std::isnan(v)) return "NaN";
         if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";

@@ -20,10 +20,11 @@
 
 namespace edgestack::monitor {
 
+/// When should_retrain() says yes, and when a candidate gets promoted.
 struct RetrainPolicy {
-    bool on_input_drift = true;
-    bool on_output_drift = true;
-    bool on_scalar_drift = false;
+    bool on_input_drift = true;   ///< retrain on input drift (DriftReport::input_drift)
+    bool on_output_drift = true;  ///< on output drift
+    bool on_scalar_drift = false; ///< on a drifted scalar (input mean, confidence)
     /// Retrain when delayed-label accuracy falls below this (0 disables).
     double min_accuracy = 0.0;
     /// Labels needed before accuracy counts, and labelled samples needed to retrain at all.
@@ -35,9 +36,10 @@ struct RetrainPolicy {
     std::size_t calibration_batches = 32;
 };
 
+/// What should_retrain() decided.
 struct TriggerDecision {
-    bool retrain = false;
-    std::string reason; // why (or why not), for logs and telemetry
+    bool retrain = false; ///< train a candidate now
+    std::string reason; ///< why (or why not), for logs and telemetry
 };
 
 /// Decide from the latest drift report, delayed-label accuracy and labelled-sample count.
@@ -101,13 +103,14 @@ double engine_accuracy(const E& engine, const L& data, std::size_t batch = 128) 
     return static_cast<double>(correct) / static_cast<double>(data.size());
 }
 
+/// What a retraining round did.
 struct RetrainOutcome {
-    std::uint64_t candidate_version = 0;
-    std::uint64_t serving_version = 0; // before the decision; 0 when none was serving
-    double candidate_accuracy = 0.0;
-    double serving_accuracy = 0.0;
-    bool promoted = false;
-    std::string reason;
+    std::uint64_t candidate_version = 0; ///< registry version of the new model
+    std::uint64_t serving_version = 0;   ///< before the decision; 0 when none was serving
+    double candidate_accuracy = 0.0;     ///< on the holdout
+    double serving_accuracy = 0.0;       ///< of the serving version, same holdout
+    bool promoted = false;               ///< whether the candidate now serves
+    std::string reason;                  ///< why it was promoted or not
 };
 
 /// Train `candidate` (a Pipeline, already holding the starting weights) on `new_data`,

@@ -22,9 +22,10 @@
 
 namespace edgestack::monitor {
 
+/// Bounds and durability of a TelemetryStore.
 struct TelemetryOptions {
-    std::size_t max_records = 100000; // outbound queue; the oldest are dropped (and counted)
-    std::size_t max_samples = 20000;  // sampled inputs kept for retraining
+    std::size_t max_records = 100000; ///< outbound queue; the oldest are dropped (and counted)
+    std::size_t max_samples = 20000;  ///< sampled inputs kept for retraining
     /// FULL syncs the WAL on every commit: survives power loss, not only a killed process.
     bool synchronous_full = true;
     // Last: the members above are set by position ({records, samples, full}) in callers.
@@ -33,19 +34,21 @@ struct TelemetryOptions {
     std::size_t max_history = 20000;
 };
 
+/// One outbound record, as a sink receives it.
 struct TelemetryRecord {
-    std::int64_t seq = 0;     // strictly increasing, never reused: the sink's dedup key
-    std::int64_t time_ms = 0; // Unix time
-    std::string kind;         // "metrics", "drift", "label", ...
-    std::string payload;      // usually JSON
+    std::int64_t seq = 0;     ///< strictly increasing, never reused: the sink's dedup key
+    std::int64_t time_ms = 0; ///< Unix time
+    std::string kind;         ///< "metrics", "drift", "label", ...
+    std::string payload;      ///< usually JSON
 };
 
+/// A sampled input kept for retraining, with its label once one arrives.
 struct StoredSample {
-    std::string id;
-    std::int64_t time_ms = 0;
-    std::vector<float> features;
-    std::int32_t prediction = -1;
-    std::optional<std::int32_t> label;
+    std::string id;                    ///< the request id the label refers to
+    std::int64_t time_ms = 0;          ///< Unix time
+    std::vector<float> features;       ///< the input as served
+    std::int32_t prediction = -1;      ///< what the model answered
+    std::optional<std::int32_t> label; ///< the true class, when known
 };
 
 /// Where flushed records go (an HTTP collector, a file on removable storage, ...).
@@ -55,8 +58,11 @@ concept TelemetrySink = requires(S& s, std::span<const TelemetryRecord> batch) {
     { s.send(batch) } -> std::convertible_to<bool>;
 };
 
+/// The store itself: one SQLite file, safe to use from several threads.
 class TelemetryStore {
 public:
+    /// Opens or creates the store at `path`. Throws config_error for a zero bound, file_error
+    /// when the file cannot be opened.
     explicit TelemetryStore(const std::filesystem::path& path, TelemetryOptions options = {})
         : path_(path.string()), opt_(options) {
         if (opt_.max_records == 0 || opt_.max_samples == 0 || opt_.max_history == 0)
@@ -230,6 +236,7 @@ public:
         return peek_locked(limit);
     }
 
+    /// Records not yet flushed to a sink.
     std::size_t pending() const {
         std::lock_guard lock(m_);
         Stmt q(*this, "SELECT COUNT(*) FROM outbox");
@@ -270,6 +277,7 @@ public:
         }
     }
 
+    /// The SQLite file.
     const std::string& path() const noexcept { return path_; }
 
 private:
