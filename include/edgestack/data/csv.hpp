@@ -23,11 +23,12 @@
 
 namespace edgestack::data {
 
+/// How read_csv reads a column (CsvOptions::types).
 enum class ColumnType {
-    automatic, // number if the column's first present value is one, else category
-    number,
-    category,  // text values, coded 0, 1, ... in order of first appearance
-    ignore,    // not read into the table (timestamps, ids)
+    automatic, ///< number if the column's first present value is one, else category
+    number,    ///< a number; text in it is an error naming the line
+    category,  ///< text values, coded 0, 1, ... in order of first appearance
+    ignore,    ///< not read into the table (timestamps, ids)
 };
 
 /// How read_csv reads a file: the delimiter, the header, the label column, column types, and

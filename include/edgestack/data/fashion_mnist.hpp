@@ -20,6 +20,7 @@ inline constexpr std::array<std::string_view, 10> fashion_mnist_classes{
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 
+/// Which Fashion-MNIST file pair: 60,000 training or 10,000 test images.
 enum class Split { train, test };
 
 namespace detail {

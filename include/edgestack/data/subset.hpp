@@ -115,6 +115,7 @@ inline std::vector<float> class_weights(const std::vector<std::size_t>& counts) 
                                       (static_cast<double>(present) * static_cast<double>(counts[k])));
     return w;
 }
+/// class_weights() of class_counts(l).
 template <Loader L>
 std::vector<float> class_weights(const L& l) {
     return class_weights(class_counts(l));

@@ -25,6 +25,7 @@
 
 namespace edgestack::deploy {
 
+/// The MIME type the registry records for model files.
 inline constexpr const char* model_file_format = "application/x-edgestack-model";
 
 /// The bytes of the model file for `g`, ready for Registry::add.

@@ -11,6 +11,7 @@
 
 namespace edgestack::device {
 
+/// Bytes per parameter and activation: 4 in fp32, 1 in int8.
 enum class Precision { fp32, int8 };
 
 /// Sizes known while the program compiles: 4 bytes per parameter in fp32, 1 in int8 (an
@@ -32,6 +33,8 @@ concept StaticFootprint = requires {
     { F::weight_bytes } -> std::convertible_to<std::size_t>;
 };
 
+/// Whether footprint F fits device D (arena in RAM, weights and code in flash), known while
+/// compiling: `static_assert(device::fits_on<device::Footprint<Net>, device::CortexM7>)`.
 template <StaticFootprint F, Device D>
 inline constexpr bool fits_on = F::arena_bytes <= D::profile.ram_bytes &&
                                 F::weight_bytes + D::profile.code_bytes <= D::profile.flash_bytes;

@@ -41,8 +41,11 @@ namespace edgestack::io {
 
 /// The version this code writes. Readers accept it and every older one.
 inline constexpr std::uint32_t model_file_version = 1;
+/// Size of the fixed header at the start of a file.
 inline constexpr std::size_t model_header_bytes = 128;
+/// Every tensor starts at a multiple of this many bytes, so it can be used in place.
 inline constexpr std::size_t model_tensor_alignment = 64;
+/// The first 8 bytes of every model file.
 inline constexpr std::array<char, 8> model_magic{'E', 'D', 'G', 'E', 'M', 'D', 'L', '\0'};
 
 /// How save_model writes a file.
@@ -440,6 +443,7 @@ void save_model(const std::string& path, const Model& model, SaveOptions opt = {
     save_model(path, model.lower(), opt);
 }
 
+/// load_model() that refuses (integrity_error) a file written for another model type.
 template <class Model>
 ModelFile load_model_for(const std::string& path, LoadOptions opt = {}) {
     opt.expect_fingerprint = Model::fingerprint();

@@ -376,6 +376,7 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
     if constexpr (requires { model.state(); }) std::copy(state.begin(), state.end(), model.state().begin());
 }
 
+/// import_onnx_bytes() of the file at `path`.
 template <class Model>
 void import_onnx(const std::string& path, Model& model) {
     const std::string bytes = detail::read_onnx_file(path);

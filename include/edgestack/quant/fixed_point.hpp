@@ -66,6 +66,7 @@ inline std::int8_t quantize(float x, float scale, std::int32_t zero_point) noexc
     return static_cast<std::int8_t>(std::clamp(q, -128.0f, 127.0f));
 }
 
+/// The real value of `q`: scale * (q - zero_point).
 inline float dequantize(std::int8_t q, float scale, std::int32_t zero_point) noexcept {
     return scale * static_cast<float>(static_cast<std::int32_t>(q) - zero_point);
 }
@@ -77,6 +78,7 @@ struct AffineParams {
     std::int32_t zero_point = 0; ///< the int8 value that stands for real 0
 };
 
+/// Parameters whose 256 steps cover [lo, hi] widened to include 0.
 inline AffineParams choose_affine(float lo, float hi) noexcept {
     lo = std::min(lo, 0.0f);
     hi = std::max(hi, 0.0f);
