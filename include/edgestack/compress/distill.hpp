@@ -24,9 +24,10 @@ namespace edgestack::compress {
 /// loss = alpha * T^2 * KL(softmax(t / T) || softmax(s / T)) + (1 - alpha) * CE(s, y),
 /// averaged over the batch. The T^2 keeps the soft term's gradient scale independent of T.
 struct DistillationLoss {
-    float temperature = 4.0f;
-    float alpha = 0.7f;
+    float temperature = 4.0f; ///< T, > 0: softens both distributions
+    float alpha = 0.7f;       ///< weight of the soft (teacher) term, in [0, 1]
 
+    /// Throws config_error for a temperature <= 0 or an alpha outside [0, 1].
     void validate() const {
         if (!(temperature > 0.0f))
             throw config_error("DistillationLoss: temperature must be > 0, got " +

@@ -22,13 +22,15 @@ namespace edgestack::compress {
 /// s = final + (initial - final) (1 - progress)^power (Zhu & Gupta 2017, the TF Model
 /// Optimization schedule), updated every `frequency` steps.
 struct PolynomialSparsity {
-    float initial = 0.0f;
-    float final = 0.5f;
-    std::size_t begin_step = 0;
-    std::size_t end_step = 1000;
-    std::size_t frequency = 100;
-    float power = 3.0f;
+    float initial = 0.0f;        ///< sparsity at begin_step, in [0, 1)
+    float final = 0.5f;          ///< sparsity from end_step on, in [0, 1)
+    std::size_t begin_step = 0;  ///< optimizer step the pruning starts at
+    std::size_t end_step = 1000; ///< step it reaches `final`
+    std::size_t frequency = 100; ///< steps between mask updates
+    float power = 3.0f;          ///< how fast it rises early (3: fast, then slow)
 
+    /// Throws config_error for sparsities outside [0, 1), end_step <= begin_step or a zero
+    /// frequency.
     void validate() const {
         if (!(initial >= 0.0f && initial < 1.0f) || !(final >= 0.0f && final < 1.0f))
             throw config_error("PolynomialSparsity: initial and final must be in [0, 1), got " +
@@ -38,6 +40,7 @@ struct PolynomialSparsity {
                                ") must be after begin_step (" + std::to_string(begin_step) + ")");
         if (frequency == 0) throw config_error("PolynomialSparsity: frequency must be >= 1");
     }
+    /// Target sparsity after `step` steps (0 before begin_step).
     float at(std::size_t step) const noexcept {
         if (step < begin_step) return 0.0f;
         if (step >= end_step) return final;
@@ -54,20 +57,23 @@ struct PolynomialSparsity {
 
 /// Sparsity fixed from the first step (one-shot pruning, then fine-tuning).
 struct ConstantSparsity {
-    float sparsity = 0.5f;
+    float sparsity = 0.5f; ///< share of each layer's weights set to zero, in [0, 1)
+    /// Throws config_error for a sparsity outside [0, 1).
     void validate() const {
         if (!(sparsity >= 0.0f && sparsity < 1.0f))
             throw config_error("ConstantSparsity: sparsity must be in [0, 1), got " +
                                std::to_string(sparsity));
     }
+    /// `sparsity`, at every step.
     float at(std::size_t) const noexcept { return sparsity; }
+    /// Masks are set after the first step only.
     bool update_at(std::size_t step) const noexcept { return step <= 1; }
 };
 
 /// Where the prunable weights of a model are in its parameter block.
 struct WeightBlock {
-    std::size_t offset = 0;
-    std::size_t count = 0;
+    std::size_t offset = 0; ///< first weight, as an index into the parameters
+    std::size_t count = 0;  ///< weights in the block
 };
 
 /// The weight blocks of every layer of a Sequential-like model (biases are not pruned).
@@ -91,15 +97,21 @@ inline double sparsity_of(std::span<const float> params, const std::vector<Weigh
     return total ? static_cast<double>(zeros) / static_cast<double>(total) : 0.0;
 }
 
+/// Magnitude pruning as an optimizer wrapper: after each step of `inner`, the masks are
+/// updated when the schedule says so (the smallest weights of each block by magnitude), and
+/// masked parameters are held at zero.
 template <class Optimizer, class Schedule = PolynomialSparsity>
 class Pruned {
 public:
+    /// Throws config_error for an invalid schedule or no blocks.
     Pruned(Optimizer inner, std::vector<WeightBlock> blocks, Schedule schedule = {})
         : inner_(std::move(inner)), blocks_(std::move(blocks)), schedule_(schedule) {
         schedule_.validate();
         if (blocks_.empty()) throw config_error("Pruned: the model has no weights to prune");
     }
 
+    /// One step of the inner optimizer, then pruning. Throws shape_error when a block lies
+    /// outside `p`.
     void step(std::span<float> p, std::span<const float> g) {
         if (mask_.size() != p.size()) {
             for (const auto& b : blocks_)
@@ -124,10 +136,10 @@ public:
             if (!mask_[i]) p[i] = 0.0f;
     }
 
-    std::size_t steps() const noexcept { return steps_; }
-    float target() const noexcept { return schedule_.at(steps_); }
-    Optimizer& inner() noexcept { return inner_; }
-    const std::vector<WeightBlock>& blocks() const noexcept { return blocks_; }
+    std::size_t steps() const noexcept { return steps_; }                 ///< steps taken
+    float target() const noexcept { return schedule_.at(steps_); }        ///< sparsity now
+    Optimizer& inner() noexcept { return inner_; }                        ///< the wrapped one
+    const std::vector<WeightBlock>& blocks() const noexcept { return blocks_; } ///< as given
     /// 1 for a live parameter, 0 for a pruned one (empty before the first step).
     std::span<const std::uint8_t> mask() const noexcept { return mask_; }
 
