@@ -107,6 +107,11 @@ consteval bool check_backend() {
 /// Streams of the pipeline's seeded generator, one per purpose.
 enum class Stream : std::uint64_t { init = 1, shuffle = 2, augment = 3, train = 4 };
 
+/// The whole path as one type: where samples come from, how they are augmented, the model,
+/// how it is quantized, and the backend that runs it. fit() trains, evaluate() measures,
+/// calibrate() prepares post-training quantization, deploy() lowers the model to an engine.
+/// A policy that does not fit its stage fails here, with a message naming the stage and
+/// the missing member; empty policies take no space.
 template <class LoaderT, class AugmentT, class ModelT, class QuantizerT, class BackendT>
 class Pipeline {
     static_assert(detail::check_loader<LoaderT>());
@@ -116,15 +121,16 @@ class Pipeline {
     static_assert(detail::check_backend<BackendT>());
 
 public:
-    using loader_type = LoaderT;
-    using augment_type = AugmentT;
-    using model_type = ModelT;
-    using quantizer_type = QuantizerT;
-    using backend_type = BackendT;
+    using loader_type = LoaderT;        ///< stage 1: where samples come from
+    using augment_type = AugmentT;      ///< stage 1: augmentation while training
+    using model_type = ModelT;          ///< stage 2: the model trained
+    using quantizer_type = QuantizerT;  ///< stage 2b: how deploy() quantizes
+    using backend_type = BackendT;      ///< stage 5: what runs the engine
+    /// What deploy() returns.
     using engine_type = decltype(std::declval<const BackendT&>().compile(
         std::declval<const compile::Graph&>()));
-    using input_shape = typename ModelT::input_shape;
-    using output_shape = typename ModelT::output_shape;
+    using input_shape = typename ModelT::input_shape;   ///< per sample, compile-time
+    using output_shape = typename ModelT::output_shape; ///< per sample, compile-time
 
     /// Every random choice of this pipeline derives from `seed`.
     explicit Pipeline(std::uint64_t seed = 0x5eed, AugmentT augment = {},
@@ -135,12 +141,12 @@ public:
         model_.init(init_rng);
     }
 
-    ModelT& model() noexcept { return model_; }
-    const ModelT& model() const noexcept { return model_; }
-    AugmentT& augmentation() noexcept { return augment_; }
-    QuantizerT& quantizer() noexcept { return quantizer_; }
-    const BackendT& backend() const noexcept { return backend_; }
-    std::uint64_t seed() const noexcept { return rng_.seed(); }
+    ModelT& model() noexcept { return model_; }                 ///< the model being trained
+    const ModelT& model() const noexcept { return model_; }     ///< read-only
+    AugmentT& augmentation() noexcept { return augment_; }      ///< to change its parameters
+    QuantizerT& quantizer() noexcept { return quantizer_; }     ///< e.g. to set ranges
+    const BackendT& backend() const noexcept { return backend_; } ///< as given
+    std::uint64_t seed() const noexcept { return rng_.seed(); } ///< as given
 
     /// Train on `data` with `optimizer`; callbacks are optional hooks (see train/fit.hpp).
     template <train::Optimizer O, class... Callbacks>
