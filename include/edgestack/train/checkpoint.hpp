@@ -28,6 +28,7 @@
 
 namespace edgestack::train {
 
+/// The checkpoint format this code writes; readers accept it and every older one.
 inline constexpr std::uint32_t checkpoint_version = 1;
 
 /// A model a checkpoint can hold: parameters plus an architecture description and its
@@ -42,19 +43,19 @@ concept CheckpointableModel = requires(M& m, const M& cm) {
 /// Where a run stands: the next epoch to train and the pipeline's seed (with the epoch it
 /// fixes every shuffle, augmentation and dropout stream still to come).
 struct TrainingProgress {
-    std::size_t epoch = 0;
-    std::uint64_t seed = 0;
+    std::size_t epoch = 0;  ///< the next epoch to train (0-based)
+    std::uint64_t seed = 0; ///< the pipeline's seed
 };
 
 /// What a checkpoint holds, without loading it into a model.
 struct CheckpointInfo {
-    std::uint32_t version = 0;
-    std::uint64_t fingerprint = 0;
-    std::string architecture;
-    TrainingProgress progress;
-    std::vector<float> parameters;
-    std::vector<float> state;
-    std::optional<OptimizerState> optimizer;
+    std::uint32_t version = 0;               ///< format version of the file
+    std::uint64_t fingerprint = 0;           ///< of the model type that wrote it
+    std::string architecture;                ///< its layer list, readable
+    TrainingProgress progress;               ///< where the run stood
+    std::vector<float> parameters;           ///< every parameter, in the model's order
+    std::vector<float> state;                ///< non-trained state (batch-norm statistics)
+    std::optional<OptimizerState> optimizer; ///< when the optimizer's state was saved
 };
 
 namespace detail {

@@ -21,9 +21,9 @@ concept Optimizer = requires(O& o, std::span<float> p, std::span<const float> g)
 /// a file written by Adam is not loaded into Sgd), the number of steps taken (which drives
 /// schedules and bias correction) and its per-parameter buffers (momentum, moments).
 struct OptimizerState {
-    std::string name;
-    std::uint64_t steps = 0;
-    std::vector<std::vector<float>> slots;
+    std::string name;                      ///< e.g. "Adam", "AdamW"
+    std::uint64_t steps = 0;               ///< steps taken
+    std::vector<std::vector<float>> slots; ///< per-parameter buffers, each parameters long
 };
 
 /// An optimizer whose state can be saved and restored (resuming training).

@@ -25,10 +25,13 @@ namespace detail {
 /// Softmax followed by cross-entropy, fused for numerical stability. With label smoothing
 /// `s`, the target is (1 - s) on the true class plus s / classes on every class.
 struct SoftmaxCrossEntropy {
-    float label_smoothing = 0.0f;
+    float label_smoothing = 0.0f; ///< in [0, 1)
 
-    static std::string name() { return "SoftmaxCrossEntropy"; }
+    static std::string name() { return "SoftmaxCrossEntropy"; } ///< shown in logs
 
+    /// Mean loss over the batch; writes d(loss)/d(logits) into `grad` (batch x classes).
+    /// Throws config_error for a smoothing outside [0, 1), format_error for a label outside
+    /// [0, classes).
     float operator()(const float* logits, const std::int32_t* labels, std::size_t batch,
                      std::size_t classes, float* grad) const {
         if (!(label_smoothing >= 0.0f && label_smoothing < 1.0f))
@@ -65,8 +68,10 @@ struct SoftmaxCrossEntropy {
 /// targets in [0, 1], one per output, it is the multi-label loss. The mean is taken over
 /// every output of every sample, as PyTorch's BCEWithLogitsLoss does.
 struct BinaryCrossEntropy {
-    static std::string name() { return "BinaryCrossEntropy"; }
+    static std::string name() { return "BinaryCrossEntropy"; } ///< shown in logs
 
+    /// Mean loss with integer labels (0 or 1 for one output, else a class index); writes
+    /// the gradient into `grad`. Throws format_error for a label out of range.
     float operator()(const float* logits, const std::int32_t* labels, std::size_t batch,
                      std::size_t classes, float* grad) const {
         const std::size_t valid = classes == 1 ? 2 : classes;
@@ -79,6 +84,8 @@ struct BinaryCrossEntropy {
         });
     }
 
+    /// Mean loss with float targets in [0, 1], one per output; writes the gradient into
+    /// `grad`. Throws format_error for a target outside [0, 1].
     float operator()(const float* logits, const float* targets, std::size_t batch,
                      std::size_t outputs, float* grad) const {
         return run(logits, batch, outputs, grad, [&](std::size_t b, std::size_t k) {
@@ -113,8 +120,10 @@ private:
 
 /// Mean squared error over every output of every sample: mean((y - t)^2).
 struct MeanSquaredError {
-    static std::string name() { return "MeanSquaredError"; }
+    static std::string name() { return "MeanSquaredError"; } ///< shown in logs
 
+    /// Mean loss of outputs `y` against targets `t` (batch x outputs each); writes
+    /// d(loss)/dy into `grad`.
     float operator()(const float* y, const float* t, std::size_t batch, std::size_t outputs,
                      float* grad) const {
         const std::size_t n = batch * outputs;
@@ -132,10 +141,12 @@ struct MeanSquaredError {
 /// Huber (smooth L1) loss: quadratic within `delta` of the target, linear beyond, so a few
 /// outliers do not dominate the gradient. Mean over every output, as PyTorch's HuberLoss.
 struct Huber {
-    float delta = 1.0f;
+    float delta = 1.0f; ///< where quadratic turns linear, > 0
 
-    static std::string name() { return "Huber"; }
+    static std::string name() { return "Huber"; } ///< shown in logs
 
+    /// Mean loss of outputs `y` against targets `t` (batch x outputs each); writes
+    /// d(loss)/dy into `grad`. Throws config_error for delta <= 0.
     float operator()(const float* y, const float* t, std::size_t batch, std::size_t outputs,
                      float* grad) const {
         if (!(delta > 0.0f))

@@ -17,21 +17,25 @@
 
 namespace edgestack::train {
 
+/// Precision, recall and F1 of one class.
 struct ClassMetrics {
-    std::size_t support = 0; // samples whose true class this is
-    double precision = 0.0, recall = 0.0, f1 = 0.0;
+    std::size_t support = 0; ///< samples whose true class this is
+    double precision = 0.0;  ///< of the samples predicted as this class, the share right
+    double recall = 0.0;     ///< of the samples of this class, the share found
+    double f1 = 0.0;         ///< harmonic mean of the two
 };
 
 /// Accumulates a classification report batch by batch.
 struct Evaluation {
-    std::size_t count = 0;
-    double loss = 0.0;
-    double accuracy = 0.0;
-    std::size_t top_k = 0;         // k of top_k_accuracy (0: not computed)
-    double top_k_accuracy = 0.0;   // the true class among the k highest scores
-    std::size_t classes = 0;
-    std::vector<std::size_t> confusion; // [true][predicted], classes x classes
+    std::size_t count = 0;              ///< samples seen
+    double loss = 0.0;                  ///< mean loss (0 when no loss was given)
+    double accuracy = 0.0;              ///< share of top-1 predictions right
+    std::size_t top_k = 0;              ///< k of top_k_accuracy (0: not computed)
+    double top_k_accuracy = 0.0;        ///< the true class among the k highest scores
+    std::size_t classes = 0;            ///< size of the confusion matrix's sides
+    std::vector<std::size_t> confusion; ///< [true][predicted], classes x classes
 
+    /// Samples of class `truth` predicted as `predicted`; throws std::out_of_range outside.
     std::size_t confusion_at(std::size_t truth, std::size_t predicted) const {
         return confusion.at(truth * classes + predicted);
     }
@@ -108,6 +112,7 @@ struct Evaluation {
 /// Builds an Evaluation from batches of scores (logits or probabilities) and labels.
 class ClassificationMetrics {
 public:
+    /// Top-k accuracy with k = min(top_k, classes); throws config_error for 0 classes.
     explicit ClassificationMetrics(std::size_t classes, std::size_t top_k = 5)
         : top_k_(std::min(top_k, classes)) {
         if (classes == 0) throw config_error("ClassificationMetrics: classes must be >= 1");
@@ -142,6 +147,7 @@ public:
         ev_.count += batch;
     }
 
+    /// The report over every batch added.
     Evaluation result() const {
         Evaluation e = ev_;
         const auto n = static_cast<double>(e.count);
@@ -160,11 +166,12 @@ private:
 
 /// Errors of a regression model.
 struct RegressionReport {
-    std::size_t count = 0; // values compared
-    double mae = 0.0;      // mean absolute error
-    double rmse = 0.0;     // root mean squared error
-    double max_error = 0.0;
+    std::size_t count = 0; ///< values compared
+    double mae = 0.0;      ///< mean absolute error
+    double rmse = 0.0;     ///< root mean squared error
+    double max_error = 0.0; ///< largest absolute error
 
+    /// The figures as a two-column text table.
     std::string table() const {
         char line[160];
         std::snprintf(line, sizeof line, "%-10s %12s\n%-10s %12.6f\n%-10s %12.6f\n%-10s %12.6f\n"

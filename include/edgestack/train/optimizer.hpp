@@ -55,30 +55,34 @@ inline double clip_by_global_norm(std::span<float> g, float max_norm) {
 
 /// No weight decay.
 struct NoDecay {
-    static constexpr float coupled() noexcept { return 0.0f; }
-    static constexpr float decoupled() noexcept { return 0.0f; }
-    static std::string name() { return ""; }
-    void validate(const char*) const {}
+    static constexpr float coupled() noexcept { return 0.0f; }   ///< nothing added to gradients
+    static constexpr float decoupled() noexcept { return 0.0f; } ///< nothing taken from weights
+    static std::string name() { return ""; }                     ///< adds nothing to the name
+    void validate(const char*) const {}                          ///< nothing to check
 };
 
 /// L2 regularisation: `rate * p` is added to the gradient (PyTorch's `weight_decay`).
 struct L2Decay {
-    float rate = 0.0f;
+    float rate = 0.0f; ///< >= 0
+    /// `Sgd(0.1f, {}, 1e-4f)` reads naturally: the constructor is implicit on purpose.
     L2Decay(float r = 0.0f) : rate(r) {} // NOLINT: a bare number reads naturally here
-    float coupled() const noexcept { return rate; }
-    static constexpr float decoupled() noexcept { return 0.0f; }
-    static std::string name() { return ""; }
+    float coupled() const noexcept { return rate; }              ///< added to gradients, x p
+    static constexpr float decoupled() noexcept { return 0.0f; } ///< nothing taken from weights
+    static std::string name() { return ""; }                     ///< adds nothing to the name
+    /// Throws config_error for a negative rate, naming `who`.
     void validate(const char* who) const { detail::check_non_negative(who, "weight_decay", rate); }
 };
 
 /// Decoupled weight decay (Loshchilov & Hutter): p *= 1 - lr * rate, apart from the
 /// adaptive update, so decay does not get divided by Adam's second moment.
 struct DecoupledDecay {
-    float rate = 0.01f;
+    float rate = 0.01f; ///< >= 0
+    /// Implicit on purpose, as L2Decay's.
     DecoupledDecay(float r = 0.01f) : rate(r) {} // NOLINT
-    static constexpr float coupled() noexcept { return 0.0f; }
-    float decoupled() const noexcept { return rate; }
-    static std::string name() { return "W"; }
+    static constexpr float coupled() noexcept { return 0.0f; } ///< nothing added to gradients
+    float decoupled() const noexcept { return rate; }          ///< p *= 1 - lr * rate
+    static std::string name() { return "W"; }                  ///< Adam becomes AdamW
+    /// Throws config_error for a negative rate, naming `who`.
     void validate(const char* who) const { detail::check_non_negative(who, "weight_decay", rate); }
 };
 
@@ -88,18 +92,22 @@ struct DecoupledDecay {
 
 /// Plain or momentum SGD, optionally Nesterov (PyTorch's formulation).
 struct MomentumUpdate {
-    float momentum = 0.0f;
-    bool nesterov = false;
+    float momentum = 0.0f; ///< in [0, 1); 0: plain SGD
+    bool nesterov = false; ///< Nesterov momentum (needs momentum > 0)
+    /// Implicit on purpose: `Sgd(0.1f, 0.9f)`.
     MomentumUpdate(float m = 0.0f, bool n = false) : momentum(m), nesterov(n) {} // NOLINT
 
-    static std::string name() { return "Sgd"; }
+    static std::string name() { return "Sgd"; } ///< recorded in checkpoints
+    /// One velocity buffer with momentum, none without.
     std::size_t slot_count() const noexcept { return momentum > 0.0f ? 1 : 0; }
+    /// Throws config_error for a momentum outside [0, 1) or Nesterov without momentum.
     void validate(const char* who) const {
         detail::check_unit_interval(who, "momentum", momentum);
         if (nesterov && momentum == 0.0f)
             throw config_error(std::string(who) + ": nesterov needs momentum > 0");
     }
 
+    /// One step over `p` (see the comment above the update policies).
     void apply(std::span<float> p, std::span<const float> g, float g_scale, float l2, float lr,
                std::uint64_t, std::span<std::vector<float>> slots) const {
         const std::size_t n = p.size();
@@ -118,12 +126,13 @@ struct MomentumUpdate {
 
 /// Adam: per-parameter steps from bias-corrected first and second moment estimates.
 struct AdamUpdate {
-    float beta1 = 0.9f;
-    float beta2 = 0.999f;
-    float epsilon = 1e-8f;
+    float beta1 = 0.9f;    ///< decay of the first moment, in [0, 1)
+    float beta2 = 0.999f;  ///< decay of the second moment, in [0, 1)
+    float epsilon = 1e-8f; ///< added to the denominator, > 0
 
-    static std::string name() { return "Adam"; }
-    static constexpr std::size_t slot_count() noexcept { return 2; }
+    static std::string name() { return "Adam"; }                     ///< recorded in checkpoints
+    static constexpr std::size_t slot_count() noexcept { return 2; } ///< first and second moments
+    /// Throws config_error for betas outside [0, 1) or epsilon <= 0.
     void validate(const char* who) const {
         detail::check_unit_interval(who, "beta1", beta1);
         detail::check_unit_interval(who, "beta2", beta2);
@@ -132,6 +141,7 @@ struct AdamUpdate {
                                " must be > 0");
     }
 
+    /// One step over `p` (see the comment above the update policies).
     void apply(std::span<float> p, std::span<const float> g, float g_scale, float l2, float lr,
                std::uint64_t t, std::span<std::vector<float>> slots) const {
         const double bc1 = 1.0 - std::pow(double(beta1), double(t));
@@ -176,10 +186,11 @@ class BasicOptimizer {
        "validate(const char*) - see L2Decay");
 
 public:
-    using update_type = Update;
-    using decay_type = Decay;
-    using schedule_type = S;
+    using update_type = Update;  ///< the step itself
+    using decay_type = Decay;    ///< how weight decay enters
+    using schedule_type = S;     ///< the learning-rate schedule
 
+    /// Throws config_error for lr <= 0 and for invalid update or decay settings.
     explicit BasicOptimizer(float lr = 0.01f, Update update = {}, Decay decay = {},
                             S schedule = {})
         : lr_(lr), update_(std::move(update)), decay_(std::move(decay)),
@@ -194,6 +205,8 @@ public:
     /// "Sgd", "Adam", "AdamW": the name checkpoints record.
     static std::string name() { return Update::name() + Decay::name(); }
 
+    /// Updates parameters `p` from gradients `g` (clipped first when clipping is on). Throws
+    /// shape_error when their sizes differ.
     void step(std::span<float> p, std::span<const float> g) {
         if (g.size() != p.size())
             throw shape_error(name() + ": " + std::to_string(g.size()) + " gradients for " +
@@ -217,6 +230,7 @@ public:
 
     /// The base rate (before the schedule).
     float learning_rate() const noexcept { return lr_; }
+    /// Sets the base rate; throws config_error for lr <= 0.
     void set_learning_rate(float lr) {
         if (!(lr > 0.0f))
             throw config_error(name() + ": learning_rate = " + std::to_string(lr) + " must be > 0");
@@ -230,16 +244,19 @@ public:
         detail::check_non_negative(name().c_str(), "clip_norm", max_norm);
         clip_ = max_norm;
     }
-    float clip_norm() const noexcept { return clip_; }
+    float clip_norm() const noexcept { return clip_; } ///< 0: no clipping
     /// Global gradient norm seen by the last step (computed only while clipping is on).
     double last_gradient_norm() const noexcept { return last_norm_; }
 
-    std::uint64_t steps() const noexcept { return steps_; }
-    const Update& update() const noexcept { return update_; }
-    const Decay& decay() const noexcept { return decay_; }
-    const S& schedule() const noexcept { return schedule_; }
+    std::uint64_t steps() const noexcept { return steps_; }       ///< steps taken
+    const Update& update() const noexcept { return update_; }     ///< as given
+    const Decay& decay() const noexcept { return decay_; }        ///< as given
+    const S& schedule() const noexcept { return schedule_; }      ///< as given
 
+    /// Name, step count and buffers, for checkpoints.
     OptimizerState state() const { return {name(), steps_, slots_}; }
+    /// Restores a state() (of an optimizer with the same name). Throws config_error for
+    /// another optimizer's state, format_error for buffers that do not fit.
     void load_state(const OptimizerState& s) {
         if (s.name != name())
             throw config_error("optimizer state of " + s.name + " cannot be loaded into " +
