@@ -27,6 +27,7 @@ struct Footprint {
     static constexpr std::size_t weight_bytes = params * elem; ///< weights
 };
 
+/// A footprint known at compile time: arena and weight bytes as constants (see Footprint).
 template <class F>
 concept StaticFootprint = requires {
     { F::arena_bytes } -> std::convertible_to<std::size_t>;

@@ -59,6 +59,7 @@ struct X86Avx2Host {
                                      10.0, 15.0, 300 * 1024};
 };
 
+/// A target described by a static constexpr Profile named `profile`.
 template <class D>
 concept Device = requires { { D::profile } -> std::convertible_to<const Profile&>; };
 

@@ -35,6 +35,7 @@ struct Int8PerTensor {
     static constexpr const char* name = "int8 per-tensor";
 };
 
+/// How weights are quantized: a type with a constant `per_channel`.
 template <class S>
 concept WeightScheme = requires {
     { S::per_channel } -> std::convertible_to<bool>;

@@ -12,6 +12,7 @@
 
 namespace edgestack::train {
 
+/// Anything that updates a parameter block from its gradients: `step(params, grads)`.
 template <class O>
 concept Optimizer = requires(O& o, std::span<float> p, std::span<const float> g) {
     o.step(p, g);
