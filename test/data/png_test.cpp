@@ -159,13 +159,24 @@ BOOST_AUTO_TEST_CASE(sizes_are_checked_before_allocating) {
     auto msg = message_of<format_error>([&] { (void)decode("hostile_65535.png"); });
     BOOST_TEST(msg.find("hostile_65535.png: PNG image of 65535x65535 pixels: each side may be at "
                         "most 16384 (ImageLimits::max_side)") == 0, msg);
-    // 16000 x 16000 grey is within the limits, but 8 bytes of image data cannot hold it:
+    // 16000 x 16000 grey is within the limits, but 12 bytes of image data cannot hold it:
     // refused with 64 MiB of address space to spare.
     const bool refused = fixtures::within_memory(64u << 20, [] {
         return message_of<format_error>([] { (void)decode("hostile_short_data.png"); })
                    .find("16000x16000 pixels need at least") != std::string::npos;
     });
     BOOST_TEST(refused);
+    // The same header with an IDAT chunk that claims a megabyte, cut off after 8 bytes: only
+    // the bytes present count.
+    auto b = bytes_of("hostile_short_data.png");
+    const std::size_t idat = chunk_at(b, "IDAT");
+    b[idat + 1] = 0x10;
+    b.resize(idat + 8 + 8);
+    const bool cut_refused = fixtures::within_memory(64u << 20, [&] {
+        return message_of<format_error>([&] { (void)decode_png(b, "cut.png"); })
+                   .find("the file holds 8 (truncated or damaged)") != std::string::npos;
+    });
+    BOOST_TEST(cut_refused);
     // The limits are the caller's to set.
     msg = message_of<format_error>([] { (void)decode("rgb8.png", {.max_side = 6}); });
     BOOST_TEST(msg.find("each side may be at most 6") != std::string::npos, msg);

@@ -3,6 +3,7 @@
 // is a config_error naming the package.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -115,16 +116,18 @@ inline bool png_read_pixels(PngJob& job) {
     return true;
 }
 
-// The sum of the IDAT chunks' lengths, walking the chunk list without checking it (libpng
-// does that): deflate expands at most 1032 times, so a header that claims more pixels than
-// its compressed data can hold is refused before the pixel buffer is allocated.
+// The bytes of image data (IDAT chunks) the file holds, walking the chunk list without
+// checking it (libpng does that); a chunk cut short counts only the bytes present. Deflate
+// expands at most 1032 times, so a header that claims more pixels than its compressed data
+// can hold is refused before the pixel buffer is allocated.
 inline std::uint64_t png_idat_bytes(std::span<const unsigned char> b) noexcept {
     std::uint64_t total = 0;
-    for (std::size_t at = 8; b.size() - at >= 12;) {
+    for (std::size_t at = 8; b.size() - at >= 8;) {
         const std::uint64_t len = (std::uint64_t{b[at]} << 24) | (std::uint64_t{b[at + 1]} << 16) |
                                   (std::uint64_t{b[at + 2]} << 8) | b[at + 3];
-        if (std::memcmp(&b[at + 4], "IDAT", 4) == 0) total += len;
-        if (std::memcmp(&b[at + 4], "IEND", 4) == 0 || len > b.size() - at - 12) break;
+        const std::uint64_t present = b.size() - at - 8;
+        if (std::memcmp(&b[at + 4], "IDAT", 4) == 0) total += std::min(len, present);
+        if (std::memcmp(&b[at + 4], "IEND", 4) == 0 || len + 4 > present) break;
         at += 12 + static_cast<std::size_t>(len);
     }
     return total;
