@@ -32,6 +32,7 @@
 #include "edgestack/nn/sequential.hpp"
 #include "edgestack/pipeline.hpp"
 #include "edgestack/quant/quant.hpp"
+#include "edgestack/train/history.hpp"
 #include "edgestack/train/optimizer.hpp"
 
 namespace es = edgestack;
@@ -218,7 +219,8 @@ int main(int argc, char** argv) try {
     std::printf("1. train %zu images, %zu epochs, then quantize to int8\n", train.size(), o.epochs);
     Loop loop(0x5eed);
     es::train::Adam adam(1e-3f);
-    loop.fit(train, adam, {o.epochs, 64, true, false});
+    es::train::HistoryWriter history(o.workdir / "history.jsonl"); // `edgestack plot` draws it
+    loop.fit(train, adam, {o.epochs, 64, true, false}, history);
     loop.calibrate(train, 32, 64);
 
     std::printf("2. register and promote v1\n");

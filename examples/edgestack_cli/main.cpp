@@ -8,6 +8,7 @@
 //   edgestack bench FILE [--backend B] [--batch N] [--runs N]   latency and layer profile
 //   edgestack quantize FILE --calibration DATA -o OUT           post-training int8
 //   edgestack convert MODEL.onnx -o OUT           ONNX to a model file (with edgestack::onnx)
+//   edgestack plot HISTORY [-o OUT.svg]           loss, accuracy, learning rate per epoch
 //
 // `edgestack <command> --help` lists every option. Each failure prints one line naming what
 // is wrong and exits with status 1 (2 for a command line that does not parse).
@@ -26,6 +27,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/engine_timing.hpp"
+#include "edgestack_cli/plot.hpp"
 #include "edgestack/backend/reference.hpp"
 #include "edgestack/backend/reference_nets.hpp"
 #include "edgestack/backend/simd.hpp"
@@ -40,6 +42,7 @@
 #include "edgestack/device/profiles.hpp"
 #include "edgestack/device/report.hpp"
 #include "edgestack/io/model_file.hpp"
+#include "edgestack/train/history.hpp"
 #if defined(EDGESTACK_HAS_XNNPACK)
 #include "edgestack/backend/xnnpack.hpp"
 #endif
@@ -341,6 +344,19 @@ bool unknown_command(CLI::App& app, int argc, char** argv) {
     return false;
 }
 
+// --- plot -----------------------------------------------------------------------------------
+
+int plot(const std::string& in, std::string out, const std::string& title) {
+    const auto history = es::train::read_history(in);
+    if (out.empty()) out = fs::path(in).replace_extension(".svg").string();
+    const std::string svg = es::tools::history_svg(title.empty() ? fs::path(in).filename().string() : title,
+                                                   history);
+    es::write_file_atomically(out, svg);
+    std::printf("%s", es::tools::history_summary(history).c_str());
+    std::printf("wrote %s\n", out.c_str());
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -412,6 +428,13 @@ int main(int argc, char** argv) {
     cv->add_option("-o,--output", conv_out, "Where to write the model file")->required();
 #endif
 
+    std::string plot_in, plot_out, plot_title;
+    auto* pl = app.add_subcommand("plot", "Draw a training history (.jsonl or .csv) as an SVG chart");
+    pl->add_option("history", plot_in, "History file, as train::HistoryWriter or Keras' CSVLogger writes it")
+        ->required();
+    pl->add_option("-o,--output", plot_out, "SVG file to write (default: the history's name with .svg)");
+    pl->add_option("--title", plot_title, "Chart title (default: the history's file name)");
+
     if (unknown_command(app, argc, argv)) return 2;
     try {
         app.parse(argc, argv);
@@ -426,6 +449,7 @@ int main(int argc, char** argv) {
         if (*insp) return inspect(ia);
         if (*bn) return bench(ba);
         if (*qz) return quantize(qa);
+        if (*pl) return plot(plot_in, plot_out, plot_title);
 #if defined(EDGESTACK_CLI_CONVERT)
         if (*cv) return convert(conv_in, conv_out);
 #endif

@@ -3,6 +3,8 @@
 //   fashion_mnist_train                 Adam 1e-3, batch 64, 3 epochs, no augmentation
 //   fashion_mnist_train --long          + shifts and flips, warm-up + cosine, 15 epochs
 //   fashion_mnist_train --checkpoint run.ckpt   save after every epoch, resume if present
+//   fashion_mnist_train --history run.csv       the per-epoch history as CSV (default:
+//                                               history.jsonl; `edgestack plot` draws it)
 //
 // Other options: --epochs N, --threads N, --limit N (first N training samples), --seed N,
 // --data DIR (default: Debian's dataset-fashion-mnist folder), --quiet (no progress).
@@ -47,11 +49,12 @@ struct Options {
     bool quiet = false;
     std::filesystem::path data = data::fashion_mnist_default_dir;
     std::filesystem::path checkpoint;
+    std::filesystem::path history = "history.jsonl";
 };
 
 Options parse(int argc, char** argv) {
     Options o;
-    std::string data_dir = o.data.string(), checkpoint;
+    std::string data_dir = o.data.string(), checkpoint, history = o.history.string();
     CLI::App app{"fashion_mnist_train: train the reference CNN on Fashion-MNIST"};
     app.name("fashion_mnist_train");
     app.add_option("--epochs", o.epochs, "Epochs (0: the recipe's default, 3 or 15 with --long)")->capture_default_str();
@@ -60,11 +63,15 @@ Options parse(int argc, char** argv) {
     app.add_option("--seed", o.seed, "Seed")->capture_default_str();
     app.add_option("--data", data_dir, "Fashion-MNIST folder")->capture_default_str();
     app.add_option("--checkpoint", checkpoint, "Save after every epoch, resume if present");
+    app.add_option("--history", history, "Per-epoch history, .jsonl or .csv (empty: none)")
+        ->capture_default_str();
     app.add_flag("--long", o.long_recipe, "Shifts and flips, warm-up + cosine, 15 epochs");
     app.add_flag("--quiet", o.quiet, "No progress output");
     tools::parse_or_exit(app, argc, argv);
     o.data = data_dir;
     o.checkpoint = checkpoint;
+    o.history = history;
+    if (!o.history.empty()) train::history_format_for(o.history); // a bad name fails now
     return o;
 }
 
@@ -90,6 +97,8 @@ int run(const Options& o, P& pipeline, O& optimizer, std::size_t epochs,
     }
     train::ProgressBar progress(stdout);
     struct Silent {} silent;
+    // Appends when resuming, so the file covers the whole run.
+    train::HistoryWriter history(o.history, fit.initial_epoch > 0);
     struct SaveEveryEpoch {
         const Options* o;
         P* p;
@@ -98,8 +107,9 @@ int run(const Options& o, P& pipeline, O& optimizer, std::size_t epochs,
             if (!o->checkpoint.empty()) p->save_checkpoint(o->checkpoint, *opt, s.epoch + 1);
         }
     } save{&o, &pipeline, &optimizer};
-    const auto report = o.quiet ? pipeline.fit(train_set, optimizer, fit, silent, save)
-                                : pipeline.fit(train_set, test_set, optimizer, fit, progress, save);
+    const auto report = o.quiet ? pipeline.fit(train_set, optimizer, fit, silent, save, history)
+                                : pipeline.fit(train_set, test_set, optimizer, fit, progress, save, history);
+    if (!o.history.empty()) std::printf("history written to %s\n", o.history.c_str());
 
     const auto ev = pipeline.evaluate(test_set);
     if (!o.quiet) std::printf("\n%s\n", ev.table(data::fashion_mnist_classes).c_str());

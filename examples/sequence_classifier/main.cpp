@@ -62,12 +62,16 @@ data::InMemoryLoader make_waves(std::size_t n, std::uint64_t seed) {
 int main(int argc, char** argv) try {
     std::size_t epochs = 12, threads = 2;
     std::uint64_t seed = 3;
+    std::string history_file = "history.jsonl";
     CLI::App app{"sequence_classifier: a GRU tells four kinds of noisy waveform apart"};
     app.name("sequence_classifier");
     app.add_option("--epochs", epochs, "Epochs")->capture_default_str();
     app.add_option("--threads", threads, "Threads")->capture_default_str();
     app.add_option("--seed", seed, "Seed")->capture_default_str();
+    app.add_option("--history", history_file, "Per-epoch history, .jsonl or .csv (empty: none)")
+        ->capture_default_str();
     tools::parse_or_exit(app, argc, argv);
+    train::HistoryWriter history(history_file);
     ThreadLimit limit(threads);
     const auto train_set = make_waves(6000, seed), test_set = make_waves(1500, seed + 1);
     std::printf("%s\n", Net::summary().c_str());
@@ -80,7 +84,8 @@ int main(int argc, char** argv) try {
     adam.set_clip_norm(1.0f);
     train::ProgressBar progress;
     train::EarlyStopping stop(train::Monitor::val_loss, 3, 0.0, true);
-    p.fit(train_set, test_set, adam, {.epochs = epochs, .batch_size = 64}, progress, stop);
+    p.fit(train_set, test_set, adam, {.epochs = epochs, .batch_size = 64}, progress, stop,
+          history);
 
     const auto ev = p.evaluate(test_set);
     std::printf("\n%s\n", ev.table(names).c_str());

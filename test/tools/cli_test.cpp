@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -102,7 +103,7 @@ BOOST_AUTO_TEST_CASE(help_of_every_command) {
     for (const auto& args :
          {std::vector<std::string>{"--help"}, {"registry", "--help"}, {"registry", "list", "--help"},
           {"registry", "publish", "--help"}, {"registry", "promote", "--help"}, {"registry", "rollback", "--help"},
-          {"inspect", "--help"}, {"bench", "--help"}, {"quantize", "--help"}}) {
+          {"inspect", "--help"}, {"bench", "--help"}, {"quantize", "--help"}, {"plot", "--help"}}) {
         const auto r = tool(args);
         BOOST_TEST(r.status == 0, args.front() << ": " << r.out);
         BOOST_TEST(has(r.out, "Usage:"), r.out);
@@ -308,6 +309,83 @@ BOOST_AUTO_TEST_CASE(convert_an_onnx_file_when_built_with_onnx) {
     BOOST_TEST(has(r.out, "the int8 engine cannot run this model, nothing written"), r.out);
     BOOST_TEST(has(r.out, "batch_norm_0"), r.out);
     BOOST_TEST(!fs::exists(dir / "q.edgemdl"));
+}
+
+// The points of the polyline drawn for `series` in an SVG written by `edgestack plot`.
+std::vector<std::pair<double, double>> polyline(const std::string& svg, const std::string& series) {
+    const std::string tag = "data-series=\"" + series + "\"";
+    const auto at = svg.find(tag);
+    if (at == std::string::npos) return {};
+    const auto p0 = svg.find("points=\"", at) + 8;
+    const auto p1 = svg.find('"', p0);
+    std::vector<std::pair<double, double>> out;
+    std::istringstream in(svg.substr(p0, p1 - p0));
+    for (std::string pt; in >> pt;) {
+        const auto comma = pt.find(',');
+        out.emplace_back(std::stod(pt.substr(0, comma)), std::stod(pt.substr(comma + 1)));
+    }
+    return out;
+}
+
+BOOST_AUTO_TEST_CASE(plot_draws_a_keras_csv_logger_history) {
+    Scratch dir("plot");
+    // As Keras' CSVLogger writes it: validation loss lowest at the second epoch.
+    const std::vector<double> loss{0.9, 0.6, 0.45, 0.4}, val_loss{0.7, 0.5, 0.55, 0.65};
+    {
+        std::ofstream f(dir / "run.csv");
+        f << "epoch,accuracy,loss,lr,val_accuracy,val_loss\n";
+        for (std::size_t e = 0; e < 4; ++e)
+            f << e << "," << 0.6 + 0.1 * e << "," << loss[e] << "," << 0.01 / (1 << e) << ","
+              << 0.7 + 0.05 * e << "," << val_loss[e] << "\n";
+    }
+    const auto r = tool({"plot", dir / "run.csv"});
+    BOOST_TEST(r.status == 0, r.out);
+    BOOST_TEST(has(r.out, "4 epochs"), r.out);
+    BOOST_TEST(has(r.out, "lowest validation loss 0.5000 at epoch 2"), r.out);
+    BOOST_TEST(has(r.out, "validation loss rose after epoch 2"), r.out);
+    std::ifstream in(dir / "run.svg"); // the default name: the history's, with .svg
+    const std::string svg{std::istreambuf_iterator<char>(in), {}};
+    BOOST_TEST(has(svg, "<svg"));
+    for (const auto& [series, values] :
+         {std::pair{std::string("train loss"), loss}, std::pair{std::string("validation loss"), val_loss}}) {
+        const auto pts = polyline(svg, series);
+        BOOST_REQUIRE_EQUAL(pts.size(), 4u);
+        for (std::size_t i = 1; i < 4; ++i) {
+            BOOST_TEST(pts[i].first > pts[i - 1].first); // epochs left to right
+            // SVG's y grows downwards: a larger value sits higher.
+            BOOST_TEST((values[i] > values[i - 1]) == (pts[i].second < pts[i - 1].second), series);
+        }
+    }
+    BOOST_TEST(polyline(svg, "learning rate").size() == 4u);
+    BOOST_TEST(polyline(svg, "validation accuracy").size() == 4u);
+
+    // No validation and no rate: those series are left out, not drawn flat.
+    {
+        std::ofstream f(dir / "train.jsonl");
+        f << "{\"epoch\": 0, \"loss\": 1.0, \"accuracy\": 0.5}\n{\"epoch\": 1, \"loss\": 0.5, \"accuracy\": 0.75}\n";
+    }
+    const auto t = tool({"plot", dir / "train.jsonl", "-o", dir / "t.svg", "--title", "<run & co>"});
+    BOOST_TEST(t.status == 0, t.out);
+    std::ifstream tin(dir / "t.svg");
+    const std::string tsvg{std::istreambuf_iterator<char>(tin), {}};
+    BOOST_TEST(polyline(tsvg, "train loss").size() == 2u);
+    BOOST_TEST(!has(tsvg, "validation"));
+    BOOST_TEST(!has(tsvg, "learning rate"));
+    BOOST_TEST(has(tsvg, "&lt;run &amp; co&gt;")); // the title is escaped
+    BOOST_TEST(has(t.out, "lowest training loss 0.5000 at epoch 2"), t.out);
+
+    // Bad histories: one line naming the file and line, status 1, nothing written.
+    {
+        std::ofstream f(dir / "bad.jsonl", std::ios::binary);
+        f << "{\"epoch\": 0, \"loss\": 1}\n\x7f""ELF\x02\x01\n";
+    }
+    const auto b = tool({"plot", dir / "bad.jsonl"});
+    BOOST_TEST(b.status == 1, b.out);
+    BOOST_TEST(has(b.out, "bad.jsonl, line 2"), b.out);
+    BOOST_TEST(!fs::exists(dir / "bad.svg"));
+    const auto m = tool({"plot", dir / "missing.jsonl"});
+    BOOST_TEST(m.status == 1, m.out);
+    BOOST_TEST(has(m.out, "cannot open"), m.out);
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_a_failure) {

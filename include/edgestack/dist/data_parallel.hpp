@@ -240,6 +240,7 @@ private:
             // loss * samples, correct, samples: this rank's, summed over ranks at the end.
             std::array<double, 3> sums{0.0, 0.0, 0.0};
             std::size_t global = 0;
+            double rate = std::numeric_limits<double>::quiet_NaN();
             for (step_ = batcher.step(); batcher.next(batch, global); ++step_) {
                 const std::size_t n = batch.size();
                 const float share = static_cast<float>(n) / static_cast<float>(global);
@@ -268,6 +269,7 @@ private:
                         for (float& v : g) v *= share;
                     comm_->allreduce_sum(g);
                 }
+                rate = train::detail::current_rate(optimizer);
                 optimizer.step(model.parameters(), model.gradients());
                 after_step(model);
                 sums[0] += static_cast<double>(l) * static_cast<double>(n);
@@ -286,6 +288,7 @@ private:
             es.loss = sums[2] > 0 ? sums[0] / sums[2] : 0.0;
             es.accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
             es.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+            es.learning_rate = rate;
             if constexpr (train::CheckpointableModel<M>)
                 if (!opt_.checkpoint_path.empty())
                     save_checkpoint(model, optimizer, epoch + 1, rng.seed());

@@ -49,6 +49,9 @@ struct EpochStats {
     double val_accuracy = std::numeric_limits<double>::quiet_NaN();
     std::size_t samples = 0;
     double seconds = 0.0;
+    /// The rate the epoch's last optimizer step used (NaN for an optimizer without
+    /// current_learning_rate()).
+    double learning_rate = std::numeric_limits<double>::quiet_NaN();
     double samples_per_second() const noexcept { return seconds > 0 ? samples / seconds : 0.0; }
     bool has_validation() const noexcept { return !std::isnan(val_accuracy); }
 };
@@ -72,6 +75,15 @@ inline std::size_t count_correct(const float* logits, const std::int32_t* labels
         correct += static_cast<std::int32_t>(best) == labels[b];
     }
     return correct;
+}
+
+/// The rate the optimizer's next step will use, or NaN when it does not say.
+template <class O>
+double current_rate(const O& optimizer) {
+    if constexpr (requires { optimizer.current_learning_rate(); })
+        return static_cast<double>(optimizer.current_learning_rate());
+    else
+        return std::numeric_limits<double>::quiet_NaN();
 }
 
 template <class Cb>
@@ -131,6 +143,7 @@ FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, EpochRang
         Rng epoch_rng = rng.split(epoch);
         double loss_sum = 0.0;
         std::size_t correct = 0, seen = 0, b = 0;
+        double rate = std::numeric_limits<double>::quiet_NaN();
         while (batches.next(batch)) {
             const std::size_t n = batch.size();
             dlogits.resize(n * classes);
@@ -138,6 +151,7 @@ FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, EpochRang
             const float l = loss(logits, batch.y.data(), n, classes, dlogits.data());
             const std::size_t c = detail::count_correct(logits, batch.y.data(), n, classes);
             model.backward(dlogits.data());
+            rate = detail::current_rate(optimizer);
             optimizer.step(model.parameters(), model.gradients());
             after_step(model);
             loss_sum += static_cast<double>(l) * n;
@@ -153,6 +167,7 @@ FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, EpochRang
         es.loss = seen ? loss_sum / static_cast<double>(seen) : 0.0;
         es.accuracy = seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0.0;
         es.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+        es.learning_rate = rate;
         const auto [vl, va] = validate(model);
         es.val_loss = vl;
         es.val_accuracy = va;

@@ -7,6 +7,7 @@
 #include "edgestack/train/concepts.hpp"
 #include "edgestack/train/evaluate.hpp"
 #include "edgestack/train/fit.hpp"
+#include "edgestack/train/history.hpp"
 #include "edgestack/train/loss.hpp"
 #include "edgestack/train/metrics.hpp"
 #include "edgestack/train/optimizer.hpp"
