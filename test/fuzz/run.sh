@@ -18,7 +18,7 @@ else
   label="${seconds}s"
 fi
 build=${2:-${TMPDIR:-/tmp}/edgestack-fuzz-build}
-targets=(model_file onnx_import idx npy csv checkpoint pnm clean drift_reference manifest)
+targets=(model_file onnx_import idx npy csv checkpoint pnm image clean drift_reference manifest)
 targets+=(server) # the inference server's request handling (fuzz_server.cmake)
 
 cxx=$(command -v clang++ || command -v clang++-14 || true)
@@ -42,6 +42,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$corpus" "$crashes"
   cp -n "$here/corpus/$t/"* "$corpus/" 2>/dev/null || true
   if [ "$t" = onnx_import ]; then cp -n "$root/test/fixtures/"*.onnx "$corpus/" 2>/dev/null || true; fi
+  if [ "$t" = image ]; then cp -n "$root/test/fixtures/images/"*.{png,jpg} "$corpus/" 2>/dev/null || true; fi
   echo "== fuzz_$t for $label"
   if ! "$build/test/fuzz/fuzz_$t" "${budget[@]}" -timeout=20 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" > "$build/fuzz_$t.log" 2>&1; then
