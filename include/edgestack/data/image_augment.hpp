@@ -74,24 +74,29 @@ inline void translate(std::span<float> x, const SampleLayout& d, std::ptrdiff_t 
 // 4096 standard-normal quantiles, rescaled to unit variance. Noise for augmentation does not
 // need exact tails (they stop at about 3.5 sigma); a table lookup per value, five per 64-bit
 // draw, is what keeps noise from dominating the cost of a batch.
-inline const std::array<float, 4096>& normal_table() {
-    static const std::array<float, 4096> table = [] {
-        std::array<float, 4096> t{};
-        double sq = 0.0;
-        for (std::size_t i = 0; i < t.size(); ++i) {
-            const double q = (static_cast<double>(i) + 0.5) / static_cast<double>(t.size());
-            double lo = -10.0, hi = 10.0; // bisection on the normal CDF
-            for (int k = 0; k < 60; ++k) {
-                const double mid = 0.5 * (lo + hi);
-                (0.5 * std::erfc(-mid / std::numbers::sqrt2) < q ? lo : hi) = mid;
-            }
-            t[i] = static_cast<float>(0.5 * (lo + hi));
-            sq += static_cast<double>(t[i]) * t[i];
+// Built at run time, on first use. Not a lambda: a lambda is implicitly constexpr, and GCC
+// then tries to fill the table while compiling (4096 x 60 calls of erfc), which took over
+// 4 s of every file that included this header.
+inline std::array<float, 4096> make_normal_table() {
+    std::array<float, 4096> t{};
+    double sq = 0.0;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        const double q = (static_cast<double>(i) + 0.5) / static_cast<double>(t.size());
+        double lo = -10.0, hi = 10.0; // bisection on the normal CDF
+        for (int k = 0; k < 60; ++k) {
+            const double mid = 0.5 * (lo + hi);
+            (0.5 * std::erfc(-mid / std::numbers::sqrt2) < q ? lo : hi) = mid;
         }
-        const double scale = 1.0 / std::sqrt(sq / static_cast<double>(t.size()));
-        for (auto& v : t) v = static_cast<float>(v * scale);
-        return t;
-    }();
+        t[i] = static_cast<float>(0.5 * (lo + hi));
+        sq += static_cast<double>(t[i]) * t[i];
+    }
+    const double scale = 1.0 / std::sqrt(sq / static_cast<double>(t.size()));
+    for (auto& v : t) v = static_cast<float>(v * scale);
+    return t;
+}
+
+inline const std::array<float, 4096>& normal_table() {
+    static const std::array<float, 4096> table = make_normal_table();
     return table;
 }
 
