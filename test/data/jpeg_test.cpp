@@ -1,6 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
+#include <csetjmp>
 #include <cstdlib>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -42,6 +44,46 @@ void set_size(std::vector<unsigned char>& b, unsigned char sof, unsigned w, unsi
     b[at + 6] = static_cast<unsigned char>(h);
     b[at + 7] = static_cast<unsigned char>(w >> 8);
     b[at + 8] = static_cast<unsigned char>(w);
+}
+
+// A progressive greyscale JPEG of `w` x `h` pixels written by libjpeg's encoder with a scan
+// script of 1 + 63 * 10 = 631 valid scans: each AC coefficient in its own band, sent in ten
+// successive-approximation steps. Empty on an encoder error.
+struct ScanBomb {
+    jpeg_compress_struct cinfo{};
+    jpeg_error_mgr err{};
+    std::jmp_buf jump{};
+    std::vector<jpeg_scan_info> scans;
+    unsigned char* out = nullptr;
+    unsigned long size = 0;
+    ~ScanBomb() {
+        jpeg_destroy_compress(&cinfo);
+        std::free(out);
+    }
+};
+
+[[noreturn]] void scan_bomb_error(j_common_ptr c) {
+    std::longjmp(static_cast<ScanBomb*>(c->client_data)->jump, 1);
+}
+
+bool encode_scan_bomb(ScanBomb& job, const std::vector<unsigned char>& pixels, unsigned w, unsigned h) {
+    if (setjmp(job.jump)) return false;
+    jpeg_create_compress(&job.cinfo);
+    jpeg_mem_dest(&job.cinfo, &job.out, &job.size);
+    job.cinfo.image_width = w;
+    job.cinfo.image_height = h;
+    job.cinfo.input_components = 1;
+    job.cinfo.in_color_space = JCS_GRAYSCALE;
+    jpeg_set_defaults(&job.cinfo);
+    job.cinfo.scan_info = job.scans.data();
+    job.cinfo.num_scans = static_cast<int>(job.scans.size());
+    jpeg_start_compress(&job.cinfo, TRUE);
+    while (job.cinfo.next_scanline < h) {
+        JSAMPROW row = const_cast<unsigned char*>(pixels.data()) + job.cinfo.next_scanline * w;
+        jpeg_write_scanlines(&job.cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&job.cinfo);
+    return true;
 }
 
 } // namespace
@@ -167,6 +209,26 @@ BOOST_AUTO_TEST_CASE(sizes_are_checked_before_allocating) {
     msg = message_of<format_error>([&] { (void)decode_jpeg(b, "prog.jpg", {.max_bytes = 48u << 20}); });
     BOOST_TEST(msg.find("prog.jpg: JPEG image: Corrupt JPEG data: premature end of data segment") == 0,
                msg);
+}
+
+// A valid progressive file may hold thousands of scans, each a pass over all coefficients:
+// past 500 it is refused instead of decoded.
+BOOST_AUTO_TEST_CASE(too_many_scans_are_refused) {
+    ScanBomb job;
+    job.cinfo.err = jpeg_std_error(&job.err);
+    job.err.error_exit = scan_bomb_error;
+    job.cinfo.client_data = &job;
+    job.scans.push_back({1, {0}, 0, 0, 0, 0}); // DC
+    for (int k = 1; k < 64; ++k) {
+        job.scans.push_back({1, {0}, k, k, 0, 9});
+        for (int al = 8; al >= 0; --al) job.scans.push_back({1, {0}, k, k, al + 1, al});
+    }
+    std::vector<unsigned char> pixels(64 * 64);
+    for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<unsigned char>(i * 7 % 256);
+    BOOST_REQUIRE(encode_scan_bomb(job, pixels, 64, 64));
+    const std::span<const unsigned char> bytes(job.out, job.size);
+    const auto msg = message_of<format_error>([&] { (void)decode_jpeg(bytes, "scans.jpg"); });
+    BOOST_TEST(msg.find("scans.jpg: JPEG image: more than 500 scans") == 0, msg);
 }
 
 #else
