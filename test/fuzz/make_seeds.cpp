@@ -118,6 +118,14 @@ int main(int argc, char** argv) {
     write(dir / "csv/labelled.csv", "a,b,label\n1.5,2,cat\n3,NA,dog\n\"4\",5e-1,cat\n");
     write(dir / "csv/plain.csv", "x;y\n1;2\n");
 
+    // Training histories: HistoryWriter's JSON Lines, and a Keras CSVLogger file.
+    write(dir / "history/writer.jsonl",
+          "{\"epoch\":0,\"epochs\":2,\"loss\":0.68,\"accuracy\":0.76,\"val_loss\":null,"
+          "\"val_accuracy\":null,\"learning_rate\":0.001,\"samples\":6000,\"seconds\":2.8}\n"
+          "{\"epoch\":1,\"loss\":0.41,\"note\":\"x\",\"best\":true}\n");
+    write(dir / "history/keras.csv", "epoch,accuracy,loss,lr,val_accuracy,val_loss\r\n"
+                                     "0,0.8125,0.5,0.001,0.84375,0.4375\r\n1,0.875,,0.001,nan,0.3125\r\n");
+
     // Netpbm: every kind, 8- and 16-bit.
     write(dir / "pnm/p2.pgm", "P2\n# a comment\n3 2\n255\n0 1 2\n250 251 255\n");
     write(dir / "pnm/p3.ppm", "P3 2 1 15 0 1 2 13 14 15\n");

@@ -18,7 +18,8 @@ else
   label="${seconds}s"
 fi
 build=${2:-${TMPDIR:-/tmp}/edgestack-fuzz-build}
-targets=(model_file onnx_import idx npy csv checkpoint pnm image clean drift_reference manifest)
+targets=(model_file onnx_import idx npy csv checkpoint pnm image clean drift_reference manifest
+  history)
 targets+=(server) # the inference server's request handling (fuzz_server.cmake)
 
 cxx=$(command -v clang++ || command -v clang++-14 || true)
