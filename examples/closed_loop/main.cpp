@@ -6,13 +6,22 @@
 //               [--shift 0.35] [--data /usr/share/datasets/fashion-mnist]
 //
 // The registry lands in <workdir>/registry: run edgestack-serve on it alongside to watch the
-// server pick up the promoted version (see docs/monitor.md).
+// server pick up the promoted version (see docs/monitor.md). With --serve PORT the traffic
+// goes through an inference server in this process, whose /dashboard draws the run live:
+// latency, drift crossing its threshold, accuracy, the promotion; --linger S keeps it up
+// for S seconds after the loop (to look at it, or to take the picture in docs/monitor.md).
 #include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/cli.hpp"
@@ -22,6 +31,9 @@
 #include "edgestack/data/no_augment.hpp"
 #include "edgestack/deploy/model_files.hpp"
 #include "edgestack/deploy/registry.hpp"
+#if defined(EDGESTACK_HAS_SERVE)
+#include "edgestack/deploy/server_impl.hpp"
+#endif
 #include "edgestack/monitor/accuracy.hpp"
 #include "edgestack/monitor/drift.hpp"
 #include "edgestack/monitor/retrain.hpp"
@@ -56,6 +68,9 @@ struct Options {
     std::size_t train = 12000, epochs = 3;
     float shift = 0.35f;
     std::string data = EDGESTACK_FASHION_MNIST_DIR;
+    std::optional<std::uint16_t> serve_port; // serve the traffic over HTTP, with a dashboard
+    double linger = 0.0;                     // seconds to keep serving after the loop
+    double rate = 0.0;                       // requests per second at most (0: no limit)
 };
 
 Options parse(int argc, char** argv) {
@@ -68,6 +83,16 @@ Options parse(int argc, char** argv) {
     app.add_option("--epochs", o.epochs, "Epochs")->capture_default_str();
     app.add_option("--shift", o.shift, "Brightness shift of the drifted traffic")->capture_default_str();
     app.add_option("--data", o.data, "Fashion-MNIST folder")->capture_default_str();
+#if defined(EDGESTACK_HAS_SERVE)
+    app.add_option("--serve", o.serve_port,
+                   "Send the traffic through an inference server on this port (0: any free one), "
+                   "with its /dashboard");
+    app.add_option("--linger", o.linger, "With --serve: seconds to keep serving after the loop")
+        ->check(CLI::Range(0.0, 86400.0));
+    app.add_option("--rate", o.rate, "With --serve: requests (of 50 images) per second at most, "
+                                     "so the dashboard's charts have time to draw (0: no limit)")
+        ->check(CLI::Range(0.0, 1e6));
+#endif
     es::tools::parse_or_exit(app, argc, argv);
     o.workdir = workdir;
     return o;
@@ -159,39 +184,96 @@ struct JsonLinesSink {
     }
 };
 
-/// Serve `traffic` through `model` in batches of 50, as a device would: every request is
-/// monitored, sampled into telemetry, and its label arrives one batch later.
-void serve_traffic(const char* phase, const es::deploy::ServedModel& model,
-                   const es::data::InMemoryLoader& traffic, es::monitor::DriftMonitor& drift,
-                   es::monitor::DelayedAccuracy& accuracy, es::monitor::TelemetryStore& store) {
+/// What watches the served traffic: drift against the serving version's reference, accuracy
+/// once labels arrive, and a sample of inputs in the telemetry store. observe() is called for
+/// every answered batch, by the server's observer or directly.
+struct Monitoring {
+    std::atomic<es::monitor::DriftMonitor*> drift;
+    es::monitor::DelayedAccuracy& accuracy;
+    es::monitor::TelemetryStore& store;
+    std::atomic<std::size_t> batches{0}, samples{0};
+
+    /// Sample i of a batch whose request id is `batch_id` is `batch_id/i`.
+    static std::string sample_id(const std::string& batch_id, std::size_t i) {
+        return batch_id + "/" + std::to_string(i);
+    }
+    void observe(const std::string& batch_id, std::span<const float> x, std::span<const float> y,
+                 std::size_t n) {
+        drift.load()->observe(x, y, n);
+        ++batches;
+        samples += n;
+        for (std::size_t i = 0; i < n; ++i) {
+            const float* z = y.data() + i * 10;
+            const auto pred = static_cast<std::int32_t>(std::max_element(z, z + 10) - z);
+            accuracy.predicted(sample_id(batch_id, i), pred);
+            store.add_sample(sample_id(batch_id, i), x.subspan(i * pixels, pixels), pred);
+        }
+    }
+};
+
+/// A KServe v2 request for `n` images, as a client sends it.
+std::string infer_request(const std::string& id, std::span<const float> x, std::size_t n) {
+    std::string body = "{\"id\":\"" + id + "\",\"inputs\":[{\"name\":\"input\",\"shape\":[" +
+                       std::to_string(n) + ",28,28,1],\"datatype\":\"FP32\",\"data\":[";
+    char buf[32];
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        if (i) body += ',';
+        body.append(buf, std::to_chars(buf, buf + sizeof buf, x[i]).ptr);
+    }
+    body += "]}]}";
+    return "POST /v2/models/" + std::string(model_name) + "/infer HTTP/1.1\r\nHost: localhost\r\n"
+           "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+}
+
+/// Serve `traffic` in batches of 50, as a device would: every request is monitored, sampled
+/// into telemetry, and its labels arrive one batch later. With a server, each batch is an
+/// HTTP request to it (its observer does the monitoring); without, `model` runs directly.
+#if defined(EDGESTACK_HAS_SERVE)
+using HttpServer = es::deploy::Server;
+#else
+struct HttpServer { // never made: this build has no server
+    std::string handle(const std::string&) { return {}; }
+};
+#endif
+
+void serve_traffic(const char* phase, const es::deploy::ServedModel& model, HttpServer* server,
+                   const es::data::InMemoryLoader& traffic, Monitoring& mon, double rate = 0.0) {
     constexpr std::size_t batch = 50;
+    auto next = std::chrono::steady_clock::now();
     std::vector<float> x(batch * pixels), y(batch * 10);
     std::vector<std::pair<std::string, std::int32_t>> late_labels;
     for (std::size_t start = 0; start < traffic.size(); start += batch) {
         const std::size_t n = std::min(batch, traffic.size() - start);
+        const std::string id = std::string(phase) + "-" + std::to_string(start);
         std::vector<std::pair<std::string, std::int32_t>> truth;
         for (std::size_t i = 0; i < n; ++i) {
             const auto label = traffic.read(start + i, std::span<float>(x.data() + i * pixels, pixels));
-            truth.emplace_back(std::string(phase) + "-" + std::to_string(start + i), label);
+            truth.emplace_back(Monitoring::sample_id(id, i), label);
         }
-        model.infer(std::span<const float>(x.data(), n * pixels), std::span<float>(y.data(), n * 10));
-        drift.observe(std::span<const float>(x.data(), n * pixels),
-                      std::span<const float>(y.data(), n * 10), n);
-        for (std::size_t i = 0; i < n; ++i) {
-            const float* z = y.data() + i * 10;
-            const auto pred = static_cast<std::int32_t>(std::max_element(z, z + 10) - z);
-            accuracy.predicted(truth[i].first, pred);
-            store.add_sample(truth[i].first, std::span<const float>(x.data() + i * pixels, pixels), pred);
+        const std::span<const float> in(x.data(), n * pixels);
+        if (server) {
+            if (rate > 0) {
+                std::this_thread::sleep_until(next);
+                next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    std::chrono::duration<double>(1.0 / rate));
+            }
+            const std::string answer = server->handle(infer_request(id, in, n));
+            if (answer.rfind("HTTP/1.1 200", 0) != 0)
+                throw es::error("the server refused a request: " + answer.substr(0, answer.find('\r')));
+        } else {
+            model.infer(in, std::span<float>(y.data(), n * 10));
+            mon.observe(id, in, std::span<const float>(y.data(), n * 10), n);
         }
-        for (const auto& [id, label] : late_labels) {
-            accuracy.labelled(id, label);
-            store.attach_label(id, label);
+        for (const auto& [sid, label] : late_labels) {
+            mon.accuracy.labelled(sid, label);
+            mon.store.attach_label(sid, label);
         }
         late_labels = std::move(truth);
     }
-    for (const auto& [id, label] : late_labels) {
-        accuracy.labelled(id, label);
-        store.attach_label(id, label);
+    for (const auto& [sid, label] : late_labels) {
+        mon.accuracy.labelled(sid, label);
+        mon.store.attach_label(sid, label);
     }
 }
 
@@ -252,13 +334,44 @@ int main(int argc, char** argv) try {
             std::string(reinterpret_cast<const char*>(b.data()), b.size()), "reference.json");
     };
     es::monitor::DriftMonitor drift(reference_of(served->version()));
+    std::optional<es::monitor::DriftMonitor> drift2; // the promoted version's, later
     es::monitor::DelayedAccuracy accuracy(500);
     es::monitor::TelemetryStore store(o.workdir / "telemetry.db", {100000, 20000, false});
-    serve_traffic("normal", *served, slice(test_idx, 1000, 1000, 0.0f), drift, accuracy, store);
+    Monitoring mon{&drift, accuracy, store, {}, {}};
+    std::unique_ptr<HttpServer> server; // after what it reads, so it stops first
+#if defined(EDGESTACK_HAS_SERVE)
+    if (o.serve_port) {
+        es::deploy::ServerOptions so;
+        so.port = *o.serve_port;
+        so.reload_interval = std::chrono::milliseconds(200);
+        so.dashboard_interval = std::chrono::milliseconds(250);
+        server = std::make_unique<HttpServer>(so);
+        es::deploy::DashboardSources src;
+        src.feature_psi = [&mon] {
+            const auto r = mon.drift.load()->report();
+            return r.enough_data ? r.feature_psi : std::vector<double>{};
+        };
+        src.psi_threshold = drift.thresholds().feature_psi;
+        src.accuracy = [&accuracy] { return accuracy.accuracy(); };
+        src.accuracy_source = "delayed labels, last 500";
+        src.save = [&store](const std::string& k, const std::string& p) { store.append_history(k, p); };
+        src.load = [&store](const std::string& k, std::size_t n) { return store.history(k, n); };
+        server->set_dashboard_sources(src);
+        server->set_observer([&mon](const es::deploy::InferenceRecord& r) {
+            mon.observe(r.request_id, r.input, r.output, r.batch);
+        });
+        server->watch(reg, model_name, factory);
+        server->start();
+        std::printf("   serving on http://127.0.0.1:%u/v2/models/%s, dashboard at "
+                    "http://127.0.0.1:%u/dashboard\n",
+                    server->port(), model_name, server->port());
+    }
+#endif
+    serve_traffic("normal", *served, server.get(), slice(test_idx, 1000, 1000, 0.0f), mon, o.rate);
     print_status("normal", drift, accuracy);
     drift.reset();
     accuracy.reset_window();
-    serve_traffic("bright", *served, slice(test_idx, 2000, 2000, o.shift), drift, accuracy, store);
+    serve_traffic("bright", *served, server.get(), slice(test_idx, 2000, 2000, o.shift), mon, o.rate);
     print_status("bright", drift, accuracy);
     const auto report = drift.report();
     store.append("drift", "{\"max_feature_psi\":" + std::to_string(report.max_feature_psi) +
@@ -304,10 +417,14 @@ int main(int argc, char** argv) try {
 
     std::printf("6. serve the version now promoted (the server's hot reload does the same)\n");
     served = factory(reg.load_serving(model_name));
-    es::monitor::DriftMonitor drift2(reference_of(served->version()));
+    drift2.emplace(reference_of(served->version()));
+    mon.drift = &*drift2;
     accuracy.reset_window();
-    serve_traffic("after", *served, slice(test_idx, 5000, 1000, o.shift), drift2, accuracy, store);
-    print_status("after", drift2, accuracy);
+#if defined(EDGESTACK_HAS_SERVE)
+    if (server) server->reload(); // at once, rather than at its next poll
+#endif
+    serve_traffic("after", *served, server.get(), slice(test_idx, 5000, 1000, o.shift), mon, o.rate);
+    print_status("after", *drift2, accuracy);
 
     JsonLinesSink sink{o.workdir / "telemetry.jsonl"};
     std::printf("7. telemetry: %zu records flushed in order to %s (%llu dropped)\n",
@@ -315,6 +432,17 @@ int main(int argc, char** argv) try {
                 static_cast<unsigned long long>(store.dropped()));
     std::printf("   serving: %s v%llu\n", model_name,
                 static_cast<unsigned long long>(*reg.serving(model_name)));
+#if defined(EDGESTACK_HAS_SERVE)
+    if (server)
+        std::printf("   the server answered %zu requests (%zu images)\n", mon.batches.load(),
+                    mon.samples.load());
+    if (server && o.linger > 0) {
+        std::printf("8. serving for %.0f s more: http://127.0.0.1:%u/dashboard\n", o.linger, server->port());
+        std::fflush(stdout);
+        std::this_thread::sleep_for(std::chrono::duration<double>(o.linger));
+    }
+    if (server) server->stop();
+#endif
     return 0;
 } catch (const edgestack::error& e) {
     std::fprintf(stderr, "closed_loop: %s\n", e.what());
