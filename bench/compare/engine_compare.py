@@ -6,8 +6,10 @@ and against XNNPACK called directly. Processes alternate (ours, ORT, ours, ORT, 
 round yields one median per side; the table gives the median of the rounds and their range.
 
 usage: engine_compare.py --build BUILD_DIR --ort ORT_NODE_DIR [--rounds 5] [--runs 400]
+                         [--json FILE]   (also write the medians and ranges as JSON)
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -23,6 +25,7 @@ def main():
     ap.add_argument("--ort", required=True, help="folder holding node_modules/onnxruntime-node")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=400)
+    ap.add_argument("--json", help="write the results here as JSON")
     a = ap.parse_args()
     peers = os.path.join(a.build, "bench", "engine", "bench_engine_peers")
     if not os.path.exists(peers):
@@ -39,6 +42,8 @@ def main():
                 out = subprocess.run([peers, "--measure", net, "--rounds", "1", "--runs", str(a.runs)],
                                      check=True, capture_output=True, text=True).stdout
                 for line in out.splitlines():
+                    if line.startswith("#"):  # its own checks, passed
+                        continue
                     n, side, _, us = line.split("\t")
                     results.setdefault((n, side), []).append(float(us))
                 out = subprocess.run(["node", js, a.ort, os.path.join(tmp, net + ".onnx"), dims,
@@ -53,6 +58,7 @@ def main():
         results[(net, "ort minus overhead")] = [o - h for o, h in zip(ort, ovh)]
     print(f"| network | runtime (1 thread, batch 1) | median µs | range over {a.rounds} rounds | vs ORT in-process |")
     print("|---|---|---|---|---|")
+    rows = []
     for net in NETS:
         base = statistics.median(results[(net, "ort minus overhead")])
         for side in ["edgestack simd fp32", "edgestack simd int8", "edgestack xnnpack fp32", "edgestack xnnpack int8",
@@ -60,6 +66,11 @@ def main():
             v = results[(net, side)]
             m = statistics.median(v)
             print(f"| {net} | {side} | {m:.1f} | {min(v):.1f}–{max(v):.1f} | {m / base:.2f}x |")
+            rows.append({"network": net, "runtime": side, "median_us": m, "min_us": min(v),
+                         "max_us": max(v), "vs_ort": m / base})
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"threads": 1, "batch": 1, "rounds": a.rounds, "runs": a.runs, "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

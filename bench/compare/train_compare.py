@@ -7,13 +7,14 @@ load, and prints samples/s of each, the ratio, both test accuracies and both pea
 (ru_maxrss of each child process, read with wait4).
 
     /usr/bin/python3 bench/compare/train_compare.py --build <build dir> [--epochs 3]
-        [--repeats 1] [--limit N] [--openblas DIR]
+        [--repeats 1] [--limit N] [--openblas DIR] [--json FILE]
 
 PyTorch gets OpenBLAS (Debian libopenblas0-openmp) through LD_LIBRARY_PATH for its process
 only: Debian's torch links the generic libblas.so.3, the slow netlib reference unless
 another BLAS is selected. The BLAS it really mapped is read from /proc/self/maps and shown.
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -52,6 +53,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--openblas", default=DEFAULT_OPENBLAS,
                     help="folder with OpenBLAS's libblas.so.3 for PyTorch")
+    ap.add_argument("--json", help="write the results here as JSON")
     args = ap.parse_args()
 
     ours_bin = os.path.join(args.build, "examples", "fashion_mnist_train", "fashion_mnist_train")
@@ -60,7 +62,7 @@ def main():
     common = ["--epochs", str(args.epochs), "--threads", str(args.threads), "--data", args.data]
     if args.limit:
         common += ["--limit", str(args.limit)]
-    ours_cmd = [ours_bin, "--quiet"] + common
+    ours_cmd = [ours_bin, "--quiet", "--history", ""] + common
     torch_cmd = ["/usr/bin/python3", os.path.join(HERE, "train_torch.py")] + common
 
     torch_env = dict(os.environ)
@@ -92,6 +94,15 @@ def main():
     print(f"speed ratio edgestack/PyTorch: {statistics.median(ratios):.2f}x "
           f"(per run: {', '.join(f'{x:.2f}' for x in ratios)}; target >= 1.5x)")
     print(f"memory ratio edgestack/PyTorch: {o_rss / t_rss:.2f} (target <= 0.5)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"epochs": args.epochs, "threads": args.threads, "limit": args.limit,
+                       "repeats": args.repeats, "blas": theirs[-1][0].get("blas", "?"),
+                       "edgestack": {"samples_per_s": o_sps, "peak_rss_mib": o_rss,
+                                     "test_accuracy": float(ours[-1][0]["test_accuracy"])},
+                       "pytorch": {"samples_per_s": t_sps, "peak_rss_mib": t_rss,
+                                   "test_accuracy": float(theirs[-1][0]["test_accuracy"])},
+                       "speed_ratios": ratios}, f, indent=1)
     print(f"PyTorch BLAS: {theirs[-1][0].get('blas', '?')}; "
           f"epochs {args.epochs}, batch 64, threads {args.threads}"
           + (f", first {args.limit} training samples" if args.limit else ""))

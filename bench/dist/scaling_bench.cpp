@@ -12,6 +12,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
 
 #include "edgestack/data/in_memory.hpp"
@@ -34,8 +35,11 @@ using WideMlp = Sequential<Input<28, 28, 1>, Flatten, Dense<1024>, ReLU, Dense<1
                            Dense<10>>;
 
 constexpr std::size_t kSteps = 12;   // global steps per benchmark iteration (one epoch)
-constexpr int kIterations = 3;
-constexpr int kRepetitions = 3;
+// Fixed counts, the same on every rank (they must agree on how often to meet); one of each
+// in a smoke run (EDGESTACK_BENCH_SMOKE set, as bench/run.py --smoke does).
+const bool kSmoke = std::getenv("EDGESTACK_BENCH_SMOKE") != nullptr;
+const int kIterations = kSmoke ? 1 : 3;
+const int kRepetitions = kSmoke ? 1 : 3;
 
 dist::Mpi& world() {
     static dist::Mpi comm;
@@ -129,7 +133,7 @@ BENCHMARK_TEMPLATE(BM_DataParallel, ReferenceCnn)
     ->Args({32, 256})
     ->Args({32, 1024})
     ->Args({32, 4096});
-BENCHMARK_TEMPLATE(BM_Allreduce, ReferenceCnn)->Iterations(200)->Repetitions(kRepetitions)
+BENCHMARK_TEMPLATE(BM_Allreduce, ReferenceCnn)->Iterations(kSmoke ? 2 : 200)->Repetitions(kRepetitions)
     ->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK_TEMPLATE(BM_NoCommunication, WideMlp)->Apply(fixed)->Arg(32);
 BENCHMARK_TEMPLATE(BM_DataParallel, WideMlp)
@@ -138,7 +142,7 @@ BENCHMARK_TEMPLATE(BM_DataParallel, WideMlp)
     ->Args({32, 0})
     ->Args({32, 1024})
     ->Args({32, 4096});
-BENCHMARK_TEMPLATE(BM_Allreduce, WideMlp)->Iterations(100)->Repetitions(kRepetitions)
+BENCHMARK_TEMPLATE(BM_Allreduce, WideMlp)->Iterations(kSmoke ? 2 : 100)->Repetitions(kRepetitions)
     ->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 // Rank 0 alone prints; the others run the same benchmarks silently.

@@ -2,6 +2,7 @@
 # Load test of edgestack-serve on loopback with wrk (Debian package wrk): the int8
 # Fashion-MNIST engine that examples/closed_loop registers, batch 1 per request.
 #   bench/serve/run.sh BUILD_DIR [DURATION_S=10] [MAX_REQUESTS=200000] [CONNECTIONS=8]
+# LOOP_TRAIN and LOOP_EPOCHS (default 6000, 2) size the training that makes the model.
 # Run 1: steady load. Run 2: the same load while the serving version is switched between
 # v1 and v2 every 0.5 s (hot reload); the target is 0 failed requests in both.
 set -eu
@@ -14,7 +15,7 @@ WORK=$(mktemp -d)
 PORT=${PORT:-18080}
 trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-"$BUILD/examples/closed_loop/closed_loop" --workdir "$WORK/loop" --train 6000 --epochs 2 > "$WORK/loop.log"
+"$BUILD/examples/closed_loop/closed_loop" --workdir "$WORK/loop" --train "${LOOP_TRAIN:-6000}" --epochs "${LOOP_EPOCHS:-2}" > "$WORK/loop.log"
 REG="$WORK/loop/registry"
 "$BUILD/bench/serve/registry_tool" "$REG" list fashion
 
