@@ -36,6 +36,22 @@ def save(fig, out, name):
     print(f"wrote {path}")
 
 
+def finish(fig, r, title, out, name):
+    fig.suptitle(title + "\n" + caption(r), fontsize=9)
+    fig.tight_layout()
+    save(fig, out, name)
+
+
+def two_bars(labels, colors, left, right, height):
+    """Two bar panels side by side; left and right are (values, title, unit)."""
+    fig, axes = plt.subplots(1, 2, figsize=(7, height))
+    for ax, (values, title, unit) in zip(axes, (left, right)):
+        barh(ax, labels, values, colors, unit=unit)
+        ax.set_title(title, loc="left")
+    axes[1].set_yticks([])
+    return fig
+
+
 def barh(ax, labels, values, colors, errors=None, unit=""):
     y = range(len(labels))
     ax.barh(list(y), values, color=colors, xerr=errors, capsize=3 if errors else 0)
@@ -67,27 +83,20 @@ def engine(r, out):
         barh(ax, labels, med, colors, err)
         ax.set_title(f"{net}: batch-1 latency, 1 thread (µs, median of {c['rounds']} rounds, range)",
                      loc="left")
-    fig.suptitle("Inference latency against ONNX Runtime and XNNPACK\n" + caption(r), fontsize=9)
-    fig.tight_layout()
-    save(fig, out, "engine_peers.svg")
+    finish(fig, r, "Inference latency against ONNX Runtime and XNNPACK", out, "engine_peers.svg")
 
 
 def train(r, out):
     c = r["comparisons"].get("train")
     if not c:
         return
-    fig, (a, b) = plt.subplots(1, 2, figsize=(7, 2.2))
-    names = ["edgestack", "PyTorch"]
-    barh(a, names, [c["edgestack"]["samples_per_s"], c["pytorch"]["samples_per_s"]], [OURS, PEER])
-    a.set_title("training samples/s (higher is better)", loc="left")
-    barh(b, names, [c["edgestack"]["peak_rss_mib"], c["pytorch"]["peak_rss_mib"]], [OURS, PEER],
-         unit=" MiB")
-    b.set_title("peak memory (lower is better)", loc="left")
+    e, t = c["edgestack"], c["pytorch"]
+    fig = two_bars(["edgestack", "PyTorch"], [OURS, PEER],
+                   ([e["samples_per_s"], t["samples_per_s"]], "training samples/s (higher is better)", ""),
+                   ([e["peak_rss_mib"], t["peak_rss_mib"]], "peak memory (lower is better)", " MiB"), 2.2)
     limit = f", first {c['limit']} images" if c.get("limit") else ""
-    fig.suptitle(f"Reference CNN on Fashion-MNIST, batch 64, {c['threads']} threads, "
-                 f"{c['epochs']} epochs{limit}\n" + caption(r), fontsize=9)
-    fig.tight_layout()
-    save(fig, out, "train_pytorch.svg")
+    finish(fig, r, f"Reference CNN on Fashion-MNIST, batch 64, {c['threads']} threads, "
+                   f"{c['epochs']} epochs{limit}", out, "train_pytorch.svg")
 
 
 def serve(r, out):
@@ -106,28 +115,25 @@ def serve(r, out):
     b.set_title("latency (ms)", loc="left")
     b.legend(frameon=False)
     failed = sum(c[k]["non200"] + c[k]["timeouts"] for k in runs)
-    fig.suptitle(f"edgestack-serve under wrk, {c['duration_s']:.0f} s per run, {failed:.0f} failed "
-                 f"requests\n" + caption(r), fontsize=9)
-    fig.tight_layout()
-    save(fig, out, "serve.svg")
+    finish(fig, r, f"edgestack-serve under wrk, {c['duration_s']:.0f} s per run, {failed:.0f} failed "
+                   "requests", out, "serve.svg")
 
 
 def compile_time(r, out):
     c = r["comparisons"].get("compile_time")
-    if not c or "rows" not in c:
+    if not c or not c.get("runs"):
         return
-    rows = c["rows"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(7, 0.5 + 0.45 * len(rows)))
-    labels = [row["name"] for row in rows]
-    colors = [OURS if row["name"].startswith("edgestack") else PEER for row in rows]
-    barh(a, labels, [row["seconds"] for row in rows], colors, unit=" s")
-    a.set_title("compile time", loc="left")
-    barh(b, labels, [row["peak_mib"] for row in rows], colors, unit=" MiB")
-    b.set_yticks([])
-    b.set_title("peak compiler memory", loc="left")
-    fig.suptitle(f"{c.get('what', 'compile time')}\n" + caption(r), fontsize=9)
-    fig.tight_layout()
-    save(fig, out, "compile_time.svg")
+    labels, colors, seconds, memory = [], [], [], []
+    for flags, run in c["runs"].items():
+        for side, color in (("edgestack", OURS), ("dlib", PEER)):
+            labels.append(f"{side} {flags}")
+            colors.append(color)
+            seconds.append(run[side]["cpu_s"])
+            memory.append(run[side]["peak_mib"])
+    fig = two_bars(labels, colors, (seconds, "compiler CPU time", " s"),
+                   (memory, "peak compiler memory", " MiB"), 0.6 + 0.35 * len(labels))
+    finish(fig, r, f"The reference trainer's translation unit against dlib's ({c.get('compiler', '?')} "
+                   f"{c.get('flags', '')})", out, "compile_time.svg")
 
 
 def program(r, name, data, out):
@@ -149,9 +155,7 @@ def program(r, name, data, out):
     barh(ax, [n for n, _ in rows], values, [OURS] * len(rows), unit=" µs")
     ax.set_xscale("log")
     ax.set_xlabel("real time per iteration (µs, log scale)")
-    fig.suptitle(f"{name}\n" + caption(r), fontsize=9)
-    fig.tight_layout()
-    save(fig, out, name + ".svg")
+    finish(fig, r, name, out, name + ".svg")
 
 
 def main():
