@@ -14,14 +14,12 @@
 #include <vector>
 
 #include "edgestack/compile/graph.hpp"
+#include "edgestack/core/aligned.hpp"
 
 namespace edgestack::compile {
 
-inline constexpr std::size_t arena_alignment = 64; // one cache line; AVX loads stay aligned
-
-constexpr std::size_t align_up(std::size_t n, std::size_t a = arena_alignment) noexcept {
-    return (n + a - 1) / a * a;
-}
+using edgestack::align_up;
+using edgestack::arena_alignment;
 
 /// One buffer to place: its size and the steps during which it must stay intact
 /// (defined by step `first`, last read by step `last`; the input is defined at step 0).

@@ -10,6 +10,15 @@
 
 namespace edgestack {
 
+/// The alignment of every arena, scratch area and model buffer: one cache line, so AVX
+/// loads stay aligned.
+inline constexpr std::size_t arena_alignment = 64;
+
+/// n rounded up to a multiple of a.
+constexpr std::size_t align_up(std::size_t n, std::size_t a = arena_alignment) noexcept {
+    return (n + a - 1) / a * a;
+}
+
 template <class T, std::size_t Align = 64>
 struct AlignedAllocator {
     static_assert(Align >= alignof(T) && (Align & (Align - 1)) == 0,

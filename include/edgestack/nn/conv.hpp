@@ -295,8 +295,8 @@ struct Conv2D {
         };
         auto& winograd_conv() {
             if (!wino_.conv)
-                wino_.conv.emplace(backend::detail::Hwc{G::H, G::W, C},
-                                   backend::detail::Hwc{G::OH, G::OW, Filters},
+                wino_.conv.emplace(kernels::Hwc{G::H, G::W, C},
+                                   kernels::Hwc{G::OH, G::OW, Filters},
                                    std::array<std::size_t, 4>{G::y.pad_before, G::x.pad_before,
                                                               G::y.pad_after, G::x.pad_after});
             return *wino_.conv;

@@ -17,15 +17,13 @@
 #include "edgestack/compile/memory_plan.hpp"
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/core/error.hpp"
+#include "edgestack/kernels/window.hpp"
 #include "edgestack/quant/fixed_point.hpp"
 
 namespace edgestack::backend::detail {
 
-/// Height, width, channels of a per-sample value (rank 1: 1 x 1 x N).
-struct Hwc {
-    std::size_t h = 1, w = 1, c = 1;
-    std::size_t size() const noexcept { return h * w * c; }
-};
+using kernels::Hwc;
+using kernels::pad_image;
 
 inline Hwc hwc_of(const compile::Dims& d) {
     if (d.size() == 3) return {d[0], d[1], d[2]};
@@ -33,14 +31,14 @@ inline Hwc hwc_of(const compile::Dims& d) {
     return {1, 1, compile::volume(d)};
 }
 
-struct Step {
+/// One step: its geometry (in, out, kernel, stride, padding: what the kernels read) and the
+/// rest.
+struct Step : kernels::Window {
     compile::Op op{};
     std::string name;
     bool int8 = false;
     std::array<std::size_t, 2> in_off{0, 0}; // bytes per sample into the value area
     std::size_t out_off = 0;
-    Hwc in, out;
-    std::size_t kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
     compile::Activation act = compile::Activation::none;
     float alpha = 0.0f;
     bool alias = false; // output shares the input's storage: nothing to do
@@ -92,23 +90,6 @@ inline const compile::QuantParams& qp(const compile::Graph& g, int v, const comp
 
 inline std::size_t padded_bytes(const Step& s, std::size_t elem) {
     return compile::align_up((s.in.h + s.pt + s.pb) * (s.in.w + s.pl + s.pr) * s.in.c * elem);
-}
-
-/// Copies one image `src` into `dst`, a buffer of `ph` x `pw` pixels, at the step's top and
-/// left padding; every other element is `fill` (0 for fp32, the input zero point for int8,
-/// so that padded taps add what Reference adds). Converts the element type on the way.
-template <class E, class X>
-void pad_image(const Step& s, const X* src, E* dst, std::size_t ph, std::size_t pw, E fill) noexcept {
-    // Geometry in locals: int8 pointers may alias the step, which would reload it per element.
-    const std::size_t C = s.in.c, H = s.in.h, n = s.in.w * C, top = s.pt, left = s.pl;
-    std::fill_n(dst, ph * pw * C, fill);
-    for (std::size_t h = 0; h < H; ++h) {
-        E* row = dst + ((h + top) * pw + left) * C;
-        const X* srow = src + h * n;
-        if constexpr (std::is_same_v<E, X>) std::copy_n(srow, n, row);
-        else
-            for (std::size_t i = 0; i < n; ++i) row[i] = static_cast<E>(srow[i]);
-    }
 }
 
 inline void prepare_int8_weights(Step& s, const compile::Node& n, std::size_t oc,

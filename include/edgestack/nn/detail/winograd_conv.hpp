@@ -1,6 +1,6 @@
 // Conv2D's fast path in training for 3x3 stride-1 layers of 16+ channels (AVX2+FMA builds):
-// the forward pass runs on the inference engine's Winograd F(2x2, 3x3) kernels
-// (backend/detail/winograd.hpp), with 2.25x fewer multiplications than im2col + GEMM and no
+// the forward pass runs on the Winograd F(2x2, 3x3) kernels the inference engine uses too
+// (kernels/winograd.hpp), with 2.25x fewer multiplications than im2col + GEMM and no
 // im2col matrix. The input gradient of a stride-1 convolution is itself a 3x3 convolution
 // (of the output gradient, with the kernel flipped in space, its input and output channels
 // swapped, and 2 - pad of padding on each side), so it runs as Winograd too, and so does the
@@ -15,8 +15,9 @@
 #include <limits>
 #include <optional>
 #include <span>
+#include <vector>
 
-#include "edgestack/backend/detail/winograd.hpp"
+#include "edgestack/kernels/winograd.hpp"
 #include "edgestack/nn/detail/eigen.hpp"
 
 namespace edgestack::nn::detail {
@@ -32,7 +33,7 @@ inline constexpr bool winograd_available = false;
 constexpr bool winograd_trainable(std::size_t kernel, std::size_t stride, std::size_t dilation,
                                   std::size_t h, std::size_t w, std::size_t c, std::size_t oh,
                                   std::size_t ow, std::size_t oc) noexcept {
-    using backend::detail::winograd::shape_eligible;
+    using kernels::winograd::shape_eligible;
     return winograd_available && dilation == 1 &&
            shape_eligible(kernel, kernel, stride, stride, c, oc, oh, ow) &&
            shape_eligible(kernel, kernel, stride, stride, oc, c, h, w);
@@ -45,13 +46,12 @@ constexpr bool winograd_trainable(std::size_t kernel, std::size_t stride, std::s
 /// 4x4 transforms, small next to a batch's convolutions) unless they are unchanged.
 class WinogradConv {
 public:
-    using Step = backend::detail::Step;
-    using Hwc = backend::detail::Hwc;
+    using Hwc = kernels::Hwc;
 
     /// pad = {top, left, bottom, right} of the forward convolution.
     WinogradConv(Hwc in, Hwc out, std::array<std::size_t, 4> pad)
-        : fwd_(step(in, out, pad)),
-          bwd_(step(out, in, {2 - pad[0], 2 - pad[1], 2 - pad[2], 2 - pad[3]})) {}
+        : fwd_(make_pass(in, out, pad)),
+          bwd_(make_pass(out, in, {2 - pad[0], 2 - pad[1], 2 - pad[2], 2 - pad[3]})) {}
 
     /// Scratch one worker needs for either pass, in floats.
     std::size_t scratch_floats() const noexcept {
@@ -65,7 +65,7 @@ public:
         if (std::ranges::equal(w, fwd_.w) && std::ranges::equal(bias, fwd_.b)) return;
         fwd_.w.assign(w.begin(), w.end());
         fwd_.b.assign(bias.begin(), bias.end());
-        backend::detail::winograd::pack(fwd_);
+        kernels::winograd::pack_f32(fwd_, fwd_.w, fwd_.packed);
     }
     /// The input-gradient kernel: w'[c][ky][kx][o] = w[o][2 - ky][2 - kx][c].
     void set_weights_transposed(std::span<const float> w) {
@@ -75,7 +75,7 @@ public:
             for (std::size_t t = 0; t < 9; ++t)
                 for (std::size_t c = 0; c < C; ++c)
                     bwd_.w[(c * 9 + (8 - t)) * OC + o] = w[(o * 9 + t) * C + c];
-        backend::detail::winograd::pack(bwd_);
+        kernels::winograd::pack_f32(bwd_, bwd_.w, bwd_.packed);
     }
 
     /// y = conv(x) + bias for `n` samples, then ReLU if `relu`.
@@ -89,7 +89,7 @@ public:
 
     /// Scratch of weight_grad for `n` samples, in floats.
     std::size_t weight_grad_floats(std::size_t n) const noexcept {
-        const auto g = backend::detail::winograd::geometry(fwd_);
+        const auto g = kernels::winograd::geometry(fwd_, false);
         const std::size_t rows = n * g.tiles;
         return g.ph * g.pw * fwd_.in.c + 16 * rows * (fwd_.in.c + fwd_.out.c) +
                16 * fwd_.in.c * fwd_.out.c + 10 * fwd_.out.c;
@@ -101,8 +101,8 @@ public:
     /// Eigen), and of g is G^T dU G. 2.25x fewer multiplications than dy^T x over im2col.
     void weight_grad(const float* x, const float* dy, std::size_t n, float* dw,
                      float* scratch) const {
-        namespace wg = backend::detail::winograd;
-        const auto g = wg::geometry(fwd_);
+        namespace wg = kernels::winograd;
+        const auto g = wg::geometry(fwd_, false);
         const std::size_t C = fwd_.in.c, OC = fwd_.out.c, T = g.tiles, rows = n * T;
         const std::size_t OH = fwd_.out.h, OW = fwd_.out.w;
         float* pad = scratch;
@@ -112,7 +112,7 @@ public:
         const float* zeros = dU + 16 * C * OC + 9 * OC; // OC zeros
         std::fill_n(dU + 16 * C * OC + 9 * OC, OC, 0.0f);
         for (std::size_t s = 0; s < n; ++s) {
-            backend::detail::pad_image(fwd_, x + s * fwd_.in.size(), pad, g.ph, g.pw, 0.0f);
+            kernels::pad_image(fwd_, x + s * fwd_.in.size(), pad, g.ph, g.pw, 0.0f);
             wg::transform_inputs<wg::vec::F>(fwd_, g, pad, 0, T, V + s * T * C, rows * C);
             const float* d = dy + s * fwd_.out.size();
             for (std::size_t t = 0; t < T; ++t) {
@@ -178,15 +178,21 @@ private:
     /// f<xsimd batch>(o) over full lane groups of [0, n), then f<float>(o) over the rest.
     template <class F>
     static void each_lane_group(std::size_t n, F&& f) {
-        using V = backend::detail::winograd::vec::F;
+        using V = kernels::winograd::vec::F;
         std::size_t o = 0;
         for (; o + V::size <= n; o += V::size) f.template operator()<V>(o);
         for (; o < n; ++o) f.template operator()<float>(o);
     }
 
-    static Step step(Hwc in, Hwc out, std::array<std::size_t, 4> pad) {
-        Step s;
-        s.op = compile::Op::conv2d;
+    /// One of the two convolutions: its geometry, weights [out][ky][kx][in], bias and the
+    /// weights' Winograd transform.
+    struct Pass : kernels::Window {
+        std::vector<float> w, b, packed;
+        std::size_t scratch_bytes = 0;
+    };
+
+    static Pass make_pass(Hwc in, Hwc out, std::array<std::size_t, 4> pad) {
+        Pass s;
         s.in = in;
         s.out = out;
         s.kh = s.kw = 3;
@@ -196,16 +202,18 @@ private:
         s.pr = pad[3];
         s.w.assign(in.c * out.c * 9, 0.0f);
         s.b.assign(out.c, 0.0f);
-        backend::detail::winograd::pack(s); // sizes the scratch
+        kernels::winograd::pack_f32(s, s.w, s.packed);
+        s.scratch_bytes = kernels::winograd::scratch_bytes(s, false);
         return s;
     }
-    static void run(const Step& s, const float* x, float* y, std::size_t n, float* scratch,
+    static void run(const Pass& s, const float* x, float* y, std::size_t n, float* scratch,
                     float lo) noexcept {
-        backend::detail::winograd::f32_conv(s, x, y, n, reinterpret_cast<std::byte*>(scratch), lo,
-                                            std::numeric_limits<float>::infinity());
+        kernels::winograd::f32_conv(s, s.packed.data(), s.b.data(), x, y, n,
+                                    reinterpret_cast<std::byte*>(scratch), lo,
+                                    std::numeric_limits<float>::infinity());
     }
 
-    Step fwd_, bwd_;
+    Pass fwd_, bwd_;
 };
 
 #endif // EDGESTACK_SIMD_AVX2
