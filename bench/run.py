@@ -85,24 +85,29 @@ class Runner:
         print(f"!! {name}: {why}", flush=True)
         self.results["failures"].append({"name": name, "error": why})
 
-    def call(self, name, cmd, env=None, timeout=None):
-        """Run cmd with its output shown; True when it exits 0."""
+    def call(self, name, cmd, env=None):
+        """Run cmd, its output shown as it comes; its output when it exits 0, else None."""
         print(f"\n== {name}: {' '.join(cmd)}", flush=True)
         t0 = time.monotonic()
+        lines = []
         try:
-            p = subprocess.run(cmd, env=env, timeout=timeout, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, errors="replace")
-        except (OSError, subprocess.TimeoutExpired) as e:
+            with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, errors="replace") as p:
+                for line in p.stdout:
+                    sys.stdout.write(line)
+                    lines.append(line)
+            status = p.returncode
+        except OSError as e:
             self.fail(name, str(e))
             return None
         finally:
             self.results["seconds"][name] = round(time.monotonic() - t0, 2)
-        sys.stdout.write(p.stdout)
-        if p.returncode != 0:
-            tail = p.stdout.strip().splitlines()[-3:]
-            self.fail(name, f"exit status {p.returncode}: " + " | ".join(tail))
+            sys.stdout.flush()
+        if status != 0:
+            tail = "".join(lines).strip().splitlines()[-3:]
+            self.fail(name, f"exit status {status}: " + " | ".join(tail))
             return None
-        return p.stdout
+        return "".join(lines)
 
     def gbench_args(self, out):
         args = [f"--benchmark_out={out}", "--benchmark_out_format=json"]
