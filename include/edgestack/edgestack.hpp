@@ -1,5 +1,7 @@
-// The core of edgestack in one include: shapes, tensors, the RNG, the concepts, the
-// pipeline, the layers, training, and the default (empty or reference) policies.
+// The core of edgestack in one include: shapes, the RNG, the concepts, the pipeline, the
+// layers, training, and the default (empty or reference) policies. xtensor tensors over
+// samples and batches are in core/tensor.hpp: nothing here needs them, and xtensor alone
+// costs a file that includes it a second of compile time.
 #pragma once
 
 #include "edgestack/backend/reference.hpp"
@@ -7,7 +9,6 @@
 #include "edgestack/core/error.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
-#include "edgestack/core/tensor.hpp"
 #include "edgestack/data/batcher.hpp"
 #include "edgestack/data/in_memory.hpp"
 #include "edgestack/data/no_augment.hpp"

@@ -1,6 +1,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <cstdint>
+#include <iterator>
 #include <set>
 #include <stdexcept>
 #include <vector>
@@ -161,6 +163,46 @@ BOOST_AUTO_TEST_CASE(augmented_fashion_mnist_batches) {
     }
     BOOST_TEST(n == 1000u);
     BOOST_TEST(changed > 700u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(batch_rows)
+
+BOOST_AUTO_TEST_CASE(resize_keeps_rows_in_place_and_aligned) {
+    Batch b;
+    BOOST_TEST(b.size() == 0u);
+    BOOST_TEST(b.x.size() == 0u);
+    b.resize(3, 4);
+    BOOST_TEST(b.x.shape()[0] == 3u);
+    BOOST_TEST(b.x.shape()[1] == 4u);
+    BOOST_TEST(b.features() == 4u);
+    BOOST_TEST(b.x.size() == 12u);
+    BOOST_TEST(reinterpret_cast<std::uintptr_t>(b.x.data()) % 64 == 0u);
+    for (std::size_t i = 0; i < 12; ++i) b.x.data()[i] = static_cast<float>(i);
+    BOOST_TEST(b.x(2, 1) == 9.0f);
+    BOOST_TEST(b.sample(1)[3] == 7.0f);
+    BOOST_TEST(std::distance(b.x.begin(), b.x.end()) == 12);
+    // Fewer rows of the same width: the first rows keep their values.
+    b.resize(2, 4);
+    BOOST_TEST(b.x.size() == 8u);
+    BOOST_TEST(b.x(1, 3) == 7.0f);
+    b.resize(0, 4);
+    BOOST_TEST(b.x.size() == 0u);
+    BOOST_TEST(b.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(equal_only_with_the_same_shape_and_values) {
+    BatchRows a, b;
+    a.resize({2, 3});
+    b.resize({3, 2}); // same count, other shape
+    std::fill(a.begin(), a.end(), 1.0f);
+    std::fill(b.begin(), b.end(), 1.0f);
+    BOOST_TEST(!(a == b));
+    b.resize({2, 3});
+    BOOST_TEST(a == b);
+    b(1, 2) = 2.0f;
+    BOOST_TEST(!(a == b));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,19 +1,52 @@
 // A mini-batch: samples stored batch-major in one contiguous block, one label each.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <vector>
 
-#include "edgestack/core/tensor.hpp"
+#include "edgestack/core/aligned.hpp"
 
 namespace edgestack::data {
+
+/// A batch's samples: [batch][features] floats, row-major, in one 64-byte-aligned block.
+/// A plain buffer, so that the training loop does not pull in xtensor; for xtensor
+/// expressions over it, `edgestack::view(x.data(), x.shape())` (core/tensor.hpp).
+class BatchRows {
+public:
+    using value_type = float;
+
+    const std::array<std::size_t, 2>& shape() const noexcept { return shape_; }
+    std::size_t size() const noexcept { return values_.size(); }
+    float* data() noexcept { return values_.data(); }
+    const float* data() const noexcept { return values_.data(); }
+    float* begin() noexcept { return values_.data(); }
+    float* end() noexcept { return values_.data() + values_.size(); }
+    const float* begin() const noexcept { return values_.data(); }
+    const float* end() const noexcept { return values_.data() + values_.size(); }
+    /// Value `c` of row `r`.
+    float& operator()(std::size_t r, std::size_t c) noexcept { return values_[r * shape_[1] + c]; }
+    float operator()(std::size_t r, std::size_t c) const noexcept { return values_[r * shape_[1] + c]; }
+
+    /// Makes it `shape[0]` rows of `shape[1]` values; values that stay in place keep theirs.
+    void resize(const std::array<std::size_t, 2>& shape) {
+        shape_ = shape;
+        values_.resize(shape[0] * shape[1]);
+    }
+
+    bool operator==(const BatchRows&) const = default;
+
+private:
+    std::array<std::size_t, 2> shape_{0, 0};
+    AlignedVector<float> values_;
+};
 
 /// One batch as the training loop sees it: samples as the rows of `x`, their labels and
 /// where each came from. Reused from batch to batch; resize() keeps its storage when it can.
 struct Batch {
-    Tensor<2> x;                    ///< [batch][features], each row one NHWC sample
+    BatchRows x;                    ///< [batch][features], each row one NHWC sample
     std::vector<std::int32_t> y;    ///< one label per row
     std::vector<std::size_t> index; ///< where each row came from in its Loader
 
