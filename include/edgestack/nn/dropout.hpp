@@ -2,6 +2,7 @@
 // 1 / (1 - Rate), drawing from the Rng given to forward; in eval mode it is the identity.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdio>
 #include <span>
