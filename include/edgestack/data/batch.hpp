@@ -16,18 +16,20 @@ namespace edgestack::data {
 /// expressions over it, `edgestack::view(x.data(), x.shape())` (core/tensor.hpp).
 class BatchRows {
 public:
-    using value_type = float;
+    using value_type = float; ///< what it holds
 
+    /// Rows, values per row.
     const std::array<std::size_t, 2>& shape() const noexcept { return shape_; }
-    std::size_t size() const noexcept { return values_.size(); }
-    float* data() noexcept { return values_.data(); }
-    const float* data() const noexcept { return values_.data(); }
-    float* begin() noexcept { return values_.data(); }
-    float* end() noexcept { return values_.data() + values_.size(); }
-    const float* begin() const noexcept { return values_.data(); }
-    const float* end() const noexcept { return values_.data() + values_.size(); }
+    std::size_t size() const noexcept { return values_.size(); } ///< values in all
+    float* data() noexcept { return values_.data(); } ///< first value of row 0
+    const float* data() const noexcept { return values_.data(); } ///< read-only
+    float* begin() noexcept { return values_.data(); } ///< as data()
+    float* end() noexcept { return values_.data() + values_.size(); } ///< past the last value
+    const float* begin() const noexcept { return values_.data(); } ///< read-only
+    const float* end() const noexcept { return values_.data() + values_.size(); } ///< read-only
     /// Value `c` of row `r`.
     float& operator()(std::size_t r, std::size_t c) noexcept { return values_[r * shape_[1] + c]; }
+    /// Value `c` of row `r`, read-only.
     float operator()(std::size_t r, std::size_t c) const noexcept { return values_[r * shape_[1] + c]; }
 
     /// Makes it `shape[0]` rows of `shape[1]` values; values that stay in place keep theirs.
@@ -36,7 +38,7 @@ public:
         values_.resize(shape[0] * shape[1]);
     }
 
-    bool operator==(const BatchRows&) const = default;
+    bool operator==(const BatchRows&) const = default; ///< same shape and values
 
 private:
     std::array<std::size_t, 2> shape_{0, 0};
