@@ -36,15 +36,16 @@
 
 namespace edgestack::dist {
 
+/// How DataParallel::fit runs: epochs, per-rank batch size, gradient buckets, checkpoints.
 struct DataParallelOptions {
-    std::size_t epochs = 1;
-    std::size_t batch_size = 64; // per rank: a step trains on batch_size * ranks samples
-    bool shuffle = true;
-    bool drop_last = false;
+    std::size_t epochs = 1;      ///< epochs to train (counting those before a resume)
+    std::size_t batch_size = 64; ///< per rank: a step trains on batch_size * ranks samples
+    bool shuffle = true;         ///< reshuffle every epoch, from (seed, epoch)
+    bool drop_last = false;      ///< drop a last global batch smaller than the others
     /// Start each bucket's allreduce as soon as backward has finished its layers (needs a
     /// model with training hooks, as nn::Sequential); false: one allreduce after backward.
     bool overlap = true;
-    std::size_t bucket_bytes = std::size_t{1} << 20;
+    std::size_t bucket_bytes = std::size_t{1} << 20; ///< gradient bytes per allreduce with overlap
     /// Rank 0 writes a checkpoint here after every epoch (model, optimizer state, next
     /// epoch, seed: train::save_checkpoint's file); empty: no checkpoints.
     std::filesystem::path checkpoint_path;
@@ -57,8 +58,8 @@ struct DataParallelOptions {
 
 /// Where a fit started: from scratch or from a checkpoint.
 struct ResumeInfo {
-    bool resumed = false;
-    std::size_t epoch = 0; // the first epoch trained after the restart
+    bool resumed = false;  ///< whether it started from a checkpoint
+    std::size_t epoch = 0; ///< the first epoch trained after the restart
 };
 
 namespace detail {
@@ -92,9 +93,14 @@ inline ErrorKind kind_of(const std::exception& e) noexcept {
 
 } // namespace detail
 
+/// Data-parallel training over a Communicator: every rank holds the whole model, trains on
+/// its shard of each global batch, and the gradients are summed across ranks (bucket by
+/// bucket, overlapping backward) before every optimizer step, so all ranks stay equal.
 template <Communicator C>
 class DataParallel {
 public:
+    /// Over `comm` (held by pointer: it must outlive this). Throws config_error for batch_size
+    /// 0, or bucket_bytes below 4 with overlap.
     explicit DataParallel(C& comm, DataParallelOptions options = {})
         : comm_(&comm), opt_(std::move(options)) {
         if (opt_.batch_size == 0)
@@ -104,11 +110,12 @@ public:
                                "overlap (or set overlap = false)");
     }
 
-    int rank() const noexcept { return comm_->rank(); }
-    int ranks() const noexcept { return comm_->size(); }
+    int rank() const noexcept { return comm_->rank(); }  ///< this process's rank
+    int ranks() const noexcept { return comm_->size(); } ///< ranks in the job
+    /// Whether this is rank 0, the rank that writes checkpoints.
     bool is_root() const noexcept { return comm_->rank() == 0; }
-    const DataParallelOptions& options() const noexcept { return opt_; }
-    const ResumeInfo& resume_info() const noexcept { return resume_; }
+    const DataParallelOptions& options() const noexcept { return opt_; } ///< as given
+    const ResumeInfo& resume_info() const noexcept { return resume_; } ///< how the last fit started
 
     /// Rank 0's parameters to every rank.
     template <Model M>
