@@ -91,9 +91,11 @@ inline void write_file_synced(const std::filesystem::path& p, ByteParts parts) {
     }
 }
 
+/// write_file_synced() of one block of bytes.
 inline void write_file_synced(const std::filesystem::path& p, std::span<const std::byte> data) {
     write_file_synced(p, ByteParts{data});
 }
+/// write_file_synced() of a text.
 inline void write_file_synced(const std::filesystem::path& p, std::string_view text) {
     write_file_synced(p, ByteParts{detail::text_bytes(text)});
 }
@@ -119,9 +121,11 @@ inline void write_file_atomically(const std::filesystem::path& target, ByteParts
     }
 }
 
+/// write_file_atomically() of one block of bytes.
 inline void write_file_atomically(const std::filesystem::path& target, std::span<const std::byte> data) {
     write_file_atomically(target, ByteParts{data});
 }
+/// write_file_atomically() of a text.
 inline void write_file_atomically(const std::filesystem::path& target, std::string_view text) {
     write_file_atomically(target, ByteParts{detail::text_bytes(text)});
 }
