@@ -30,6 +30,7 @@ inline std::size_t max_threads() noexcept {
 /// Limits every parallel loop of the process to `n` threads until the returned guard dies.
 class ThreadLimit {
 public:
+    /// At most `n` threads (at least 1) while this lives; without oneTBB it does nothing.
     explicit ThreadLimit(std::size_t n) {
 #if defined(EDGESTACK_HAS_TBB)
         control_ = std::make_unique<oneapi::tbb::global_control>(
