@@ -15,16 +15,19 @@ namespace edgestack {
 /// library, which std:: distributions do not promise.
 class Rng {
 public:
-    using result_type = std::uint64_t;
+    using result_type = std::uint64_t; ///< what operator() returns
 
+    /// The stream of `seed`.
     explicit Rng(std::uint64_t seed = 0x5eed) noexcept : seed_(seed) {
         std::uint64_t x = seed;
         for (auto& s : s_) s = splitmix64(x);
     }
 
-    static constexpr result_type min() noexcept { return 0; }
+    static constexpr result_type min() noexcept { return 0; } ///< smallest value operator() returns
+    /// Largest value operator() returns.
     static constexpr result_type max() noexcept { return std::numeric_limits<result_type>::max(); }
 
+    /// The next 64 random bits.
     result_type operator()() noexcept {
         const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
         const std::uint64_t t = s_[1] << 17;
@@ -44,10 +47,11 @@ public:
         return Rng(splitmix64(x));
     }
 
-    std::uint64_t seed() const noexcept { return seed_; }
+    std::uint64_t seed() const noexcept { return seed_; } ///< the seed it was made from
 
     /// Uniform in [0, 1).
     float uniform() noexcept { return static_cast<float>((*this)() >> 40) * 0x1.0p-24f; }
+    /// Uniform in [lo, hi).
     float uniform(float lo, float hi) noexcept { return lo + (hi - lo) * uniform(); }
 
     /// Uniform integer in [0, n); n must be > 0. Lemire's multiply-shift, unbiased enough
@@ -56,6 +60,7 @@ public:
         return static_cast<std::uint64_t>((static_cast<unsigned __int128>((*this)()) * n) >> 64);
     }
 
+    /// True with probability `p`.
     bool bernoulli(float p) noexcept { return uniform() < p; }
 
     /// Standard normal (Box-Muller; the second value is discarded to keep streams simple).
@@ -65,6 +70,7 @@ public:
         const float u2 = uniform();
         return std::sqrt(-2.0f * std::log(u1)) * std::cos(2.0f * std::numbers::pi_v<float> * u2);
     }
+    /// Normal with the given mean and standard deviation.
     float normal(float mean, float stddev) noexcept { return mean + stddev * normal(); }
 
 private:
