@@ -28,38 +28,6 @@ namespace edgestack::nn {
 
 namespace detail {
 
-/// Geometry of a 2-D window over an H x W x C input.
-template <class In, std::size_t KH, std::size_t KW, std::size_t S, Padding P, std::size_t D>
-struct Window {
-    static constexpr std::size_t H = In::dims[0];
-    static constexpr std::size_t W = In::dims[1];
-    static constexpr std::size_t C = In::dims[2];
-    static constexpr Axis y = window_axis(H, KH, S, D, P);
-    static constexpr Axis x = window_axis(W, KW, S, D, P);
-    static constexpr std::size_t OH = y.out;
-    static constexpr std::size_t OW = x.out;
-    static constexpr std::size_t pixels = OH * OW;
-
-    /// Input row/column of kernel tap k at output position o, or -1 when it falls in padding.
-    static constexpr long in_y(std::size_t o, std::size_t k) noexcept {
-        const long v = static_cast<long>(o * S + k * D) - static_cast<long>(y.pad_before);
-        return v >= 0 && v < static_cast<long>(H) ? v : -1;
-    }
-    static constexpr long in_x(std::size_t o, std::size_t k) noexcept {
-        const long v = static_cast<long>(o * S + k * D) - static_cast<long>(x.pad_before);
-        return v >= 0 && v < static_cast<long>(W) ? v : -1;
-    }
-    static compile::Node node(compile::Op op) {
-        compile::Node n;
-        n.op = op;
-        n.kernel = {KH, KW};
-        n.stride = {S, S};
-        n.dilation = {D, D};
-        n.pad = {y.pad_before, x.pad_before, y.pad_after, x.pad_after};
-        return n;
-    }
-};
-
 /// col[p][(ky*KW + kx)*C + c] = in[iy][ix][c] (0 in the padding), one sample.
 template <class G, std::size_t KH, std::size_t KW>
 void im2col(const float* in, float* col) noexcept {
@@ -100,15 +68,6 @@ void col2im(const float* dcol, float* din) noexcept {
                 }
             }
         }
-}
-
-/// The non-default trailing arguments of a window layer's name: "" for the defaults.
-inline std::string window_args(std::size_t s, std::size_t s_default, Padding p, std::size_t d,
-                               Padding p_default = Padding::same) {
-    if (s == s_default && p == p_default && d == 1) return "";
-    std::string r = ", " + std::to_string(s) + ", " + padding_name(p);
-    if (d != 1) r += ", " + std::to_string(d);
-    return r;
 }
 
 } // namespace detail

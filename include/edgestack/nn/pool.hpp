@@ -13,7 +13,7 @@
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/nn/concepts.hpp"
-#include "edgestack/nn/conv.hpp"
+#include "edgestack/nn/detail/conv_geometry.hpp"
 
 namespace edgestack::nn {
 
