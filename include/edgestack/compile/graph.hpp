@@ -14,6 +14,7 @@
 
 namespace edgestack::compile {
 
+/// Every operation a graph can hold; the comment beside each gives its weight layout.
 enum class Op : std::uint8_t {
     dense,            // weights [out][in], bias [out]
     conv2d,           // weights [out][kh][kw][in], bias [out]
@@ -42,6 +43,7 @@ enum class Op : std::uint8_t {
     positional_embedding, // adds a learned table: weights [T][D]
 };
 
+/// The op's name in snake case, as in node names and reports ("conv2d").
 constexpr std::string_view op_name(Op op) noexcept {
     switch (op) {
     case Op::dense: return "dense";
@@ -73,25 +75,28 @@ constexpr std::string_view op_name(Op op) noexcept {
 /// An activation fused into the op before it (set by the fusion pass).
 enum class Activation : std::uint8_t { none, relu, relu6 };
 
+/// A per-sample shape, NHWC without the N.
 using Dims = std::vector<std::size_t>;
 
 /// Affine int8 quantization: real = scale * (q - zero_point). One entry per tensor, or one per
 /// channel along `axis` (weights: axis 0, the output channel). Empty means not quantized.
 struct QuantParams {
-    std::vector<float> scale;
-    std::vector<std::int32_t> zero_point;
-    int axis = -1; // -1: per tensor
+    std::vector<float> scale;             ///< real value of one step, per tensor or per channel
+    std::vector<std::int32_t> zero_point; ///< the code of real 0, same count as scale
+    int axis = -1;                        ///< -1: per tensor
 
-    bool empty() const noexcept { return scale.empty(); }
-    bool per_channel() const noexcept { return axis >= 0; }
+    bool empty() const noexcept { return scale.empty(); }   ///< not quantized
+    bool per_channel() const noexcept { return axis >= 0; } ///< one entry per channel
 };
 
+/// Elements in a shape (1 for rank 0).
 inline std::size_t volume(const Dims& d) noexcept {
     std::size_t n = 1;
     for (auto x : d) n *= x;
     return n;
 }
 
+/// "28x28x1".
 inline std::string to_string(const Dims& d) {
     std::string s;
     for (std::size_t i = 0; i < d.size(); ++i) {
@@ -103,29 +108,30 @@ inline std::string to_string(const Dims& d) {
 
 /// One operation. Which fields mean something depends on `op`; the comments on `Op` say.
 struct Node {
-    Op op{};
-    std::string name;         // stable, unique: "dense_0", "conv2d_1", ...
-    std::vector<int> inputs;  // value ids; value 0 is the graph input
-    int output = -1;          // value id this node defines
+    Op op{};                 ///< what the node does
+    std::string name;        ///< stable, unique: "dense_0", "conv2d_1", ...
+    std::vector<int> inputs; ///< value ids; value 0 is the graph input
+    int output = -1;         ///< value id this node defines
 
     // Spatial attributes (conv and pool ops).
-    std::array<std::size_t, 2> kernel{1, 1};
-    std::array<std::size_t, 2> stride{1, 1};
-    std::array<std::size_t, 2> dilation{1, 1};
-    std::array<std::size_t, 4> pad{0, 0, 0, 0}; // top, left, bottom, right
-    float alpha = 0.0f;
-    Activation fused = Activation::none;
+    std::array<std::size_t, 2> kernel{1, 1};    ///< window height, width (conv and pool ops)
+    std::array<std::size_t, 2> stride{1, 1};    ///< step height, width
+    std::array<std::size_t, 2> dilation{1, 1};  ///< gap between taps (1: none)
+    std::array<std::size_t, 4> pad{0, 0, 0, 0}; ///< top, left, bottom, right
+    float alpha = 0.0f;                         ///< leaky_relu's slope, batch/layer norm's eps
+    Activation fused = Activation::none;        ///< applied to the output (set by fusion)
 
-    std::vector<float> weights;
-    std::vector<float> bias;
-    std::vector<float> extra; // batch norm: gamma | beta | mean | var, each `channels` long
+    std::vector<float> weights; ///< fp32 weights, layout per Op
+    std::vector<float> bias;    ///< fp32 bias
+    std::vector<float> extra;   ///< batch norm: gamma | beta | mean | var, each `channels` long
 
     // Int8 form, set by a Quantizer (empty for fp32 nodes). Weights are symmetric int8 in
     // the fp32 layout above; the bias is int32 with scale input_scale * weight_scale[c].
-    std::vector<std::int8_t> qweights;
-    std::vector<std::int32_t> qbias;
-    QuantParams weight_quant;
+    std::vector<std::int8_t> qweights; ///< int8 weights (same layout), when quantized
+    std::vector<std::int32_t> qbias;   ///< int32 bias, when quantized
+    QuantParams weight_quant;          ///< scales of qweights
 
+    /// Whether a quantizer gave the node an int8 form.
     bool quantized() const noexcept { return !weight_quant.empty() || !qweights.empty(); }
 };
 
@@ -145,18 +151,22 @@ struct Node {
 //   requantize by s_in / (s_out * count). add: both inputs rescaled with 20 fractional bits,
 //   summed, rounding-shifted. softmax: dequantize, fp32 softmax, quantize.
 //   sigmoid/tanh/hard_swish/leaky_relu: 256-entry table of quantize(f(dequantize(q))).
+/// A model as the engines see it: per-sample value shapes and nodes in topological order,
+/// fp32, or int8 when every value carries quantization parameters. Lowered from a model
+/// (Sequential::lower), read from a model file or imported from ONNX.
 struct Graph {
-    std::vector<Dims> values; // per-sample shape of every value; values[0] is the input
+    std::vector<Dims> values; ///< per-sample shape of every value; values[0] is the input
     /// Per value: its int8 activation parameters (per tensor), or empty for fp32. A graph
     /// whose values all carry parameters runs integer-only from input to output.
     std::vector<QuantParams> value_quant;
-    std::vector<Node> nodes;  // in topological order
-    int output = 0;
+    std::vector<Node> nodes; ///< in topological order
+    int output = 0;          ///< id of the output value
 
-    const Dims& input_shape() const { return values.at(0); }
+    const Dims& input_shape() const { return values.at(0); } ///< per sample
+    /// Per sample.
     const Dims& output_shape() const { return values.at(static_cast<std::size_t>(output)); }
-    std::size_t input_size() const { return volume(input_shape()); }
-    std::size_t output_size() const { return volume(output_shape()); }
+    std::size_t input_size() const { return volume(input_shape()); }   ///< floats per input sample
+    std::size_t output_size() const { return volume(output_shape()); } ///< floats per output sample
 
     /// Start a graph whose input has the given per-sample shape.
     static Graph with_input(Dims input) {
