@@ -24,9 +24,9 @@ using edgestack::arena_alignment;
 /// One buffer to place: its size and the steps during which it must stay intact
 /// (defined by step `first`, last read by step `last`; the input is defined at step 0).
 struct Interval {
-    std::size_t bytes = 0;
-    std::size_t first = 0;
-    std::size_t last = 0;
+    std::size_t bytes = 0; ///< size per sample
+    std::size_t first = 0; ///< step that defines it
+    std::size_t last = 0;  ///< last step that reads it
 };
 
 /// Offsets (per sample) for every interval, and the total. Larger buffers are placed first,
@@ -114,15 +114,17 @@ constexpr std::size_t plan_values(std::size_t n_values, const std::vector<Node>&
 /// time by a model's static lower_shape (nn::Sequential, nn::Residual); planned by
 /// plan_values like the engine's graph.
 struct ShapeGraph {
+    /// One node: the values it reads and the one it defines.
     struct Node {
-        std::vector<int> inputs;
-        int output = 0;
-        bool alias = false;
+        std::vector<int> inputs; ///< value ids read
+        int output = 0;          ///< value id defined
+        bool alias = false;      ///< the output shares its first input's bytes (flatten)
     };
-    std::vector<std::size_t> sizes; // elements per sample; sizes[0] is the input
-    std::vector<Node> nodes;
-    int output = 0;
+    std::vector<std::size_t> sizes; ///< elements per sample; sizes[0] is the input
+    std::vector<Node> nodes;        ///< in execution order
+    int output = 0;                 ///< id of the model's output value
 
+    /// A graph holding only the input, of `input_size` elements.
     constexpr explicit ShapeGraph(std::size_t input_size) : sizes{input_size} {}
     /// A node reading `inputs` and defining a value of `size` elements; returns its id.
     constexpr int append(std::vector<int> inputs, std::size_t size, bool alias = false) {
@@ -163,7 +165,7 @@ concept StaticShapeGraph = requires(ShapeGraph& g) {
 /// engine's own planner (plan_values). An upper bound of what a backend's plan needs: the
 /// passes only remove values (dropout, batch-norm folding, activation fusion), which the
 /// tests check on every layer kind. A model without lower_shape is taken as a chain of
-/// its layer_type<I>.
+/// its `layer_type<I>`.
 template <class Model, std::size_t elem = sizeof(float)>
 constexpr std::size_t static_arena_bytes() {
     ShapeGraph g(Model::input_shape::size);
@@ -179,8 +181,8 @@ constexpr std::size_t static_arena_bytes() {
 
 /// Where every value of a graph lives. Aliased values (flatten) share their input's bytes.
 struct MemoryPlan {
-    std::vector<std::size_t> offset; // per value, bytes per sample (scaled by the batch)
-    std::size_t bytes_per_sample = 0;
+    std::vector<std::size_t> offset;  ///< per value, bytes per sample (scaled by the batch)
+    std::size_t bytes_per_sample = 0; ///< arena bytes per sample for all values
 };
 
 /// Plan `g` with `elem_bytes(v)` bytes per element of value v; `alias(node)` says the node's
