@@ -159,9 +159,9 @@ inline std::size_t fuse_activations(Graph& g) {
 
 /// What canonicalize() changed, for logs and the device report.
 struct PassReport {
-    std::size_t dropout_removed = 0;
-    std::size_t batch_norm_folded = 0;
-    std::size_t activations_fused = 0;
+    std::size_t dropout_removed = 0;   ///< dropout nodes removed
+    std::size_t batch_norm_folded = 0; ///< batch norms folded into the op before them
+    std::size_t activations_fused = 0; ///< relu/relu6 fused into the op before them
 };
 
 /// Every pass, in the order that lets each enable the next. Idempotent.
