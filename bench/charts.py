@@ -10,6 +10,7 @@ The SVG files are reproducible: the same results give the same bytes.
 import argparse
 import json
 import os
+import re
 import sys
 
 import matplotlib
@@ -145,8 +146,14 @@ def program(r, name, data, out):
                      for b in run["benchmarks"]]
     else:
         rows = [(b["name"], b) for b in data["benchmarks"]]
-    rows = [(n, b) for n, b in rows if b.get("run_type", "iteration") == "iteration"
-            or b.get("aggregate_name") == "median"]
+    # Repeated benchmarks: their median only. Names without the run's settings.
+    if any(b.get("run_type") == "aggregate" for _, b in rows):
+        rows = [(n, b) for n, b in rows if b.get("run_type") != "aggregate"
+                and not any(o.get("run_type") == "aggregate" and o.get("run_name") == b.get("run_name")
+                            for _, o in rows)
+                or b.get("aggregate_name") == "median"]
+    rows = [(re.sub(r"/(iterations|repeats|min_time):[0-9.]+|/real_time|_median", "", n), b)
+            for n, b in rows]
     if not rows:
         return
     scale = {"ns": 1e-3, "us": 1.0, "ms": 1e3, "s": 1e6}
