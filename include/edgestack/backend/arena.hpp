@@ -14,6 +14,8 @@
 
 namespace edgestack::backend {
 
+/// The working memory of one engine run: activations and kernel scratch for batches of up
+/// to max_batch(). Owned or over caller storage; one per thread, reused for every run.
 class Arena {
 public:
     Arena() = default;
@@ -37,9 +39,9 @@ public:
         return a;
     }
 
-    std::byte* data() const noexcept { return data_; }
-    std::size_t size() const noexcept { return size_; }
-    std::size_t max_batch() const noexcept { return max_batch_; }
+    std::byte* data() const noexcept { return data_; }            ///< start of the storage
+    std::size_t size() const noexcept { return size_; }           ///< bytes
+    std::size_t max_batch() const noexcept { return max_batch_; } ///< largest batch it holds
 
 private:
     struct Free {
