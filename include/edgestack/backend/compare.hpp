@@ -20,23 +20,26 @@
 
 namespace edgestack::backend {
 
+/// How one layer's outputs differ between two engines run on the same input.
 struct LayerDiff {
-    std::string name;        // node name (canonical graph)
-    std::string op;
-    std::size_t elements = 0;
-    double max_abs = 0.0;    // largest |a - b|
-    double mean_abs = 0.0;
-    double rms = 0.0;
-    double max_rel = 0.0;    // |a - b| / max(|a|, |b|, 1e-6) at its largest
-    double ref_absmax = 0.0; // largest |a|
-    double step = 0.0;       // int8 output step of either side (0 if both fp32)
-    bool exceeds = false;
+    std::string name;         ///< node name (canonical graph)
+    std::string op;           ///< operation ("conv2d", ...)
+    std::size_t elements = 0; ///< values compared
+    double max_abs = 0.0;     ///< largest |a - b|
+    double mean_abs = 0.0;    ///< mean |a - b|
+    double rms = 0.0;         ///< root mean square of a - b
+    double max_rel = 0.0;     ///< |a - b| / max(|a|, |b|, 1e-6) at its largest
+    double ref_absmax = 0.0;  ///< largest |a|
+    double step = 0.0;        ///< int8 output step of either side (0 if both fp32)
+    bool exceeds = false;     ///< beyond the Tolerance somewhere
 };
 
+/// Layer-by-layer differences of two engines, and the first layer beyond tolerance.
 struct LayerComparison {
-    std::vector<LayerDiff> layers; // layers both engines have, in execution order
-    int first_divergent = -1;      // index into layers, -1 when all agree
+    std::vector<LayerDiff> layers; ///< layers both engines have, in execution order
+    int first_divergent = -1;      ///< index into layers, -1 when all agree
 
+    /// The first divergent layer, or nullptr when all agree.
     const LayerDiff* first() const noexcept {
         return first_divergent < 0 ? nullptr : &layers[static_cast<std::size_t>(first_divergent)];
     }
@@ -58,9 +61,9 @@ struct LayerComparison {
 
 /// How far two layers may differ: abs_tol + rel_tol * |reference| + steps * (int8 step).
 struct Tolerance {
-    double abs_tol = 1e-6;
-    double rel_tol = 1e-5;
-    double steps = 0.0; // for int8 against fp32: allow this many output quantization steps
+    double abs_tol = 1e-6; ///< absolute part
+    double rel_tol = 1e-5; ///< relative part, times |reference|
+    double steps = 0.0;    ///< for int8 against fp32: allow this many output quantization steps
 };
 
 namespace detail {
