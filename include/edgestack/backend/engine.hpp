@@ -19,12 +19,16 @@
 
 namespace edgestack::backend {
 
+/// An immutable compiled model: run() is noexcept, allocation-free and safe from several
+/// threads, each with its own Arena. Made by a backend's compile().
 template <class Kernels>
 class BasicEngine {
 public:
-    using arena_type = Arena;
-    using kernels_type = Kernels;
+    using arena_type = Arena;     ///< what make_arena() returns
+    using kernels_type = Kernels; ///< the kernel set it runs
 
+    /// Compiles `g` (canonicalized first) with the kernel set's own weight packing. Throws
+    /// shape_error or config_error for a graph it cannot run.
     explicit BasicEngine(compile::Graph g) : BasicEngine(std::move(g), [](detail::Step& s) { Kernels::pack(s); }) {}
 
     /// With a packer of the backend's own (one that needs state, such as a thread pool).
@@ -38,10 +42,13 @@ public:
         }
     }
 
+    /// Floats per input sample.
     std::size_t input_size() const noexcept { return program_.input_size; }
+    /// Floats per output sample.
     std::size_t output_size() const noexcept { return program_.output_size; }
-    bool int8() const noexcept { return program_.int8; }
-    const compile::Graph& graph() const noexcept { return graph_; }
+    bool int8() const noexcept { return program_.int8; } ///< whether it runs the int8 graph
+    const compile::Graph& graph() const noexcept { return graph_; } ///< the canonical graph it runs
+    /// Steps, figures, memory plan.
     const detail::Program& program() const noexcept { return program_; }
 
     /// Arena bytes for batches of up to `max_batch` samples: activations scale with the
@@ -55,6 +62,7 @@ public:
         return program_.value_bytes_per_sample;
     }
 
+    /// An owned arena for batches of up to `max_batch` samples.
     Arena make_arena(std::size_t max_batch) const {
         return Arena(arena_bytes(max_batch), max_batch);
     }
@@ -193,7 +201,8 @@ private:
 /// A backend policy over a kernel set: compile() returns BasicEngine<Kernels>.
 template <class Kernels>
 struct KernelBackend {
-    static constexpr const char* name = Kernels::name;
+    static constexpr const char* name = Kernels::name; ///< the kernel set's name
+    /// The engine of `g`.
     BasicEngine<Kernels> compile(const compile::Graph& g) const { return BasicEngine<Kernels>(g); }
 };
 
