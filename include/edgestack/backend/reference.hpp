@@ -7,7 +7,9 @@
 
 namespace edgestack::backend {
 
+/// The engine backend::Reference compiles.
 using ReferenceEngine = BasicEngine<detail::ReferenceKernels>;
+/// Plain loops, fp32 and int8: the oracle other backends are compared with.
 using Reference = KernelBackend<detail::ReferenceKernels>;
 
 } // namespace edgestack::backend
