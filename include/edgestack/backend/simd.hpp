@@ -8,7 +8,9 @@
 
 namespace edgestack::backend {
 
+/// The engine backend::Simd compiles.
 using SimdEngine = BasicEngine<detail::SimdKernels>;
+/// Vector kernels (Eigen GEMM, xsimd), the instruction set chosen from the CPU at run time.
 using Simd = KernelBackend<detail::SimdKernels>;
 
 /// True when the AVX2+FMA kernels were compiled in (false: the portable fallback).
