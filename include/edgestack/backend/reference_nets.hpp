@@ -27,6 +27,7 @@ using compile::Graph;
 using compile::Node;
 using compile::Op;
 
+/// Output extent of a window `k` with stride `s` over `in` plus `pad` padding in all.
 inline std::size_t out_extent(std::size_t in, std::size_t k, std::size_t s, std::size_t pad) {
     return (in + pad - k) / s + 1;
 }
@@ -61,6 +62,7 @@ inline int conv2d(Graph& g, int x, std::size_t oc, std::size_t k, Rng& rng, std:
     return g.append(std::move(n), {x}, {oh, ow, oc});
 }
 
+/// Depthwise k x k, stride s, "same" padding, He-uniform; returns the output value.
 inline int depthwise(Graph& g, int x, std::size_t k, Rng& rng, std::size_t s = 1) {
     const Dims in = g.values.at(static_cast<std::size_t>(x));
     Node n;
@@ -79,6 +81,7 @@ inline int depthwise(Graph& g, int x, std::size_t k, Rng& rng, std::size_t s = 1
                     {out_extent(in[0], k, s, ph), out_extent(in[1], k, s, pw), in[2]});
 }
 
+/// Dense to `out` units, He-uniform weights; returns the output value.
 inline int dense(Graph& g, int x, std::size_t out, Rng& rng) {
     const std::size_t in = compile::volume(g.values.at(static_cast<std::size_t>(x)));
     Node n;
@@ -92,6 +95,7 @@ inline int dense(Graph& g, int x, std::size_t out, Rng& rng) {
     return g.append(std::move(n), {x}, {out});
 }
 
+/// A k x k pool (`op` max_pool2d or avg_pool2d), stride s, no padding.
 inline int pool(Graph& g, int x, Op op, std::size_t k, std::size_t s) {
     const Dims in = g.values.at(static_cast<std::size_t>(x));
     Node n;
@@ -102,6 +106,7 @@ inline int pool(Graph& g, int x, Op op, std::size_t k, std::size_t s) {
     return g.append(std::move(n), {x}, {out_extent(in[0], k, s, 0), out_extent(in[1], k, s, 0), in[2]});
 }
 
+/// An element-wise op (relu, sigmoid, ...; `alpha` for leaky_relu).
 inline int unary(Graph& g, int x, Op op, float alpha = 0.0f) {
     Node n;
     n.op = op;
@@ -110,6 +115,7 @@ inline int unary(Graph& g, int x, Op op, float alpha = 0.0f) {
     return g.append(std::move(n), {x}, g.values.at(static_cast<std::size_t>(x)));
 }
 
+/// Flattens value `x` into one dimension.
 inline int flatten(Graph& g, int x) {
     Node n;
     n.op = Op::flatten;
