@@ -40,12 +40,15 @@ struct XnnpackKernels : SimdKernels {
 
 } // namespace detail
 
+/// The engine backend::Xnnpack compiles.
 using XnnpackEngine = BasicEngine<detail::XnnpackKernels>;
 
+/// XNNPACK operators for the steps it supports, the Simd kernels for the others.
 struct Xnnpack {
-    static constexpr const char* name = "xnnpack";
-    std::size_t threads = 1; // pthreadpool size; 1 runs in the calling thread
+    static constexpr const char* name = "xnnpack"; ///< shown in reports
+    std::size_t threads = 1; ///< pthreadpool size; 1 runs in the calling thread
 
+    /// The engine of `g`, with XNNPACK operators created once here.
     XnnpackEngine compile(const compile::Graph& g) const {
         detail::xnn::initialize();
         auto pool = detail::xnn::make_pool(threads);
