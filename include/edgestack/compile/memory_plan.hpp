@@ -21,6 +21,19 @@ namespace edgestack::compile {
 using edgestack::align_up;
 using edgestack::arena_alignment;
 
+namespace detail {
+/// `n` copies of `v`, appended one by one. The planner runs in constant expressions, where
+/// clang rejects libstdc++ 12's `vector(n)` and `vector(n, v)` of a trivial type: they
+/// fill raw storage by assignment, which GCC's evaluator lets pass.
+template <class T>
+constexpr std::vector<T> filled(std::size_t n, T v) {
+    std::vector<T> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(v);
+    return out;
+}
+} // namespace detail
+
 /// One buffer to place: its size and the steps during which it must stay intact
 /// (defined by step `first`, last read by step `last`; the input is defined at step 0).
 struct Interval {
@@ -34,12 +47,12 @@ struct Interval {
 template <class Intervals>
 constexpr std::size_t plan_intervals(const Intervals& iv, std::size_t* offsets) {
     const std::size_t n = iv.size();
-    std::vector<std::size_t> order(n);
+    std::vector<std::size_t> order = detail::filled<std::size_t>(n, 0);
     for (std::size_t i = 0; i < n; ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
         return iv[a].bytes != iv[b].bytes ? iv[a].bytes > iv[b].bytes : a < b;
     });
-    std::vector<char> placed(n, 0);
+    std::vector<char> placed = detail::filled<char>(n, 0);
     std::size_t total = 0;
     for (std::size_t k = 0; k < n; ++k) {
         const std::size_t i = order[k];
@@ -72,12 +85,12 @@ template <class Node, class ValueBytes, class Alias>
 constexpr std::size_t plan_values(std::size_t n_values, const std::vector<Node>& nodes, int output,
                                   ValueBytes value_bytes, Alias alias, std::vector<std::size_t>& offset) {
     const auto at = [](int v) { return static_cast<std::size_t>(v); };
-    std::vector<std::size_t> root(n_values);
+    std::vector<std::size_t> root = detail::filled<std::size_t>(n_values, 0);
     for (std::size_t v = 0; v < n_values; ++v) root[v] = v;
     for (const auto& n : nodes)
         if (alias(n)) root[at(n.output)] = root[at(n.inputs[0])];
     std::vector<Interval> iv(n_values);
-    std::vector<char> used(n_values, 0);
+    std::vector<char> used = detail::filled<char>(n_values, 0);
     const auto touch = [&](int v, std::size_t step) {
         const std::size_t r = root[at(v)];
         if (!used[r]) {
@@ -100,11 +113,11 @@ constexpr std::size_t plan_values(std::size_t n_values, const std::vector<Node>&
             roots.push_back(iv[v]);
             which.push_back(v);
         }
-    std::vector<std::size_t> off(roots.size());
+    std::vector<std::size_t> off = detail::filled<std::size_t>(roots.size(), 0);
     const std::size_t total = plan_intervals(roots, off.data());
-    std::vector<std::size_t> root_off(n_values, 0);
+    std::vector<std::size_t> root_off = detail::filled<std::size_t>(n_values, 0);
     for (std::size_t k = 0; k < which.size(); ++k) root_off[which[k]] = off[k];
-    offset.assign(n_values, 0);
+    offset = detail::filled<std::size_t>(n_values, 0);
     for (std::size_t v = 0; v < n_values; ++v) offset[v] = root_off[root[v]];
     return total;
 }
