@@ -12,15 +12,24 @@ namespace edgestack::kernels {
 
 /// Height, width, channels of a per-sample value (rank 1: 1 x 1 x N).
 struct Hwc {
+    /// @{
+    /// Height, width and channels.
     std::size_t h = 1, w = 1, c = 1;
-    std::size_t size() const noexcept { return h * w * c; }
+    /// @}
+    std::size_t size() const noexcept { return h * w * c; } ///< elements: h x w x c
 };
 
 /// A window op's geometry: input and output, kernel, stride, padding (top, left, bottom,
 /// right).
 struct Window {
+    /// @{
+    /// The input's and the output's geometry.
     Hwc in, out;
+    /// @}
+    /// @{
+    /// Kernel height and width, stride height and width, padding top, left, bottom and right.
     std::size_t kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pl = 0, pb = 0, pr = 0;
+    /// @}
 };
 
 /// Copies one image `src` into `dst`, a buffer of `ph` x `pw` pixels, at the window's top
