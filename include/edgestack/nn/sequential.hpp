@@ -63,6 +63,10 @@ inline std::uint64_t fnv1a(std::string_view s) noexcept {
 
 } // namespace detail
 
+/// A model as a flat list of layer specs after its Input: `Sequential<Input<28, 28, 1>,
+/// Flatten, Dense<128>, ReLU, Dense<10>>`. Each spec is bound to the shape that reaches it
+/// while the program compiles (a mismatch is a static_assert naming the layer); parameters,
+/// gradients and state each live in one contiguous block.
 template <class InputSpec, class... Specs>
 class Sequential {
     static_assert(detail::is_input<InputSpec>::value,
@@ -73,11 +77,12 @@ class Sequential {
     using chain = detail::bind_chain<typename InputSpec::shape, Specs...>;
 
 public:
-    using input_shape = typename InputSpec::shape;
-    using output_shape = typename chain::output_shape;
-    using layers_type = typename chain::type;
-    static constexpr std::size_t depth = sizeof...(Specs);
+    using input_shape = typename InputSpec::shape;         ///< per sample, from Input<...>
+    using output_shape = typename chain::output_shape;     ///< per sample, of the last layer
+    using layers_type = typename chain::type;              ///< std::tuple of the bound layers
+    static constexpr std::size_t depth = sizeof...(Specs); ///< layers after Input
 
+    /// The bound type of layer I.
     template <std::size_t I>
     using layer_type = std::tuple_element_t<I, layers_type>;
 
@@ -122,11 +127,12 @@ public:
     /// Offset of layer I's output, per sample, in the activation block kept for training.
     static constexpr std::array<std::size_t, depth + 1> activation_offsets =
         act_offsets_(indices{});
-    static constexpr std::size_t param_count = param_offsets[depth];
+    static constexpr std::size_t param_count = param_offsets[depth]; ///< trainable floats in all
     /// Offset of layer I's non-trainable state (BatchNorm running statistics) in state().
     static constexpr std::array<std::size_t, depth + 1> state_offsets = state_offsets_(indices{});
+    /// Non-trainable floats in all.
     static constexpr std::size_t state_count = state_offsets[depth];
-    static constexpr std::size_t macs = macs_(indices{});
+    static constexpr std::size_t macs = macs_(indices{}); ///< multiply-accumulates per sample
     /// Floats per sample of the widest value (input or any layer output).
     static constexpr std::size_t widest = widest_(indices{});
     /// Floats per sample that inference needs with two ping-pong buffers.
@@ -152,11 +158,13 @@ public:
     }
 
     // Parameter spans point into this object: a copy must not share them.
+    /// A deep copy: parameters, gradients, state and the hooks pointer.
     Sequential(const Sequential& o)
         : layers_(o.layers_), params_(o.params_), grads_(o.grads_), state_(o.state_),
           info_(o.info_), hooks_(o.hooks_) {
         attach_state();
     }
+    /// Deep assignment, as the copy constructor.
     Sequential& operator=(const Sequential& o) {
         if (this != &o) {
             layers_ = o.layers_;
@@ -173,7 +181,7 @@ public:
 
     /// Install training hooks (QAT, pruning); nullptr removes them. Not owned.
     void set_hooks(TrainHooks* hooks) noexcept { hooks_ = hooks; }
-    TrainHooks* hooks() const noexcept { return hooks_; }
+    TrainHooks* hooks() const noexcept { return hooks_; } ///< the installed hooks, or nullptr
     /// What hooks are told about layer `i`.
     const LayerInfo& layer_info(std::size_t i) const { return info_.at(i); }
 
@@ -194,7 +202,8 @@ public:
     /// optimizers never see and checkpoints save beside the parameters. Empty for models
     /// without such layers.
     std::span<float> state() noexcept { return state_; }
-    std::span<const float> state() const noexcept { return state_; }
+    std::span<const float> state() const noexcept { return state_; } ///< read-only
+    /// Layer I's slice of state().
     template <std::size_t I>
     std::span<float> layer_state() noexcept {
         return std::span<float>(state_).subspan(state_offsets[I],
@@ -211,26 +220,31 @@ public:
         attach_state();
     }
 
-    std::span<float> parameters() noexcept { return params_; }
-    std::span<const float> parameters() const noexcept { return params_; }
-    std::span<float> gradients() noexcept { return grads_; }
-    std::span<const float> gradients() const noexcept { return grads_; }
+    std::span<float> parameters() noexcept { return params_; } ///< every parameter, layer by layer
+    std::span<const float> parameters() const noexcept { return params_; } ///< read-only
+    std::span<float> gradients() noexcept { return grads_; } ///< same layout as parameters()
+    std::span<const float> gradients() const noexcept { return grads_; } ///< read-only
 
+    /// Layer I's slice of parameters().
     template <std::size_t I>
     std::span<float> layer_params() noexcept {
         return std::span<float>(params_).subspan(param_offsets[I], layer_type<I>::param_count);
     }
+    /// Layer I's slice of parameters(), read-only.
     template <std::size_t I>
     std::span<const float> layer_params() const noexcept {
         return std::span<const float>(params_).subspan(param_offsets[I],
                                                        layer_type<I>::param_count);
     }
+    /// Layer I's slice of gradients().
     template <std::size_t I>
     std::span<float> layer_grads() noexcept {
         return std::span<float>(grads_).subspan(param_offsets[I], layer_type<I>::param_count);
     }
+    /// The bound layer I.
     template <std::size_t I>
     layer_type<I>& layer() noexcept { return std::get<I>(layers_); }
+    /// The bound layer I, read-only.
     template <std::size_t I>
     const layer_type<I>& layer() const noexcept { return std::get<I>(layers_); }
 
@@ -241,6 +255,7 @@ public:
         if constexpr (I + 1 >= depth) return false;
         else return detail::fuses_relu_of<layer_type<I>>() && detail::is_relu_of<layer_type<I + 1>>();
     }
+    /// Layer I is a ReLU that layer I - 1 applies itself (see fused_with_next).
     template <std::size_t I>
     static constexpr bool fused_into_previous() {
         if constexpr (I == 0) return false;
@@ -363,6 +378,7 @@ public:
             indices{});
         return s;
     }
+    /// FNV-1a of architecture(): ties files to this type.
     static std::uint64_t fingerprint() { return detail::fnv1a(architecture()); }
 
     /// A Keras-style table: layer, output shape, parameters, MACs, and the totals.
