@@ -13,18 +13,20 @@ namespace edgestack::nn {
 
 /// What a hook learns of the layer it is called for.
 struct LayerInfo {
-    std::size_t index = 0;        // position in the model
-    std::string name;             // "Conv2D<32, 3>"
-    std::size_t weight_count = 0; // leading parameters that are weights ([out][...] layout)
-    std::size_t bias_count = 0;   // parameters after the weights (one per output channel)
+    std::size_t index = 0;        ///< position in the model
+    std::string name;             ///< "Conv2D<32, 3>"
+    std::size_t weight_count = 0; ///< leading parameters that are weights ([out][...] layout)
+    std::size_t bias_count = 0;   ///< parameters after the weights (one per output channel)
     /// True when the weights are [...][channel] (depthwise [kh][kw][c]) instead of [out][...].
     bool weights_channel_last = false;
-    std::size_t output_channels = 0;
-    std::size_t input_size = 0;   // floats per sample
-    std::size_t output_size = 0;  // floats per sample
-    bool has_weights() const noexcept { return weight_count > 0; }
+    std::size_t output_channels = 0; ///< channels of the output (per-channel quantization)
+    std::size_t input_size = 0;   ///< floats per sample
+    std::size_t output_size = 0;  ///< floats per sample
+    bool has_weights() const noexcept { return weight_count > 0; } ///< whether weight_count > 0
 };
 
+/// Callbacks a model calls around each layer while training: the way QAT fake-quantizes and
+/// pruning masks weights without the layers knowing. Every hook does nothing by default.
 class TrainHooks {
 public:
     virtual ~TrainHooks() = default;
