@@ -63,18 +63,24 @@ concept LayerSpecFor = ShapeType<In> && requires { typename Spec::template bind<
 /// The archetype: the smallest type that satisfies `Layer`. It is an identity over Shape<4>
 /// and documents, by example, what each member is for. Tests check it against the concept.
 struct ExampleLayer {
-    using input_shape = Shape<4>;
-    using output_shape = Shape<4>; // computed from input_shape at compile time
-    static constexpr std::size_t param_count = 0; // floats in the model's parameter block
-    static constexpr std::size_t weight_count = 0; // optional: leading [out][...] weights
-    static constexpr std::size_t macs = 0;        // multiply-accumulates per sample
+    using input_shape = Shape<4>;                  ///< the shape the layer was bound to
+    using output_shape = Shape<4>;                 ///< computed from input_shape at compile time
+    static constexpr std::size_t param_count = 0;  ///< floats in the model's parameter block
+    static constexpr std::size_t weight_count = 0; ///< optional: leading [out][...] weights
+    static constexpr std::size_t macs = 0;         ///< multiply-accumulates per sample
+    /// Shown in summaries and error messages ("Conv2D<32, 3>").
     static std::string name() { return "ExampleLayer"; }
 
+    /// Fills the layer's parameters (its slice of the model's block) from `rng`.
     void init(std::span<float> /*params*/, Rng& /*rng*/) const {}
+    /// Computes `batch` outputs from `batch` inputs with its parameters; in train mode it may
+    /// keep what backward needs, and draw from `rng` (dropout).
     void forward(const float* in, float* out, std::size_t batch, std::span<const float>,
                  Mode, Rng&) {
         for (std::size_t i = 0; i < batch * input_shape::size; ++i) out[i] = in[i];
     }
+    /// From the gradient at the output `dout`: writes the parameter gradients into `grads`
+    /// (overwriting) and the input gradient into `din` unless it is null (first layer).
     void backward(const float* /*in*/, const float* /*out*/, const float* dout, float* din,
                   std::size_t batch, std::span<const float>, std::span<float>) {
         if (din == nullptr) return;
