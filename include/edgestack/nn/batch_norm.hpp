@@ -139,6 +139,7 @@ struct BasicBatchNorm {
     };
 };
 
+/// Batch normalization with PyTorch's defaults (momentum 0.1, eps 1e-5).
 using BatchNorm = BasicBatchNorm<>;
 
 } // namespace edgestack::nn
