@@ -96,6 +96,7 @@ struct BasicLayerNorm {
     };
 };
 
+/// Layer normalization with the default epsilon.
 using LayerNorm = BasicLayerNorm<>;
 
 } // namespace edgestack::nn
