@@ -146,8 +146,10 @@ struct AvgPool2D {
     using bind = detail::Pool2D<false, Pool, Stride, Pad, In>;
 };
 
+/// Short name of MaxPool2D.
 template <std::size_t Pool, std::size_t Stride = Pool, Padding Pad = Padding::valid>
 using MaxPool = MaxPool2D<Pool, Stride, Pad>;
+/// Short name of AvgPool2D.
 template <std::size_t Pool, std::size_t Stride = Pool, Padding Pad = Padding::valid>
 using AvgPool = AvgPool2D<Pool, Stride, Pad>;
 
