@@ -34,6 +34,7 @@ inline void glorot_normal(std::span<float> w, std::size_t fan_in, std::size_t fa
     for (float& v : w) v = rng.normal(0.0f, sd);
 }
 
+/// Sets every value of `w` to `value` (biases, BatchNorm's gamma and beta).
 inline void constant(std::span<float> w, float value) {
     for (float& v : w) v = value;
 }
