@@ -10,7 +10,7 @@ namespace edgestack::nn {
 /// `Input<28, 28, 1>`: a 28x28 single-channel image; `Input<16>`: 16 features.
 template <std::size_t... Dims>
 struct Input {
-    using shape = Shape<Dims...>;
+    using shape = Shape<Dims...>; ///< the per-sample shape it declares
 };
 
 } // namespace edgestack::nn
