@@ -10,8 +10,9 @@
 #include <string>
 #include <vector>
 
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "support/program.hpp"
 
 #include "edgestack/backend/reference.hpp"
 #include "edgestack/backend/reference_nets.hpp"
@@ -23,28 +24,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Run {
-    int status = -1;
-    std::string out; // stdout and stderr together
-};
+using edgestack::test::has;
 
-// Run own_data with arguments (each quoted for the shell) and collect what it prints.
-Run own_data(const std::vector<std::string>& args) {
-    std::string cmd = "'" EDGESTACK_OWN_DATA "'";
-    for (const auto& a : args) cmd += " '" + a + "'";
-    cmd += " 2>&1";
-    Run r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    BOOST_REQUIRE(p != nullptr);
-    char buf[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int st = ::pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    return r;
+// Run own_data with arguments and collect what it prints.
+edgestack::test::ProgramRun own_data(const std::vector<std::string>& args) {
+    return edgestack::test::run_program(EDGESTACK_OWN_DATA, args);
 }
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // A scratch folder holding iris.csv as the README makes it: scikit-learn's file has a first
 // line of counts and class names instead of column names, so it is replaced by a header.

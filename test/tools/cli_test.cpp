@@ -12,8 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "support/program.hpp"
 
 #include "edgestack/backend/reference.hpp"
 #include "edgestack/backend/reference_nets.hpp"
@@ -52,30 +53,14 @@ private:
     fs::path path_;
 };
 
-struct Run {
-    int status = -1;
-    std::string out; // stdout and stderr together
-};
+using Run = edgestack::test::ProgramRun;
+using edgestack::test::has;
 
-// Run a program with arguments (each quoted for the shell) and collect what it prints.
 Run run(const std::string& program, const std::vector<std::string>& args) {
-    std::string cmd = "'" + program + "'";
-    for (const auto& a : args) cmd += " '" + a + "'";
-    cmd += " 2>&1";
-    Run r;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    BOOST_REQUIRE(p != nullptr);
-    char buf[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-    const int st = ::pclose(p);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    return r;
+    return edgestack::test::run_program(program, args);
 }
 
 Run tool(const std::vector<std::string>& args) { return run(EDGESTACK_CLI, args); }
-
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 compile::Graph fp32_graph(std::uint64_t seed = 42) {
     Net net;
