@@ -18,12 +18,13 @@
 
 namespace edgestack::train {
 
+/// How fit() runs: epochs, batch size, shuffling, where to resume.
 struct FitOptions {
     /// Train until this many epochs are done (counting those before initial_epoch).
     std::size_t epochs = 1;
-    std::size_t batch_size = 64;
-    bool shuffle = true;
-    bool drop_last = false;
+    std::size_t batch_size = 64; ///< samples per optimizer step
+    bool shuffle = true;         ///< reshuffle every epoch, from (seed, epoch)
+    bool drop_last = false;      ///< leave out a last batch smaller than batch_size
     /// The first epoch to run: set it from a checkpoint to resume (load_checkpoint).
     std::size_t initial_epoch = 0;
 };
@@ -31,35 +32,54 @@ struct FitOptions {
 /// Epochs [first, last) of a run; a resumed run starts past 0 and, because every epoch's
 /// shuffle and random streams derive from (seed, epoch), repeats the uninterrupted run.
 struct EpochRange {
-    std::size_t first = 0;
-    std::size_t last = 0;
+    std::size_t first = 0; ///< first epoch to run
+    std::size_t last = 0;  ///< one past the last
 };
 
+/// What a callback's on_batch_end sees after each optimizer step.
 struct BatchStats {
+    /// @{
+    /// The epoch (0-based), the batch within it (0-based) and the batches per epoch.
     std::size_t epoch = 0, batch = 0, batches = 0;
-    float loss = 0.0f;
+    /// @}
+    float loss = 0.0f; ///< mean loss of the batch
+    /// @{
+    /// Samples of the batch predicted right, and samples in it.
     std::size_t correct = 0, size = 0;
-    std::size_t epochs = 0; // last, so older positional initialisers still compile
+    /// @}
+    std::size_t epochs = 0; ///< last, so older positional initialisers still compile
 };
 
+/// What a callback's on_epoch_end sees, and FitReport::history keeps, per epoch.
 struct EpochStats {
+    /// @{
+    /// The epoch (0-based) and the epochs of the run.
     std::size_t epoch = 0, epochs = 0;
+    /// @}
+    /// @{
+    /// Mean training loss and accuracy over the epoch's batches.
     double loss = 0.0, accuracy = 0.0;
+    /// @}
+    /// On the validation loader; NaN without one.
     double val_loss = std::numeric_limits<double>::quiet_NaN();
+    /// On the validation loader; NaN without one.
     double val_accuracy = std::numeric_limits<double>::quiet_NaN();
-    std::size_t samples = 0;
-    double seconds = 0.0;
+    std::size_t samples = 0; ///< samples trained on
+    double seconds = 0.0;    ///< wall-clock time of the epoch
     /// The rate the epoch's last optimizer step used (NaN for an optimizer without
     /// current_learning_rate()).
     double learning_rate = std::numeric_limits<double>::quiet_NaN();
+    /// Training throughput (0 when no time was measured).
     double samples_per_second() const noexcept { return seconds > 0 ? samples / seconds : 0.0; }
+    /// Whether a validation loader was given.
     bool has_validation() const noexcept { return !std::isnan(val_accuracy); }
 };
 
+/// What fit() returns.
 struct FitReport {
-    std::vector<EpochStats> history;
-    bool stopped_early = false;
-    double seconds = 0.0;
+    std::vector<EpochStats> history; ///< one entry per epoch run
+    bool stopped_early = false;      ///< a callback stopped the run
+    double seconds = 0.0;            ///< wall-clock time of the whole run
 };
 
 namespace detail {
