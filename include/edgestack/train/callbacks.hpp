@@ -24,6 +24,7 @@ namespace edgestack::train {
 /// The epoch figure a callback watches.
 enum class Monitor { loss, accuracy, val_loss, val_accuracy };
 
+/// "loss", "accuracy", "val_loss" or "val_accuracy".
 inline const char* to_string(Monitor m) noexcept {
     switch (m) {
     case Monitor::loss: return "loss";
@@ -79,8 +80,11 @@ inline std::string clock_text(double seconds) {
 /// plain line per epoch, and every `every` batches if `every` > 0, so logs stay readable.
 class ProgressBar {
 public:
+    /// terminal: redraw one line; plain: append lines; automatic: terminal when `out` is
+    /// a TTY.
     enum class Style { automatic, terminal, plain };
 
+    /// Writes to `out`; with `every` > 0, plain mode also logs every `every` batches.
     explicit ProgressBar(std::FILE* out = stdout, Style style = Style::automatic,
                          std::size_t every = 0)
         : out_(out), every_(every) {
@@ -88,8 +92,9 @@ public:
                     (style == Style::automatic && ::isatty(::fileno(out_)) == 1);
     }
 
-    bool is_terminal() const noexcept { return terminal_; }
+    bool is_terminal() const noexcept { return terminal_; } ///< whether it redraws in place
 
+    /// Starts the epoch's counters.
     void on_epoch_begin(std::size_t, std::size_t batches) {
         batches_ = batches;
         loss_sum_ = 0.0;
@@ -97,6 +102,7 @@ public:
         start_ = last_draw_ = clock::now();
     }
 
+    /// Updates the line (terminal) or logs (plain, every `every` batches).
     void on_batch_end(const BatchStats& s) {
         loss_sum_ += static_cast<double>(s.loss) * s.size;
         correct_ += s.correct;
@@ -117,6 +123,7 @@ public:
         }
     }
 
+    /// Writes the epoch's final line.
     void on_epoch_end(const EpochStats& s) {
         std::string line = terminal_ ? "\r\x1b[2K" : "";
         char buf[256];
@@ -172,6 +179,7 @@ private:
 /// of its best epoch when training stops or ends.
 class EarlyStopping {
 public:
+    /// Throws config_error for a negative or NaN min_delta.
     explicit EarlyStopping(Monitor monitor = Monitor::val_loss, std::size_t patience = 3,
                            double min_delta = 0.0, bool restore_best = false)
         : best_{monitor, min_delta}, patience_(patience), restore_(restore_best) {
@@ -180,6 +188,8 @@ public:
                                " must be >= 0");
     }
 
+    /// True to stop. Throws config_error when it watches a validation figure and there is
+    /// none.
     template <class M>
     bool on_epoch_end(const EpochStats& s, M& model) {
         const double v = detail::monitored(s, best_.monitor, "EarlyStopping");
@@ -205,9 +215,10 @@ public:
         return stopped_;
     }
 
-    bool stopped() const noexcept { return stopped_; }
-    bool restored() const noexcept { return restored_; }
-    double best_value() const noexcept { return best_.value; }
+    bool stopped() const noexcept { return stopped_; } ///< whether it stopped the run
+    bool restored() const noexcept { return restored_; } ///< whether it restored the best epoch
+    double best_value() const noexcept { return best_.value; } ///< best monitored value seen
+    /// Epoch of that value (0-based).
     std::size_t best_epoch() const noexcept { return best_.epoch; }
 
 private:
@@ -223,10 +234,12 @@ private:
 /// `path` always holds the best model seen (atomically replaced: never half-written).
 class KeepBestCheckpoint {
 public:
+    /// Saves to `path` whenever `monitor` improves by more than `min_delta`.
     explicit KeepBestCheckpoint(std::filesystem::path path,
                                 Monitor monitor = Monitor::val_accuracy, double min_delta = 0.0)
         : path_(std::move(path)), best_{monitor, min_delta} {}
 
+    /// Saves the model when the figure improved.
     template <class M>
     void on_epoch_end(const EpochStats& s, M& model) {
         const double v = detail::monitored(s, best_.monitor, "KeepBestCheckpoint");
@@ -237,10 +250,11 @@ public:
         ++saves_;
     }
 
-    double best_value() const noexcept { return best_.value; }
+    double best_value() const noexcept { return best_.value; } ///< best monitored value seen
+    /// Epoch of that value (0-based).
     std::size_t best_epoch() const noexcept { return best_.epoch; }
-    std::size_t saves() const noexcept { return saves_; }
-    const std::filesystem::path& path() const noexcept { return path_; }
+    std::size_t saves() const noexcept { return saves_; }                ///< checkpoints written
+    const std::filesystem::path& path() const noexcept { return path_; } ///< where
 
 private:
     std::filesystem::path path_;
@@ -252,9 +266,12 @@ private:
 template <StatefulOptimizer O>
 class EpochCheckpoint {
 public:
+    /// Saves to `path` with `optimizer`'s state (held by pointer: it must outlive this) and
+    /// the run's `seed`.
     EpochCheckpoint(std::filesystem::path path, const O& optimizer, std::uint64_t seed)
         : path_(std::move(path)), optimizer_(&optimizer), seed_(seed) {}
 
+    /// Saves model, optimizer state and progress.
     template <class M>
     void on_epoch_end(const EpochStats& s, M& model) {
         save_checkpoint(path_, model, *optimizer_, TrainingProgress{s.epoch + 1, seed_});
