@@ -310,15 +310,18 @@ private:
 /// `--history` option can be off by default. Errors are file_errors naming the path.
 class HistoryWriter {
 public:
+    /// The format from the file name (history_format_for); JSON lines for an empty path.
     explicit HistoryWriter(std::filesystem::path path, bool append = false)
         : HistoryWriter(path, path.empty() ? HistoryFormat::json_lines : history_format_for(path),
                         append) {}
+    /// In the format given.
     HistoryWriter(std::filesystem::path path, HistoryFormat format, bool append = false)
         : path_(std::move(path)), format_(format), append_(append) {}
     HistoryWriter(const HistoryWriter&) = delete;
     HistoryWriter& operator=(const HistoryWriter&) = delete;
     ~HistoryWriter() { close(); }
 
+    /// Creates (or, with `append`, opens) the file; throws file_error when it cannot.
     void on_train_begin() {
         close();
         if (path_.empty()) return;
@@ -330,15 +333,16 @@ public:
                                      edgestack::detail::errno_text());
         if (format_ == HistoryFormat::csv && empty) write(detail::history_header());
     }
+    /// Writes and flushes the epoch's line.
     void on_epoch_end(const EpochStats& s) {
         if (path_.empty()) return;
         if (!file_) on_train_begin();
         write(detail::history_line(s, format_));
     }
-    void on_train_end(const FitReport&) { close(); }
+    void on_train_end(const FitReport&) { close(); } ///< closes the file
 
-    const std::filesystem::path& path() const noexcept { return path_; }
-    HistoryFormat format() const noexcept { return format_; }
+    const std::filesystem::path& path() const noexcept { return path_; } ///< where it writes
+    HistoryFormat format() const noexcept { return format_; }            ///< how
 
 private:
     std::filesystem::path path_;
@@ -364,6 +368,7 @@ inline void write_history(const std::filesystem::path& path, std::span<const Epo
     for (const auto& s : epochs) text += detail::history_line(s, format);
     write_file_atomically(path, text);
 }
+/// write_history() in the format of the file name (history_format_for).
 inline void write_history(const std::filesystem::path& path, std::span<const EpochStats> epochs) {
     write_history(path, epochs, history_format_for(path));
 }
