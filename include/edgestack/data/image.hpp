@@ -15,16 +15,16 @@ namespace edgestack::data {
 
 /// One decoded image: H x W x C bytes in row-major HWC order, C = 1 (grey) or 3 (RGB).
 struct Image {
-    SampleLayout layout;
-    std::vector<std::uint8_t> pixels;
+    SampleLayout layout;              ///< height, width and channels
+    std::vector<std::uint8_t> pixels; ///< layout.size() bytes, HWC
 };
 
 /// What a compressed image (PNG, JPEG) may claim before it is refused. A 1 KB file can
 /// claim 65535 x 65535 pixels; these are checked against the header before any pixel buffer
 /// exists. The defaults admit a 64-megapixel camera frame (9248 x 6936 RGB, 192 MB).
 struct ImageLimits {
-    std::size_t max_side = 16384;                     // pixels, width and height each
-    std::size_t max_bytes = std::size_t{256} << 20;   // decoded bytes, width x height x channels
+    std::size_t max_side = 16384;                   ///< pixels, width and height each
+    std::size_t max_bytes = std::size_t{256} << 20; ///< decoded bytes, width x height x channels
 };
 
 namespace detail {
