@@ -150,11 +150,14 @@ inline Image read_image(const std::filesystem::path& path, const ImageLimits& li
     return decode_image(bytes, path, limits);
 }
 
-/// A Loader over root/<class>/<image>. Classes are the sub-folder names in sorted order
+/// A Loader over `root/<class>/<image>`. Classes are the sub-folder names in sorted order
 /// (or the order of `classes`, when given); files in each folder are read in sorted order.
 class ImageFolderLoader {
 public:
     ImageFolderLoader() = default;
+    /// Reads every image under `root` now. Throws file_error for a folder that cannot be
+    /// read, format_error for an image that does not decode, shape_error for one whose size
+    /// differs from the first.
     explicit ImageFolderLoader(const std::filesystem::path& root, LabelMap classes = {},
                                const ImageLimits& limits = {}) {
         // A folder that cannot be listed (permissions, a name too long) is a file_error like
@@ -166,18 +169,24 @@ public:
         }
     }
 
-    std::size_t size() const noexcept { return s_ ? s_->labels.size() : 0; }
+    std::size_t size() const noexcept { return s_ ? s_->labels.size() : 0; } ///< images held
+    /// Floats per image.
     std::size_t sample_size() const noexcept { return s_ ? s_->layout.size() : 0; }
+    /// Class folders.
     std::size_t num_classes() const noexcept { return s_ ? s_->classes.size() : 0; }
+    /// Height x width x channels of every image.
     SampleLayout layout() const noexcept { return s_ ? s_->layout : SampleLayout{}; }
+    /// Image `i` as floats in [0, 1]; returns its label.
     std::int32_t read(std::size_t i, std::span<float> out) const {
         const std::size_t n = s_->layout.size();
         const std::uint8_t* p = s_->pixels.data() + i * n;
         for (std::size_t k = 0; k < n; ++k) out[k] = static_cast<float>(p[k]) * (1.0f / 255.0f);
         return s_->labels[i];
     }
+    /// Class of image `i`.
     std::int32_t label(std::size_t i) const noexcept { return s_->labels[i]; }
-    const LabelMap& classes() const noexcept { return s_->classes; }
+    const LabelMap& classes() const noexcept { return s_->classes; } ///< class names by index
+    /// The file image `i` came from.
     const std::filesystem::path& file(std::size_t i) const { return s_->files.at(i); }
 
 private:
