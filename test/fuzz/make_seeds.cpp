@@ -23,10 +23,6 @@ static void write(const fs::path& p, const std::string& s) {
     fs::create_directories(p.parent_path());
     std::ofstream(p, std::ios::binary) << s;
 }
-static std::string bytes_of(const fs::path& p) {
-    std::ifstream f(p, std::ios::binary);
-    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
 
 static compile::Graph tiny(bool int8) {
     auto g = compile::Graph::with_input({4, 4, 1});
