@@ -9,12 +9,14 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "edgestack/backend/arena.hpp"
 #include "edgestack/backend/detail/program.hpp"
 #include "edgestack/compile/graph.hpp"
 #include "edgestack/compile/memory_plan.hpp"
 #include "edgestack/compile/passes.hpp"
+#include "edgestack/core/cpu.hpp"
 #include "edgestack/quant/fixed_point.hpp"
 
 namespace edgestack::backend {
@@ -50,6 +52,23 @@ public:
     const compile::Graph& graph() const noexcept { return graph_; } ///< the canonical graph it runs
     /// Steps, figures, memory plan.
     const detail::Program& program() const noexcept { return program_; }
+
+    /// The kernel each step runs, in XNNPACK's naming grammar `<dtype>-<op>-<tile>-<isa>`
+    /// (`f32-igemm-8x16-avx512`, `qs8-dwconv-3x3-avx2`; `-scalar` for plain loops), one per
+    /// step in program order; empty for steps that do no work or whose backend names none.
+    std::vector<std::string> kernel_names() const {
+        std::vector<std::string> names;
+        for (const auto& s : program_.steps) names.push_back(s.kernel);
+        return names;
+    }
+
+    /// The widest instruction-set level any step's kernel uses (Isa::scalar for a kernel
+    /// set without vector kernels).
+    Isa isa() const noexcept {
+        Isa widest = Isa::scalar;
+        for (const auto& s : program_.steps) widest = std::max(widest, s.level);
+        return widest;
+    }
 
     /// Arena bytes for batches of up to `max_batch` samples: activations scale with the
     /// batch, kernel scratch does not.

@@ -16,6 +16,7 @@
 #include "edgestack/compile/graph.hpp"
 #include "edgestack/compile/memory_plan.hpp"
 #include "edgestack/compile/passes.hpp"
+#include "edgestack/core/cpu.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/kernels/window.hpp"
 #include "edgestack/quant/fixed_point.hpp"
@@ -51,6 +52,8 @@ struct Step : kernels::Window {
     std::vector<std::int64_t> qpack64; // backend-packed shifts and rounding terms
     std::vector<std::int16_t> qpack16; // backend-packed int16 weights (Winograd-transformed)
     bool winograd = false;             // the backend runs this conv as Winograd F(2x2, 3x3)
+    Isa level = Isa::scalar;           // the instruction-set level of the kernel it runs
+    std::string kernel;                // that kernel's name, <dtype>-<op>-<tile>-<isa> (empty: unnamed)
     std::vector<std::int32_t> qb;
     std::vector<quant::Requant> rq;
     std::vector<float> wscale; // int8 weight scales as given (1 or one per channel)

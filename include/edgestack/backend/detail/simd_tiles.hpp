@@ -11,11 +11,11 @@
 
 namespace edgestack::backend::detail {
 
-#if defined(EDGESTACK_SIMD_AVX2)
-
 namespace simd {
 
+#if defined(EDGESTACK_SIMD_AVX2)
 using namespace kernels::simd;
+#endif
 
 /// Per-channel requantization data for channels [c0, c0 + 8): multipliers (8 x int32)
 /// and (shift, rounding half) as 64-bit lanes for even and odd channels.
@@ -32,7 +32,5 @@ inline void pack_rq(const Step& s, std::size_t c0, std::int32_t* m, std::int64_t
 }
 
 } // namespace simd
-
-#endif
 
 } // namespace edgestack::backend::detail

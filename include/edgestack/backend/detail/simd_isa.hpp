@@ -1,0 +1,186 @@
+// backend::Simd's direct kernels (GEMM-like tiles for dense and convolution, depthwise),
+// compiled once per x86 instruction-set level inside the header, with GCC's target pragmas,
+// so that no -march is needed: the same drivers (simd_isa_body.inc) over each level's vector
+// primitives (simd_isa_sse2.inc, simd_isa_avx2.inc, simd_isa_avx512.inc), each level in its
+// own namespace. The engine picks one level per step when it is compiled (core/cpu.hpp).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <utility>
+
+#include "edgestack/backend/detail/program.hpp"
+#include "edgestack/backend/detail/reference_kernels.hpp"
+#include "edgestack/core/cpu.hpp"
+#include "edgestack/core/detail/intrinsics.hpp"
+#include "edgestack/quant/fixed_point.hpp"
+
+// GCC only: Clang's target regions are spelled differently, and other compilers get the
+// Reference loops.
+#if defined(EDGESTACK_X86) && defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define EDGESTACK_SIMD_DISPATCH 1
+#include <immintrin.h>
+#endif
+
+namespace edgestack::backend::detail::simd_isa {
+
+inline constexpr std::size_t nr = 16; // output channels per micro-kernel tile, every level
+inline constexpr std::size_t max_taps = 64; // larger depthwise kernels use Reference
+
+/// Geometry shared by the conv and dense drivers: `rows` segments of `seg` contiguous
+/// inputs per output pixel (one per kernel row), pixels `pix` apart, rows `row` apart.
+struct Tile {
+    std::size_t pix = 0, row = 0, rows = 1, seg = 0;
+};
+
+inline std::size_t blocks(std::size_t oc) noexcept { return (oc + nr - 1) / nr; }
+
+/// Width of the tile starting at `ow` in a row of `w` pixels: the row is cut into
+/// ceil(w / most) tiles as equal as possible (14 = 5 + 5 + 4, not 6 + 6 + 2), because a
+/// narrow tile has too few independent accumulators to hide the FMA latency.
+inline std::size_t tile_width(std::size_t w, std::size_t ow, std::size_t most) noexcept {
+    const std::size_t tiles = (w + most - 1) / most, base = w / tiles, wide = w % tiles;
+    const std::size_t t = ow < wide * (base + 1) ? ow / (base + 1) : wide + (ow - wide * (base + 1)) / base;
+    return t < wide ? base + 1 : base;
+}
+
+inline void act_bounds(const Step& s, float& lo, float& hi) noexcept {
+    lo = -std::numeric_limits<float>::infinity();
+    hi = std::numeric_limits<float>::infinity();
+    if (s.act != compile::Activation::none) lo = 0.0f;
+    if (s.act == compile::Activation::relu6) hi = 6.0f;
+}
+
+/// Output rows and row length the tiles walk: a 1x1 stride-1 unpadded (pointwise)
+/// convolution's pixels are contiguous, so they form one long row and every tile is
+/// full width, not only those that fit in one image row.
+inline std::pair<std::size_t, std::size_t> out_rows(const Step& s) noexcept {
+    const bool flat = s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt + s.pb + s.pl + s.pr == 0;
+    return flat ? std::pair{std::size_t{1}, s.out.h * s.out.w} : std::pair{s.out.h, s.out.w};
+}
+
+/// Offsets (in elements) of a depthwise kernel's taps from its top-left input pixel, in
+/// a padded buffer `pw` pixels wide; returns how many taps.
+inline std::size_t tap_offsets(const Step& s, std::size_t pw, std::size_t* off) noexcept {
+    for (std::size_t i = 0; i < s.kh; ++i)
+        for (std::size_t j = 0; j < s.kw; ++j) off[i * s.kw + j] = (i * pw + j) * s.in.c;
+    return s.kh * s.kw;
+}
+
+/// The requantization of one int32 sum from the packed data of a 16-channel block (channel
+/// j of 16), step by step as the vector form does it: round(|acc| * M) with ties away from
+/// zero in unsigned 64-bit arithmetic, the sign restored, the zero point added, clamped.
+inline std::int32_t requant_packed(std::int32_t acc, const std::int32_t* p32, const std::int64_t* p64,
+                                   std::size_t j, std::int32_t zp, std::int32_t lo, std::int32_t hi) noexcept {
+    const std::int64_t* base = p64 + (j / 8) * 16;
+    const std::size_t jj = j % 8, at = (jj % 2) * 4 + jj / 2;
+    const auto t = static_cast<std::uint64_t>(base[at]), half = static_cast<std::uint64_t>(base[8 + at]);
+    const std::uint32_t a = acc < 0 ? 0u - static_cast<std::uint32_t>(acc) : static_cast<std::uint32_t>(acc);
+    const std::uint64_t p = std::uint64_t{a} * static_cast<std::uint32_t>(p32[16 + j]) + half;
+    const std::uint32_t r = static_cast<std::uint32_t>(t > 63 ? 0 : p >> t);
+    const std::uint32_t sr = acc < 0 ? 0u - r : (acc == 0 ? 0u : r);
+    const std::int32_t v = static_cast<std::int32_t>(sr + static_cast<std::uint32_t>(zp));
+    return std::min(std::max(v, lo), hi);
+}
+
+/// <dtype>-<op>: the start of a step's kernel name.
+inline std::string kernel_prefix(const Step& s) {
+    std::string k = s.int8 ? "qs8-" : "f32-";
+    switch (s.op) {
+    case compile::Op::dense: return k + "gemm";
+    case compile::Op::conv2d: return k + "igemm";
+    case compile::Op::depthwise_conv2d: return k + "dwconv";
+    default: return k + std::string(compile::op_name(s.op));
+    }
+}
+
+} // namespace edgestack::backend::detail::simd_isa
+
+#if defined(EDGESTACK_SIMD_DISPATCH)
+
+#pragma GCC push_options
+#pragma GCC target("sse2")
+namespace edgestack::backend::detail::simd_isa::sse2 {
+#include "edgestack/backend/detail/simd_isa_sse2.inc"
+#include "edgestack/backend/detail/simd_isa_body.inc"
+} // namespace edgestack::backend::detail::simd_isa::sse2
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace edgestack::backend::detail::simd_isa::avx2 {
+#define EDGESTACK_ISA_VNNI 0
+#include "edgestack/backend/detail/simd_isa_avx2.inc"
+#include "edgestack/backend/detail/simd_isa_body.inc"
+#undef EDGESTACK_ISA_VNNI
+} // namespace edgestack::backend::detail::simd_isa::avx2
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avxvnni")
+namespace edgestack::backend::detail::simd_isa::avxvnni {
+#define EDGESTACK_ISA_VNNI 1
+#include "edgestack/backend/detail/simd_isa_avx2.inc"
+#include "edgestack/backend/detail/simd_isa_body.inc"
+#undef EDGESTACK_ISA_VNNI
+} // namespace edgestack::backend::detail::simd_isa::avxvnni
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")
+namespace edgestack::backend::detail::simd_isa::avx512 {
+#define EDGESTACK_ISA_VNNI 0
+#include "edgestack/backend/detail/simd_isa_avx512.inc"
+#include "edgestack/backend/detail/simd_isa_body.inc"
+#undef EDGESTACK_ISA_VNNI
+} // namespace edgestack::backend::detail::simd_isa::avx512
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+namespace edgestack::backend::detail::simd_isa::avx512vnni {
+#define EDGESTACK_ISA_VNNI 1
+#include "edgestack/backend/detail/simd_isa_avx512.inc"
+#include "edgestack/backend/detail/simd_isa_body.inc"
+#undef EDGESTACK_ISA_VNNI
+} // namespace edgestack::backend::detail::simd_isa::avx512vnni
+#pragma GCC pop_options
+
+/// Calls `fn` of the kernel set of the step's level (Reference's when it has none).
+#define EDGESTACK_SIMD_ISA_CALL(level, fn, ...)                                                 \
+    switch (level) {                                                                            \
+    case ::edgestack::Isa::sse2: return simd_isa::sse2::fn(__VA_ARGS__);                       \
+    case ::edgestack::Isa::avx2: return simd_isa::avx2::fn(__VA_ARGS__);                       \
+    case ::edgestack::Isa::avxvnni: return simd_isa::avxvnni::fn(__VA_ARGS__);                 \
+    case ::edgestack::Isa::avx512: return simd_isa::avx512::fn(__VA_ARGS__);                   \
+    case ::edgestack::Isa::avx512vnni: return simd_isa::avx512vnni::fn(__VA_ARGS__);           \
+    default: return ReferenceKernels::fn(__VA_ARGS__);                                          \
+    }
+
+/// The name of the kernel the step's level runs for it (empty: none of its own).
+#define EDGESTACK_SIMD_ISA_NAME(level, s)                                                       \
+    switch (level) {                                                                            \
+    case ::edgestack::Isa::sse2: return simd_isa::sse2::kernel_name(s);                        \
+    case ::edgestack::Isa::avx2: return simd_isa::avx2::kernel_name(s);                        \
+    case ::edgestack::Isa::avxvnni: return simd_isa::avxvnni::kernel_name(s);                  \
+    case ::edgestack::Isa::avx512: return simd_isa::avx512::kernel_name(s);                    \
+    case ::edgestack::Isa::avx512vnni: return simd_isa::avx512vnni::kernel_name(s);            \
+    default: return {};                                                                         \
+    }
+
+#else
+
+#define EDGESTACK_SIMD_ISA_CALL(level, fn, ...)                                                 \
+    (void)(level);                                                                              \
+    return ReferenceKernels::fn(__VA_ARGS__);
+
+#define EDGESTACK_SIMD_ISA_NAME(level, s)                                                       \
+    (void)(level);                                                                              \
+    (void)(s);                                                                                  \
+    return {};
+
+#endif
