@@ -20,6 +20,7 @@
 #include "edgestack/io/onnx_export.hpp"
 #include "edgestack/io/onnx_graph_import.hpp"
 #include "edgestack/nn/nn.hpp"
+#include "edgestack/quant/graph_ptq.hpp"
 #include "backend/common.hpp"
 #include "graphs.hpp"
 #include "io_util.hpp"
@@ -141,6 +142,53 @@ void check_network(const Network& net) {
     const std::vector<float> torch_y{std::istream_iterator<float>(f), std::istream_iterator<float>()};
     const float d = check_within(run_on(backend::Reference{}, g, to_ours(x0, 1)), torch_y, net.name + " vs PyTorch");
     BOOST_TEST_MESSAGE(net.name << ": max difference to PyTorch (reference backend): " << d);
+}
+
+/// Imports a fixture, quantizes the graph after its own calibration on random inputs, and
+/// compares the int8 engines with ONNX Runtime running the same int8 model as a QDQ file
+/// (operators as defined, level "basic"): within one output step. The int8 result must
+/// also stay close to the fp32 one, or the quantization would be self-consistent but wrong.
+template <quant::Observer Obs = quant::MinMax>
+void check_quantized_network(const Network& net, Obs observer = {}) {
+    iotest::TempDir dir;
+    const std::string model = dir.file(net.name + ".onnx");
+    iotest::write_text(model, fixture_bytes(net.file));
+    const compile::Graph g = io::import_onnx_graph(model);
+
+    quant::GraphPtq<Obs> ptq(g, observer);
+    ptq.observe(iotest::random_floats(48 * g.input_size(), -1.0f, 1.0f, 5), 16);
+    const compile::Graph q = ptq.lower();
+    BOOST_REQUIRE_EQUAL(q.value_quant.size(), q.values.size());
+    io::export_onnx(dir.file("q.onnx"), q);
+
+    constexpr std::size_t N = 4;
+    const auto x = iotest::random_floats(N * g.input_size(), -1.0f, 1.0f, 29); // ours: NHWC
+    const auto want = iotest::ort_run(dir.file("q.onnx"), x, N, q.input_shape(), dir, "basic");
+    const float step = q.value_quant.at(static_cast<std::size_t>(q.output)).scale.at(0);
+    std::ostringstream report;
+    report << net.name << " int8 (" << Obs::name << "), max |ours - ONNX Runtime| in output steps:";
+    auto one = [&](const char* name, const std::vector<float>& y) {
+        BOOST_REQUIRE_EQUAL(y.size(), want.size());
+        float worst = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(y[i] - want[i]));
+        BOOST_TEST(worst <= step * 1.001f, net.name << " on " << name << ": " << worst / step << " steps");
+        report << " " << name << " " << worst / step;
+    };
+    const auto y8 = run_on(backend::Reference{}, q, x);
+    one("reference", y8);
+    one("simd", run_on(backend::Simd{}, q, x));
+#if defined(EDGESTACK_HAS_XNNPACK)
+    one("xnnpack", run_on(backend::Xnnpack{}, q, x));
+#endif
+    one("parallel", run_on(backend::Parallel<backend::Simd>{{}, 2}, q, x));
+
+    const auto y32 = run_on(backend::Reference{}, g, x);
+    const auto [lo, hi] = std::minmax_element(y32.begin(), y32.end());
+    float err = 0;
+    for (std::size_t i = 0; i < y32.size(); ++i) err = std::max(err, std::abs(y8[i] - y32[i]));
+    report << "; max |int8 - fp32| = " << err / (*hi - *lo) << " of the fp32 output range";
+    BOOST_TEST(err <= 0.1f * (*hi - *lo), net.name << ": int8 strays " << err << " from fp32");
+    BOOST_TEST_MESSAGE(report.str());
 }
 
 /// A hand-written ONNX model, for the operator forms PyTorch does not write.
@@ -598,5 +646,34 @@ BOOST_AUTO_TEST_CASE(dense_reads_a_spatial_value_directly, *utf::precondition(io
     check_within(iotest::ort_run(dir.file("d.onnx"), x, 2, g.input_shape(), dir), run_on(backend::Reference{}, g, x),
                  "dense over a spatial value");
 }
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Graph-level post-training quantization of the five PyTorch exports: residual adds,
+// depthwise stages, padded pools and hard-swish included.
+BOOST_AUTO_TEST_SUITE(quantized_pytorch_exports)
+
+BOOST_AUTO_TEST_CASE(quantized_resnet, *utf::precondition(iotest::OrtPresent{})) {
+    check_quantized_network({"resnet", "resnet.onnx", {3, 16, 16}, true});
+}
+
+BOOST_AUTO_TEST_CASE(quantized_ds_cnn, *utf::precondition(iotest::OrtPresent{})) {
+    check_quantized_network({"ds_cnn", "ds_cnn.onnx", {1, 49, 10}, true}, quant::Percentile{});
+}
+
+BOOST_AUTO_TEST_CASE(quantized_mobilenet, *utf::precondition(iotest::OrtPresent{})) {
+    check_quantized_network({"mobilenet", "mobilenet.onnx", {3, 96, 96}, true});
+}
+
+BOOST_AUTO_TEST_CASE(quantized_autoencoder, *utf::precondition(iotest::OrtPresent{})) {
+    check_quantized_network({"autoencoder", "autoencoder.onnx", {64}, true}, quant::MseOptimal{});
+}
+
+#if defined(EDGESTACK_HAS_GZIP)
+BOOST_AUTO_TEST_CASE(quantized_reference_cnn, *utf::precondition(iotest::OrtPresent{})) {
+    check_quantized_network({"reference_cnn", "reference_cnn.onnx.gz", {1, 28, 28}, false},
+                            quant::MovingAverageMinMax{});
+}
+#endif
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -18,7 +18,7 @@
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/core/rng.hpp"
-#include "edgestack/quant/fixed_point.hpp"
+#include "edgestack/quant/graph_ptq.hpp"
 
 namespace edgestack::backend::nets {
 
@@ -173,75 +173,12 @@ inline std::vector<float> random_inputs(const Graph& g, std::size_t n, std::uint
     return x;
 }
 
-/// Post-training min/max quantization to the int8 contract: canonicalize, run the fp32
-/// Reference on `calibration` to observe every value's range, then per-tensor asymmetric
-/// activations and per-output-channel symmetric weights.
+/// Post-training min/max quantization to the int8 contract: per-tensor asymmetric
+/// activations from the ranges the Reference backend sees on `calibration` (whole samples),
+/// per-output-channel symmetric weights. quant::quantize_graph with its defaults.
 inline void quantize_minmax(Graph& g, std::span<const float> calibration) {
-    compile::canonicalize(g);
     if (!g.value_quant.empty()) throw config_error("quantize_minmax: graph is already int8");
-    const ReferenceEngine ref(g);
-    const std::size_t batch = calibration.size() / g.input_size();
-    if (batch == 0 || calibration.size() % g.input_size() != 0)
-        throw shape_error("quantize_minmax: calibration holds " + std::to_string(calibration.size()) +
-                          " floats, not a whole number of " + std::to_string(g.input_size()) +
-                          "-float samples");
-    std::vector<float> lo(g.values.size(), 0.0f), hi(g.values.size(), 0.0f);
-    for (float v : calibration) {
-        lo[0] = std::min(lo[0], v);
-        hi[0] = std::max(hi[0], v);
-    }
-    auto arena = ref.make_arena(batch);
-    std::vector<float> out(batch * g.output_size());
-    ref.run_traced(calibration, out, arena, [&](std::size_t i, const detail::Step& s, const std::byte* p) {
-        const auto* y = reinterpret_cast<const float*>(p);
-        const auto v = static_cast<std::size_t>(ref.graph().nodes[i].output);
-        for (std::size_t k = 0; k < batch * s.out.size(); ++k) {
-            lo[v] = std::min(lo[v], y[k]);
-            hi[v] = std::max(hi[v], y[k]);
-        }
-    });
-    g = ref.graph();
-    // Ops that keep their input's parameters get them from their input (in order).
-    g.value_quant.assign(g.values.size(), {});
-    auto set = [&](std::size_t v, float l, float h) {
-        const auto a = quant::choose_affine(l, h);
-        g.value_quant[v] = {{a.scale}, {a.zero_point}, -1};
-    };
-    set(0, lo[0], hi[0]);
-    for (const auto& n : g.nodes) {
-        const auto v = static_cast<std::size_t>(n.output);
-        switch (n.op) {
-        case Op::max_pool2d:
-        case Op::flatten:
-        case Op::relu:
-        case Op::relu6:
-        case Op::dropout: g.value_quant[v] = g.value_quant[static_cast<std::size_t>(n.inputs[0])]; break;
-        case Op::softmax: g.value_quant[v] = {{1.0f / 256.0f}, {-128}, -1}; break;
-        default: set(v, lo[v], hi[v]); break;
-        }
-    }
-    for (auto& n : g.nodes) {
-        if (n.op != Op::dense && n.op != Op::conv2d && n.op != Op::depthwise_conv2d) continue;
-        const std::size_t oc = g.values[static_cast<std::size_t>(n.output)].back();
-        const std::size_t per = n.weights.size() / oc;
-        const bool last = n.op == Op::depthwise_conv2d;
-        n.weight_quant = {std::vector<float>(oc), std::vector<std::int32_t>(oc, 0), last ? 3 : 0};
-        n.qweights.resize(n.weights.size());
-        n.qbias.resize(oc);
-        const float s_in = g.value_quant[static_cast<std::size_t>(n.inputs[0])].scale[0];
-        for (std::size_t c = 0; c < oc; ++c) {
-            float m = 0.0f;
-            for (std::size_t t = 0; t < per; ++t)
-                m = std::max(m, std::abs(last ? n.weights[t * oc + c] : n.weights[c * per + t]));
-            const float ws = quant::choose_symmetric(m);
-            n.weight_quant.scale[c] = ws;
-            for (std::size_t t = 0; t < per; ++t) {
-                const std::size_t i = last ? t * oc + c : c * per + t;
-                n.qweights[i] = static_cast<std::int8_t>(std::clamp(std::nearbyint(n.weights[i] / ws), -127.0f, 127.0f));
-            }
-            n.qbias[c] = static_cast<std::int32_t>(std::nearbyint(n.bias[c] / (s_in * ws)));
-        }
-    }
+    g = quant::quantize_graph(g, calibration);
 }
 
 } // namespace edgestack::backend::nets

@@ -41,6 +41,33 @@ inline std::size_t channels_of(const Graph& g, int value) {
     return g.values[static_cast<std::size_t>(value)].back();
 }
 
+/// Rewrites the weights and bias of conv/dense/depthwise node `prev` (with `c` output
+/// channels) so that it computes batch norm `bn` applied to its old output. The one
+/// batch-norm folding of the tree: fold_batch_norm and the quantizers use it.
+inline void fold_into(Node& prev, const Node& bn, std::size_t c) {
+    if (c == 0 || bn.extra.size() != 4 * c || prev.weights.size() % c != 0)
+        throw shape_error("fold_batch_norm: node '" + bn.name + "' has " +
+                          std::to_string(bn.extra.size()) + " parameters, expected 4 x " +
+                          std::to_string(c) + " channels of '" + prev.name + "'");
+    if (prev.bias.empty()) prev.bias.assign(c, 0.0f);
+    if (prev.bias.size() != c)
+        throw shape_error("fold_batch_norm: node '" + prev.name + "' has " +
+                          std::to_string(prev.bias.size()) + " biases for " + std::to_string(c) +
+                          " channels");
+    const std::size_t per = prev.weights.size() / c; // weights per output channel
+    for (std::size_t ch = 0; ch < c; ++ch) {
+        const float gamma = bn.extra[ch], beta = bn.extra[c + ch];
+        const float mean = bn.extra[2 * c + ch], var = bn.extra[3 * c + ch];
+        const float k = gamma / std::sqrt(var + bn.alpha);
+        if (prev.op == Op::depthwise_conv2d) { // [kh][kw][c]: channel is the last axis
+            for (std::size_t t = 0; t < per; ++t) prev.weights[t * c + ch] *= k;
+        } else { // [out][...]: channel is the first axis
+            for (std::size_t t = 0; t < per; ++t) prev.weights[ch * per + t] *= k;
+        }
+        prev.bias[ch] = (prev.bias[ch] - mean) * k + beta;
+    }
+}
+
 } // namespace detail
 
 /// Drop values no node defines or reads (left behind by the other passes) and renumber the
@@ -103,24 +130,7 @@ inline std::size_t fold_batch_norm(Graph& g) {
             continue;
         if (prev.fused != Activation::none || prev.quantized()) continue;
         if (detail::use_counts(g)[static_cast<std::size_t>(x)] != 1) continue;
-        const std::size_t c = detail::channels_of(g, x);
-        if (bn.extra.size() != 4 * c)
-            throw shape_error("fold_batch_norm: node '" + bn.name + "' has " +
-                              std::to_string(bn.extra.size()) + " parameters, expected 4 x " +
-                              std::to_string(c) + " channels");
-        if (prev.bias.empty()) prev.bias.assign(c, 0.0f);
-        const std::size_t per = prev.weights.size() / c; // weights per output channel
-        for (std::size_t ch = 0; ch < c; ++ch) {
-            const float gamma = bn.extra[ch], beta = bn.extra[c + ch];
-            const float mean = bn.extra[2 * c + ch], var = bn.extra[3 * c + ch];
-            const float k = gamma / std::sqrt(var + bn.alpha);
-            if (prev.op == Op::depthwise_conv2d) { // [kh][kw][c]: channel is the last axis
-                for (std::size_t t = 0; t < per; ++t) prev.weights[t * c + ch] *= k;
-            } else { // [out][...]: channel is the first axis
-                for (std::size_t t = 0; t < per; ++t) prev.weights[ch * per + t] *= k;
-            }
-            prev.bias[ch] = (prev.bias[ch] - mean) * k + beta;
-        }
+        detail::fold_into(prev, bn, detail::channels_of(g, x));
         const int y = bn.output;
         prev.output = y;
         g.nodes.erase(g.nodes.begin() + static_cast<std::ptrdiff_t>(i));

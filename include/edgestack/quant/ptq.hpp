@@ -1,6 +1,7 @@
-// Post-training quantization: quant::Ptq<Observer> watches N calibration batches from the
-// pipeline's Loader (Pipeline::calibrate), then lowers the fp32 graph to the integer-only
-// int8 form the engine runs (Pipeline::deploy).
+// Post-training quantization of a model: quant::Ptq<Observer> watches N calibration batches
+// from the pipeline's Loader (Pipeline::calibrate), then lowers the fp32 graph to the
+// integer-only int8 form the engine runs (Pipeline::deploy). The graph-level quantizer
+// (graph_ptq.hpp) chooses the int8 parameters; Ptq adds the model's fake-quantized forward.
 #pragma once
 
 #include <cstddef>
@@ -13,14 +14,16 @@
 #include "edgestack/quant/detail/hooks.hpp"
 #include "edgestack/quant/detail/plan.hpp"
 #include "edgestack/quant/detail/simulate.hpp"
+#include "edgestack/quant/graph_ptq.hpp"
 #include "edgestack/quant/observer.hpp"
 #include "edgestack/quant/scheme.hpp"
 
 namespace edgestack::quant {
 
 /// Post-training int8 quantization: calibrate() runs the fp32 model over a few batches and
-/// records each value's range with an `Obs` observer; lower() then quantizes the graph with
-/// those ranges (activations per tensor, weights as `Scheme` says).
+/// records the range of every value of its canonical graph - inside Residual blocks too -
+/// with an `Obs` observer (GraphPtq); lower() then quantizes the graph with those ranges
+/// (activations per tensor, weights as `Scheme` says).
 template <Observer Obs = MinMax, WeightScheme Scheme = Int8PerChannel>
 class Ptq {
 public:
@@ -41,14 +44,18 @@ public:
     void calibrate(M& model, Batches& batches, std::size_t n_batches) {
         auto s = std::make_shared<detail::QuantState>();
         s->build(model, Scheme::per_channel);
+        // The layer outputs, for forward(): what the model's own layers see.
         std::vector<Obs> obs(s->graph.values.size(), prototype_);
         batches_seen_ = detail::run_calibration(
             model, *s, batches, n_batches,
             [&](int v, std::span<const float> x) { obs[static_cast<std::size_t>(v)].observe(x); });
         for (std::size_t v = 0; v < obs.size(); ++v) s->ranges[v] = obs[v].range();
+        // Every value of the canonical graph, for lower(): the same batches again.
+        auto graph = std::make_shared<GraphPtq<Obs, Scheme>>(s->graph, prototype_);
+        graph->observe(batches, n_batches);
         state_ = std::move(s);
+        graph_ = std::move(graph);
     }
-
     /// Whether calibrate() has run.
     bool calibrated() const noexcept { return state_ != nullptr; }
     /// Batches the last calibrate() observed.
@@ -68,7 +75,11 @@ public:
             throw config_error("Ptq: the graph to lower is not the one calibrated (" +
                                std::to_string(g.values.size()) + " values, calibrated " +
                                std::to_string(state_->graph.values.size()) + ")");
-        g = detail::lower_int8(g, state_->ranges, Scheme::per_channel);
+        compile::Graph canonical = g;
+        compile::canonicalize(canonical);
+        if (canonical.values != graph_->graph().values)
+            throw config_error("Ptq: the graph to lower is not the one calibrated");
+        g = detail::lower_int8(canonical, graph_->ranges(), Scheme::per_channel);
     }
 
     /// The fake-quantized forward pass with the calibrated ranges (the engine's result in
@@ -82,6 +93,7 @@ public:
 private:
     Obs prototype_{};
     std::shared_ptr<detail::QuantState> state_;
+    std::shared_ptr<const GraphPtq<Obs, Scheme>> graph_;
     std::size_t batches_seen_ = 0;
     std::vector<float> qin_;
 };

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "edgestack/compile/graph.hpp"
+#include "edgestack/compile/passes.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/quant/fixed_point.hpp"
 #include "edgestack/quant/scheme.hpp"
@@ -125,27 +126,6 @@ inline std::vector<compile::QuantParams> value_params(const compile::Graph& g, c
     return q;
 }
 
-/// Fold the batch norm `bn` into the weight node `n` before it.
-inline void fold_batch_norm(compile::Node& n, const compile::Node& bn,
-                            const compile::Dims& out_shape) {
-    const ChannelLayout layout = channel_layout(n, out_shape);
-    const std::size_t c = layout.channels;
-    if (bn.extra.size() != 4 * c)
-        throw shape_error("quant: batch norm '" + bn.name + "' has " +
-                          std::to_string(bn.extra.size()) + " parameters, expected 4 x " +
-                          std::to_string(c));
-    const float* gamma = bn.extra.data();
-    const float* beta = gamma + c;
-    const float* mean = beta + c;
-    const float* var = mean + c;
-    std::vector<float> k(c);
-    for (std::size_t i = 0; i < c; ++i) k[i] = gamma[i] / std::sqrt(var[i] + bn.alpha);
-    for (std::size_t i = 0; i < n.weights.size(); ++i)
-        n.weights[i] *= k[layout.channel_of(i, n.weights.size())];
-    if (n.bias.empty()) n.bias.assign(c, 0.0f);
-    for (std::size_t i = 0; i < c; ++i) n.bias[i] = (n.bias[i] - mean[i]) * k[i] + beta[i];
-}
-
 /// Rewrite fp32 graph `g` into its canonical int8 form, with per-value ranges `ranges`
 /// (indexed like g.values; only observed values are read).
 inline compile::Graph lower_int8(const compile::Graph& g, const std::vector<Range>& ranges,
@@ -182,7 +162,7 @@ inline compile::Graph lower_int8(const compile::Graph& g, const std::vector<Rang
                 const int r = sole_reader(final_value);
                 const auto& next = g.nodes[static_cast<std::size_t>(r)];
                 if (next.op == compile::Op::batch_norm) {
-                    fold_batch_norm(n, next, g.values[static_cast<std::size_t>(n.output)]);
+                    compile::detail::fold_into(n, next, g.values[static_cast<std::size_t>(n.output)].back());
                 } else if (next.op == compile::Op::relu) {
                     n.fused = compile::Activation::relu;
                 } else {
