@@ -15,15 +15,55 @@
 
 namespace edgestack {
 
-/// A random-access source of labelled samples. `read` must be safe to call from several
-/// threads at once (batches are assembled in parallel).
+/// What a Loader's samples are trained against.
+enum class TargetKind {
+    label, ///< one int32 class label per sample (classification)
+    value, ///< target_size() floats per sample (regression, multi-output)
+    input, ///< nothing: the target is the sample itself (autoencoders)
+};
+
+/// What every Loader has: how many samples, and how many floats each.
 template <class L>
-concept Loader = requires(const L& l, std::size_t i, std::span<float> out) {
+concept SampleSource = requires(const L& l) {
     { l.size() } -> std::convertible_to<std::size_t>;
     { l.sample_size() } -> std::convertible_to<std::size_t>;
-    { l.num_classes() } -> std::convertible_to<std::size_t>;
-    { l.read(i, out) } -> std::convertible_to<std::int32_t>;
 };
+
+/// A Loader of labelled samples: `read(i, x)` fills x and returns the int32 label, which
+/// lies in [0, num_classes()).
+template <class L>
+concept LabelLoader = SampleSource<L> && requires(const L& l, std::size_t i, std::span<float> x) {
+    { l.num_classes() } -> std::convertible_to<std::size_t>;
+    { l.read(i, x) } -> std::convertible_to<std::int32_t>;
+};
+
+/// A Loader of samples with float targets: `read(i, x, t)` fills x and t, target_size()
+/// floats (regression; several outputs for multi-output regression).
+template <class L>
+concept ValueLoader = SampleSource<L> &&
+                      requires(const L& l, std::size_t i, std::span<float> x, std::span<float> t) {
+                          { l.target_size() } -> std::convertible_to<std::size_t>;
+                          l.read(i, x, t);
+                      };
+
+/// A Loader of samples without targets: `void read(i, x)`; a model trained on it learns to
+/// reproduce its input (autoencoders).
+template <class L>
+concept InputLoader = SampleSource<L> && requires(const L& l, std::size_t i, std::span<float> x) {
+    { l.read(i, x) } -> std::same_as<void>;
+};
+
+/// A random-access source of samples, with int32 labels (LabelLoader), float targets
+/// (ValueLoader) or none (InputLoader). `read` must be safe to call from several threads at
+/// once (batches are assembled in parallel).
+template <class L>
+concept Loader = LabelLoader<L> || ValueLoader<L> || InputLoader<L>;
+
+/// The kind of target a Loader gives; a loader that is both a LabelLoader and a
+/// ValueLoader counts as a LabelLoader.
+template <Loader L>
+inline constexpr TargetKind target_kind_of =
+    LabelLoader<L> ? TargetKind::label : ValueLoader<L> ? TargetKind::value : TargetKind::input;
 
 /// Changes one sample in place, drawing every random choice from the stream it is given.
 template <class A>

@@ -10,6 +10,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "edgestack/compile/graph.hpp"
@@ -39,13 +40,12 @@ consteval bool check_loader() {
     static_assert(
         requires(const L& l) { { l.sample_size() } -> std::convertible_to<std::size_t>; },
         "Pipeline stage 1 (Loader): missing `std::size_t sample_size() const`");
-    static_assert(
-        requires(const L& l) { { l.num_classes() } -> std::convertible_to<std::size_t>; },
-        "Pipeline stage 1 (Loader): missing `std::size_t num_classes() const`");
-    static_assert(requires(const L& l, std::size_t i, std::span<float> x) {
-        { l.read(i, x) } -> std::convertible_to<std::int32_t>;
-    }, "Pipeline stage 1 (Loader): missing `std::int32_t read(std::size_t, std::span<float>) "
-       "const`");
+    static_assert(LabelLoader<L> || ValueLoader<L> || InputLoader<L>,
+                  "Pipeline stage 1 (Loader): missing `std::int32_t read(std::size_t, "
+                  "std::span<float>) const` with `num_classes()` (labels), or `void "
+                  "read(std::size_t, std::span<float>, std::span<float>) const` with "
+                  "`target_size()` (float targets), or `void read(std::size_t, "
+                  "std::span<float>) const` (no targets: autoencoders)");
     return true;
 }
 
@@ -131,6 +131,15 @@ public:
         std::declval<const compile::Graph&>()));
     using input_shape = typename ModelT::input_shape;   ///< per sample, compile-time
     using output_shape = typename ModelT::output_shape; ///< per sample, compile-time
+    /// What the loader's samples are trained against: labels, float targets or inputs.
+    static constexpr TargetKind target_kind = target_kind_of<LoaderT>;
+    /// The loss fit() uses: softmax cross-entropy for labels, mean squared error otherwise.
+    using default_loss = std::conditional_t<target_kind == TargetKind::label,
+                                            train::SoftmaxCrossEntropy, train::MeanSquaredError>;
+    /// What evaluate() returns: a classification report for labels, regression errors
+    /// (MAE, RMSE, R²) otherwise.
+    using evaluation_type = std::conditional_t<target_kind == TargetKind::label,
+                                               train::Evaluation, train::RegressionReport>;
 
     /// Every random choice of this pipeline derives from `seed`.
     explicit Pipeline(std::uint64_t seed = 0x5eed, AugmentT augment = {},
@@ -152,23 +161,32 @@ public:
     template <train::Optimizer O, class... Callbacks>
     train::FitReport fit(const LoaderT& data, O& optimizer, const train::FitOptions& options,
                          Callbacks&&... callbacks) {
-        return fit_impl(data, nullptr, optimizer, train::SoftmaxCrossEntropy{}, options,
-                        callbacks...);
+        return fit_impl(data, nullptr, optimizer, default_loss{}, options, callbacks...);
     }
 
     /// As fit, evaluating on `validation` after every epoch (EpochStats::val_*).
     template <train::Optimizer O, class... Callbacks>
     train::FitReport fit(const LoaderT& data, const LoaderT& validation, O& optimizer,
                          const train::FitOptions& options, Callbacks&&... callbacks) {
-        return fit_impl(data, &validation, optimizer, train::SoftmaxCrossEntropy{}, options,
-                        callbacks...);
+        return fit_impl(data, &validation, optimizer, default_loss{}, options, callbacks...);
     }
 
-    /// As fit, with a loss of the caller's choice.
-    template <train::Optimizer O, train::ClassificationLoss F, class... Callbacks>
+    /// As fit, with a loss of the caller's choice: a ClassificationLoss for a loader of
+    /// labels, a RegressionLoss (MeanSquaredError, Huber) for float targets or none.
+    template <train::Optimizer O, class F, class... Callbacks>
     train::FitReport fit_with_loss(const LoaderT& data, O& optimizer, const F& loss,
                                    const train::FitOptions& options, Callbacks&&... callbacks) {
+        static_assert(train::check_loss<target_kind, F>());
         return fit_impl(data, nullptr, optimizer, loss, options, callbacks...);
+    }
+
+    /// As fit_with_loss, evaluating on `validation` after every epoch with the same loss.
+    template <train::Optimizer O, class F, class... Callbacks>
+    train::FitReport fit_with_loss(const LoaderT& data, const LoaderT& validation,
+                                   O& optimizer, const F& loss,
+                                   const train::FitOptions& options, Callbacks&&... callbacks) {
+        static_assert(train::check_loss<target_kind, F>());
+        return fit_impl(data, &validation, optimizer, loss, options, callbacks...);
     }
 
     /// Save the model, `optimizer`'s state and the next epoch to `path` (atomically).
@@ -191,8 +209,9 @@ public:
         return train::load_checkpoint(path, model_, optimizer).epoch;
     }
 
-    /// Loss, accuracy and confusion matrix of the current model on `data`.
-    train::Evaluation evaluate(const LoaderT& data, std::size_t batch_size = 256) {
+    /// Loss, accuracy and confusion matrix of the current model on `data` (labels), or its
+    /// MAE, RMSE, R² and mean squared error (float targets, or inputs for autoencoders).
+    evaluation_type evaluate(const LoaderT& data, std::size_t batch_size = 256) {
         check_loader_fits(data);
         return train::evaluate(model_, data, batch_size);
     }
@@ -225,10 +244,24 @@ private:
             throw shape_error("Pipeline: the loader's samples have " +
                               std::to_string(data.sample_size()) + " values; the model's input " +
                               input_shape::name() + " needs " + std::to_string(input_shape::size));
-        if (data.num_classes() > output_shape::size)
-            throw shape_error("Pipeline: the loader has " + std::to_string(data.num_classes()) +
-                              " classes but the model outputs " +
-                              std::to_string(output_shape::size));
+        if constexpr (target_kind == TargetKind::label) {
+            if (data.num_classes() > output_shape::size)
+                throw shape_error("Pipeline: the loader has " +
+                                  std::to_string(data.num_classes()) +
+                                  " classes but the model outputs " +
+                                  std::to_string(output_shape::size));
+        } else if constexpr (target_kind == TargetKind::value) {
+            if (data.target_size() != output_shape::size)
+                throw shape_error("Pipeline: the loader gives " +
+                                  std::to_string(data.target_size()) +
+                                  " targets per sample but the model outputs " +
+                                  std::to_string(output_shape::size));
+        } else {
+            if (output_shape::size != input_shape::size)
+                throw shape_error("Pipeline: the loader gives no targets, so the model must "
+                                  "reproduce its input " + input_shape::name() +
+                                  ", but it outputs " + output_shape::name());
+        }
     }
 
     template <class O, class F, class... Callbacks>
@@ -252,8 +285,13 @@ private:
             if (validation == nullptr)
                 return {std::numeric_limits<double>::quiet_NaN(),
                         std::numeric_limits<double>::quiet_NaN()};
-            const auto ev = train::evaluate(m, *validation);
-            return {ev.loss, ev.accuracy};
+            if constexpr (target_kind == TargetKind::label) {
+                const auto ev = train::evaluate(m, *validation);
+                return {ev.loss, ev.accuracy};
+            } else {
+                const auto ev = train::evaluate(m, *validation, 256, loss);
+                return {ev.loss, ev.mae};
+            }
         };
         auto after_step = [&](ModelT& m) {
             if constexpr (requires(QuantizerT& q) { q.after_step(m); }) quantizer_.after_step(m);

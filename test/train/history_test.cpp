@@ -123,10 +123,13 @@ BOOST_AUTO_TEST_CASE(csv_has_a_header_and_empty_cells_for_missing_figures) {
     const auto lines = lines_of(file.path);
     BOOST_REQUIRE_EQUAL(lines.size(), 3u);
     BOOST_TEST(lines[0] ==
-               "epoch,epochs,loss,accuracy,val_loss,val_accuracy,learning_rate,samples,seconds");
+               "epoch,epochs,loss,accuracy,val_loss,val_accuracy,learning_rate,samples,seconds,"
+               "mae,val_mae");
     for (std::size_t e = 0; e < 2; ++e) {
         const auto c = cells(lines[e + 1]);
-        BOOST_REQUIRE_EQUAL(c.size(), 9u);
+        BOOST_REQUIRE_EQUAL(c.size(), 11u);
+        BOOST_TEST(c[9].empty()); // a classifier has no MAE
+        BOOST_TEST(c[10].empty());
         BOOST_TEST(c[0] == std::to_string(e));
         BOOST_TEST(std::stod(c[2]) == report.history[e].loss);
         BOOST_TEST(c[4].empty()); // no validation data

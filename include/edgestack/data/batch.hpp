@@ -1,4 +1,5 @@
-// A mini-batch: samples stored batch-major in one contiguous block, one label each.
+// A mini-batch: samples stored batch-major in one contiguous block, one label each, or
+// float targets (regression), or none (autoencoders: the samples are their own targets).
 #pragma once
 
 #include <array>
@@ -45,23 +46,32 @@ private:
     AlignedVector<float> values_;
 };
 
-/// One batch as the training loop sees it: samples as the rows of `x`, their labels and
-/// where each came from. Reused from batch to batch; resize() keeps its storage when it can.
+/// One batch as the training loop sees it: samples as the rows of `x`, their labels (or
+/// float targets) and where each came from. Reused from batch to batch; resize() keeps its
+/// storage when it can.
 struct Batch {
     BatchRows x;                    ///< [batch][features], each row one NHWC sample
-    std::vector<std::int32_t> y;    ///< one label per row
+    std::vector<std::int32_t> y;    ///< one label per row (0 when the loader gives none)
     std::vector<std::size_t> index; ///< where each row came from in its Loader
+    /// [batch][targets]: a ValueLoader's float targets; 0 columns for other loaders.
+    BatchRows t;
 
     /// Samples in the batch.
     std::size_t size() const noexcept { return y.size(); }
     /// Values per sample.
     std::size_t features() const noexcept { return x.shape()[1]; }
 
-    /// Makes room for `batch` samples of `features` values (reallocating only on a change).
-    void resize(std::size_t batch, std::size_t features) {
+    /// Makes room for `batch` samples of `features` values and `targets` float targets
+    /// each (reallocating only on a change).
+    void resize(std::size_t batch, std::size_t features, std::size_t targets = 0) {
         if (x.shape()[0] != batch || x.shape()[1] != features) x.resize({batch, features});
+        if (t.shape()[0] != batch || t.shape()[1] != targets) t.resize({batch, targets});
         y.resize(batch);
         index.resize(batch);
+    }
+    /// Float targets of sample `i`, as a view of its row of `t`.
+    std::span<float> target(std::size_t i) noexcept {
+        return {t.data() + i * t.shape()[1], t.shape()[1]};
     }
     /// Sample `i`, as a view of its row of `x`.
     std::span<float> sample(std::size_t i) noexcept {

@@ -23,6 +23,31 @@
 
 namespace edgestack::data {
 
+/// Floats of target per sample: target_size() for a ValueLoader, else 0.
+template <Loader L>
+std::size_t target_size_of(const L& loader) {
+    if constexpr (target_kind_of<L> == TargetKind::value)
+        return loader.target_size();
+    else
+        return 0;
+}
+
+/// Reads sample `idx` of `loader` into row `i` of `out` (its label into `out.y[i]`, its
+/// float targets into `out.target(i)`; an InputLoader's label is 0). `out` must have room.
+template <Loader L>
+void read_sample(const L& loader, std::size_t idx, Batch& out, std::size_t i) {
+    out.index[i] = idx;
+    if constexpr (target_kind_of<L> == TargetKind::label) {
+        out.y[i] = static_cast<std::int32_t>(loader.read(idx, out.sample(i)));
+    } else if constexpr (target_kind_of<L> == TargetKind::value) {
+        loader.read(idx, out.sample(i), out.target(i));
+        out.y[i] = 0;
+    } else {
+        loader.read(idx, out.sample(i));
+        out.y[i] = 0;
+    }
+}
+
 /// How a Batcher cuts an epoch into batches.
 struct BatchOptions {
     std::size_t batch_size = 64; ///< samples per batch (at least 1)
@@ -37,6 +62,9 @@ struct BatchOptions {
 template <Loader L, Augmentation A>
 class Batcher {
 public:
+    /// What the batches' samples are trained against.
+    static constexpr TargetKind target_kind = target_kind_of<L>;
+
     /// Throws config_error for batch_size 0 and shape_error when `layout` does not hold exactly
     /// one of the loader's samples.
     Batcher(const L& loader, const A& augment, SampleLayout layout, BatchOptions options,
@@ -83,6 +111,7 @@ public:
             std::swap(out.x, ahead_.x);
             std::swap(out.y, ahead_.y);
             std::swap(out.index, ahead_.index);
+            std::swap(out.t, ahead_.t);
         } else {
             assemble(out, cursor_, b);
         }
@@ -108,14 +137,13 @@ private:
     }
 
     void assemble(Batch& out, std::size_t start, std::size_t b) const {
-        out.resize(b, layout_.size());
+        out.resize(b, layout_.size(), target_size_of(*loader_));
         const Rng epoch_rng = rng_.split(0x1000 + epoch_);
         // Chunks of 8 samples: enough work per task to hide scheduling, enough tasks to share.
         parallel_chunks(0, b, 8, [&](std::size_t lo, std::size_t hi) {
             for (std::size_t i = lo; i < hi; ++i) {
                 const std::size_t idx = order_[start + i];
-                out.index[i] = idx;
-                out.y[i] = loader_->read(idx, out.sample(i));
+                read_sample(*loader_, idx, out, i);
                 if constexpr (!requires { A::is_identity; }) {
                     Rng r = epoch_rng.split(idx);
                     (*augment_)(out.sample(i), layout_, r);

@@ -22,3 +22,4 @@
 #include "edgestack/data/series_augment.hpp"
 #include "edgestack/data/subset.hpp"
 #include "edgestack/data/table.hpp"
+#include "edgestack/data/targets.hpp"

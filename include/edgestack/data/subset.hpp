@@ -20,7 +20,7 @@ namespace edgestack::data {
 
 /// The label of sample i: through `label(i)` when the loader has it (no pixels touched),
 /// else by reading the sample into `scratch`.
-template <Loader L>
+template <LabelLoader L>
 std::int32_t label_of(const L& l, std::size_t i, std::vector<float>& scratch) {
     if constexpr (requires { { l.label(i) } -> std::convertible_to<std::int32_t>; })
         return l.label(i);
@@ -58,10 +58,31 @@ public:
     std::size_t size() const noexcept { return idx_.size(); }
     /// Floats per sample, as in the base loader.
     std::size_t sample_size() const noexcept { return base_->sample_size(); }
-    /// The base loader's class count.
-    std::size_t num_classes() const noexcept { return base_->num_classes(); }
-    /// Sample `i` of the subset, i.e. sample `indices()[i]` of the base; returns its label.
-    std::int32_t read(std::size_t i, std::span<float> out) const { return base_->read(idx_[i], out); }
+    /// The base loader's class count (a LabelLoader's subset).
+    std::size_t num_classes() const noexcept
+        requires LabelLoader<L>
+    {
+        return base_->num_classes();
+    }
+    /// The base loader's floats per target (a ValueLoader's subset).
+    std::size_t target_size() const noexcept
+        requires ValueLoader<L>
+    {
+        return base_->target_size();
+    }
+    /// Sample `i` of the subset, i.e. sample `indices()[i]` of the base; returns its label
+    /// (nothing for an InputLoader's subset).
+    decltype(auto) read(std::size_t i, std::span<float> out) const
+        requires(LabelLoader<L> || InputLoader<L>)
+    {
+        return base_->read(idx_[i], out);
+    }
+    /// Sample `i` of the subset and its float targets (a ValueLoader's subset).
+    void read(std::size_t i, std::span<float> out, std::span<float> target) const
+        requires ValueLoader<L>
+    {
+        base_->read(idx_[i], out, target);
+    }
     /// Label of sample `i`, when the base loader can give it without reading the sample.
     std::int32_t label(std::size_t i) const
         requires requires(const L& l) { l.label(i); }
@@ -85,7 +106,7 @@ private:
 };
 
 /// How many samples of each class `l` holds.
-template <Loader L>
+template <LabelLoader L>
 std::vector<std::size_t> class_counts(const L& l) {
     std::vector<std::size_t> counts(l.num_classes(), 0);
     std::vector<float> scratch;
@@ -116,7 +137,7 @@ inline std::vector<float> class_weights(const std::vector<std::size_t>& counts) 
     return w;
 }
 /// class_weights() of class_counts(l).
-template <Loader L>
+template <LabelLoader L>
 std::vector<float> class_weights(const L& l) {
     return class_weights(class_counts(l));
 }
@@ -131,7 +152,7 @@ struct TrainValidation {
 /// Splits `l` so that each class keeps the same share in both parts: round(n_k * fraction)
 /// samples of class k go to validation, chosen from a shuffle seeded by `seed`. Indices stay
 /// in loader order within each part.
-template <Loader L>
+template <LabelLoader L>
 TrainValidation<L> stratified_split(const L& l, double validation_fraction, std::uint64_t seed) {
     if (!(validation_fraction >= 0.0 && validation_fraction <= 1.0))
         throw config_error("stratified_split: validation_fraction " +

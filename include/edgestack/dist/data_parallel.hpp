@@ -133,7 +133,7 @@ public:
     /// training stream rng.split(Stream::train), as in Pipeline::fit, so a pipeline's seed
     /// gives the same batches here on one rank with batch 2B as there with batch 2B.
     template <Model M, Loader L, Augmentation A, train::Optimizer O,
-              train::ClassificationLoss F, class... Callbacks>
+              class F, class... Callbacks>
     train::FitReport fit(M& model, const L& data, const A& augment, O& optimizer, const F& loss,
                          Rng rng, Callbacks&... callbacks) {
         auto noop = [](M&) {};
@@ -149,13 +149,14 @@ public:
         auto after_step = [&](Mo& m) {
             if constexpr (requires(Qu& q) { q.after_step(m); }) p.quantizer().after_step(m);
         };
-        return fit_with(p.model(), data, p.augmentation(), optimizer,
-                        train::SoftmaxCrossEntropy{}, Rng(p.seed()), after_step, callbacks...);
+        using Loss = typename Pipeline<Lo, Au, Mo, Qu, Ba>::default_loss;
+        return fit_with(p.model(), data, p.augmentation(), optimizer, Loss{}, Rng(p.seed()),
+                        after_step, callbacks...);
     }
 
     /// The general form: `after_step(model)` runs after every optimizer step.
     template <Model M, Loader L, Augmentation A, train::Optimizer O,
-              train::ClassificationLoss F, class AfterStep, class... Callbacks>
+              class F, class AfterStep, class... Callbacks>
     train::FitReport fit_with(M& model, const L& data, const A& augment, O& optimizer,
                               const F& loss, Rng rng, AfterStep&& after_step,
                               Callbacks&... callbacks) {
@@ -187,12 +188,15 @@ public:
 
 private:
     template <Model M, Loader L, Augmentation A, train::Optimizer O,
-              train::ClassificationLoss F, class AfterStep, class... Callbacks>
+              class F, class AfterStep, class... Callbacks>
     train::FitReport fit_impl(M& model, const L& data, const A& augment, O& optimizer,
                               const F& loss, Rng rng, AfterStep& after_step,
                               Callbacks&... callbacks) {
         using clock = std::chrono::steady_clock;
         constexpr std::size_t classes = M::output_shape::size;
+        constexpr TargetKind kind = target_kind_of<L>;
+        static_assert(train::check_loss<kind, F>());
+        using Objective = train::Objective<kind>;
         agreed_ = false;
         epoch_ = step_ = 0;
         check_same_everywhere(model, data);
@@ -244,8 +248,9 @@ private:
             epoch_ = epoch;
             batcher.start_epoch(epoch);
             (train::detail::on_epoch_begin(callbacks, epoch, n_batches), ...);
-            // loss * samples, correct, samples: this rank's, summed over ranks at the end.
-            std::array<double, 3> sums{0.0, 0.0, 0.0};
+            // loss * samples, correct, samples, |error|: this rank's, summed over ranks at the
+            // end.
+            std::array<double, 4> sums{0.0, 0.0, 0.0, 0.0};
             std::size_t global = 0;
             double rate = std::numeric_limits<double>::quiet_NaN();
             for (step_ = batcher.step(); batcher.next(batch, global); ++step_) {
@@ -258,8 +263,11 @@ private:
                     Rng step_rng = step_stream(train_rng, epoch, step_, comm_->rank());
                     const float* logits =
                         model.forward(batch.x.data(), n, nn::Mode::train, step_rng);
-                    l = loss(logits, batch.y.data(), n, classes, dlogits.data());
-                    c = train::detail::count_correct(logits, batch.y.data(), n, classes);
+                    const train::StepFigures f =
+                        Objective::apply(loss, logits, batch, n, classes, dlogits.data());
+                    l = f.loss;
+                    c = f.correct;
+                    sums[3] += f.abs_error;
                     if (overlap) buckets.begin(share);
                     model.backward(dlogits.data());
                 } else {
@@ -293,7 +301,13 @@ private:
             es.epochs = opt_.epochs;
             es.samples = static_cast<std::size_t>(sums[2]);
             es.loss = sums[2] > 0 ? sums[0] / sums[2] : 0.0;
-            es.accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
+            if constexpr (Objective::has_accuracy)
+                es.accuracy = sums[2] > 0 ? sums[1] / sums[2] : 0.0;
+            else {
+                es.accuracy = std::numeric_limits<double>::quiet_NaN();
+                es.mae = sums[2] > 0 ? sums[3] / (sums[2] * classes)
+                                     : std::numeric_limits<double>::quiet_NaN();
+            }
             es.seconds = std::chrono::duration<double>(clock::now() - t0).count();
             es.learning_rate = rate;
             if constexpr (train::CheckpointableModel<M>)

@@ -14,6 +14,7 @@
 #include "edgestack/core/rng.hpp"
 #include "edgestack/core/shape.hpp"
 #include "edgestack/data/batch.hpp"
+#include "edgestack/data/batcher.hpp"
 
 namespace edgestack::dist {
 
@@ -93,12 +94,11 @@ public:
         const std::size_t lo = std::min(rank_ * opt_.batch_size, global);
         const std::size_t hi = std::min(lo + opt_.batch_size, global);
         const std::size_t b = hi - lo;
-        out.resize(b, layout_.size());
+        out.resize(b, layout_.size(), data::target_size_of(*loader_));
         const Rng epoch_rng = rng_.split(0x1000 + epoch_);
         for (std::size_t i = 0; i < b; ++i) {
             const std::size_t idx = order_[start + lo + i];
-            out.index[i] = idx;
-            out.y[i] = loader_->read(idx, out.sample(i));
+            data::read_sample(*loader_, idx, out, i);
             if constexpr (!requires { A::is_identity; }) {
                 Rng r = epoch_rng.split(idx);
                 (*augment_)(out.sample(i), layout_, r);

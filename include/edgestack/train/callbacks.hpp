@@ -22,15 +22,18 @@
 namespace edgestack::train {
 
 /// The epoch figure a callback watches.
-enum class Monitor { loss, accuracy, val_loss, val_accuracy };
+/// (mae and val_mae for regression and autoencoders, which have no accuracy)
+enum class Monitor { loss, accuracy, val_loss, val_accuracy, mae, val_mae };
 
-/// "loss", "accuracy", "val_loss" or "val_accuracy".
+/// "loss", "accuracy", "val_loss", "val_accuracy", "mae" or "val_mae".
 inline const char* to_string(Monitor m) noexcept {
     switch (m) {
     case Monitor::loss: return "loss";
     case Monitor::accuracy: return "accuracy";
     case Monitor::val_loss: return "val_loss";
     case Monitor::val_accuracy: return "val_accuracy";
+    case Monitor::mae: return "mae";
+    case Monitor::val_mae: return "val_mae";
     }
     return "?";
 }
@@ -43,11 +46,18 @@ inline double monitored(const EpochStats& s, Monitor m, const char* who) {
     case Monitor::accuracy: v = s.accuracy; break;
     case Monitor::val_loss: v = s.val_loss; break;
     case Monitor::val_accuracy: v = s.val_accuracy; break;
+    case Monitor::mae: v = s.mae; break;
+    case Monitor::val_mae: v = s.val_mae; break;
     }
-    if (std::isnan(v))
+    const bool val = m == Monitor::val_loss || m == Monitor::val_accuracy || m == Monitor::val_mae;
+    if (std::isnan(v) && val && std::isnan(s.val_loss))
         throw config_error(std::string(who) + ": monitors " + to_string(m) +
                            " but fit was given no validation data - pass a validation loader "
                            "or monitor loss/accuracy");
+    if (std::isnan(v))
+        throw config_error(std::string(who) + ": monitors " + to_string(m) +
+                           ", which this task does not have - monitor (val_)accuracy for "
+                           "labels, (val_)mae for float targets or autoencoders");
     return v;
 }
 inline bool higher_is_better(Monitor m) noexcept {
@@ -127,12 +137,21 @@ public:
     void on_epoch_end(const EpochStats& s) {
         std::string line = terminal_ ? "\r\x1b[2K" : "";
         char buf[256];
-        std::snprintf(buf, sizeof buf, "epoch %zu/%zu: loss %.4f acc %.2f%%", s.epoch + 1,
-                      s.epochs, s.loss, 100.0 * s.accuracy);
+        const bool labels = !std::isnan(s.accuracy);
+        if (labels)
+            std::snprintf(buf, sizeof buf, "epoch %zu/%zu: loss %.4f acc %.2f%%", s.epoch + 1,
+                          s.epochs, s.loss, 100.0 * s.accuracy);
+        else
+            std::snprintf(buf, sizeof buf, "epoch %zu/%zu: loss %.4f mae %.4g", s.epoch + 1,
+                          s.epochs, s.loss, s.mae);
         line += buf;
         if (s.has_validation()) {
-            std::snprintf(buf, sizeof buf, "  val_loss %.4f val_acc %.2f%%", s.val_loss,
-                          100.0 * s.val_accuracy);
+            if (labels)
+                std::snprintf(buf, sizeof buf, "  val_loss %.4f val_acc %.2f%%", s.val_loss,
+                              100.0 * s.val_accuracy);
+            else
+                std::snprintf(buf, sizeof buf, "  val_loss %.4f val_mae %.4g", s.val_loss,
+                              s.val_mae);
             line += buf;
         }
         std::snprintf(buf, sizeof buf, "  %.1f s (%.0f samples/s)\n", s.seconds,

@@ -1,6 +1,7 @@
 // Evaluation of a trained model over a whole data set: a classifier over a Loader (loss,
-// accuracy, top-k, confusion matrix, per-class precision/recall/F1), a regressor over
-// arrays of inputs and targets (MAE, RMSE). Both run the model in eval mode.
+// accuracy, top-k, confusion matrix, per-class precision/recall/F1), a regressor or an
+// autoencoder over a Loader or over arrays of inputs and targets (MAE, RMSE, R²). All run
+// the model in eval mode.
 #pragma once
 
 #include <algorithm>
@@ -12,14 +13,16 @@
 #include "edgestack/concepts.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/data/batch.hpp"
+#include "edgestack/data/batcher.hpp"
 #include "edgestack/train/loss.hpp"
 #include "edgestack/train/metrics.hpp"
+#include "edgestack/train/objective.hpp"
 
 namespace edgestack::train {
 
 /// Run `model` in eval mode over every sample of `loader`, `batch_size` at a time; the loss
 /// is softmax cross-entropy and top-k uses `top_k` (clamped to the number of classes).
-template <Model M, Loader L>
+template <Model M, LabelLoader L>
 Evaluation evaluate(M& model, const L& loader, std::size_t batch_size = 256,
                     std::size_t top_k = 5) {
     constexpr std::size_t classes = M::output_shape::size;
@@ -46,6 +49,45 @@ Evaluation evaluate(M& model, const L& loader, std::size_t batch_size = 256,
     return metrics.result();
 }
 
+/// Run `model` in eval mode over every sample of a loader with float targets (or none: an
+/// autoencoder, compared with its inputs), `batch_size` at a time; the report's loss is
+/// `loss` (a RegressionLoss, mean squared error by default).
+template <Model M, Loader L, class F = MeanSquaredError>
+    requires(!LabelLoader<L>)
+RegressionReport evaluate(M& model, const L& loader, std::size_t batch_size = 256,
+                          const F& loss = {}) {
+    constexpr TargetKind kind = target_kind_of<L>;
+    static_assert(check_loss<kind, F>());
+    constexpr std::size_t outputs = M::output_shape::size;
+    constexpr std::size_t features = M::input_shape::size;
+    if (batch_size == 0) throw config_error("evaluate: batch_size must be >= 1");
+    if (loader.sample_size() != features)
+        throw shape_error("evaluate: the loader's samples have " +
+                          std::to_string(loader.sample_size()) + " values, the model needs " +
+                          std::to_string(features));
+    std::size_t targets = outputs;
+    if constexpr (kind == TargetKind::value) targets = loader.target_size();
+    else targets = features;
+    if (targets != outputs)
+        throw shape_error("evaluate: the loader gives " + std::to_string(targets) +
+                          " targets per sample, the model outputs " + std::to_string(outputs));
+    RegressionMetrics metrics(outputs);
+    data::Batch batch;
+    std::vector<float> grad;
+    Rng rng(0);
+    for (std::size_t start = 0; start < loader.size(); start += batch_size) {
+        const std::size_t n = std::min(batch_size, loader.size() - start);
+        batch.resize(n, features, kind == TargetKind::value ? outputs : 0);
+        for (std::size_t i = 0; i < n; ++i) data::read_sample(loader, start + i, batch, i);
+        const float* y = model.forward(batch.x.data(), n, nn::Mode::eval, rng);
+        grad.resize(n * outputs);
+        const float* t = Objective<kind>::targets(batch);
+        const float l = loss(y, t, n, outputs, grad.data());
+        metrics.add({y, n * outputs}, {t, n * outputs}, l);
+    }
+    return metrics.result();
+}
+
 /// Run `model` in eval mode over `inputs` (samples back to back) and compare its outputs
 /// with `targets` (one per output value).
 template <Model M>
@@ -68,7 +110,7 @@ RegressionReport evaluate_regression(M& model, std::span<const float> inputs,
         const float* y = model.forward(inputs.data() + start * in, b, nn::Mode::eval, rng);
         std::copy_n(y, b * out, predictions.begin() + static_cast<std::ptrdiff_t>(start * out));
     }
-    return regression_metrics(predictions, targets);
+    return regression_metrics(predictions, targets, out);
 }
 
 } // namespace edgestack::train

@@ -1,4 +1,6 @@
 // The training loop: batches in, forward, loss, backward, optimizer step, callbacks out.
+// One loop for every task: what the loss compares the outputs with (labels, float targets
+// or the inputs) is the Objective policy of the batches' target kind (train/objective.hpp).
 // Callbacks are any objects with some of the hooks below; every hook is optional and
 // detected at compile time (on_epoch_end returning true stops training).
 #pragma once
@@ -11,10 +13,15 @@
 #include <vector>
 
 #include "edgestack/concepts.hpp"
+#include <string>
+#include <utility>
+
 #include "edgestack/core/aligned.hpp"
+#include "edgestack/core/error.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/data/batch.hpp"
 #include "edgestack/train/concepts.hpp"
+#include "edgestack/train/objective.hpp"
 
 namespace edgestack::train {
 
@@ -57,7 +64,8 @@ struct EpochStats {
     std::size_t epoch = 0, epochs = 0;
     /// @}
     /// @{
-    /// Mean training loss and accuracy over the epoch's batches.
+    /// Mean training loss and accuracy over the epoch's batches (accuracy NaN when the
+    /// targets are not labels: regression, autoencoders).
     double loss = 0.0, accuracy = 0.0;
     /// @}
     /// On the validation loader; NaN without one.
@@ -71,8 +79,14 @@ struct EpochStats {
     double learning_rate = std::numeric_limits<double>::quiet_NaN();
     /// Training throughput (0 when no time was measured).
     double samples_per_second() const noexcept { return seconds > 0 ? samples / seconds : 0.0; }
+    /// Mean absolute error over every output of the epoch's batches (NaN with labels).
+    double mae = std::numeric_limits<double>::quiet_NaN();
+    /// On the validation loader; NaN without one, or with labels.
+    double val_mae = std::numeric_limits<double>::quiet_NaN();
     /// Whether a validation loader was given.
-    bool has_validation() const noexcept { return !std::isnan(val_accuracy); }
+    bool has_validation() const noexcept {
+        return !std::isnan(val_accuracy) || !std::isnan(val_mae) || !std::isnan(val_loss);
+    }
 };
 
 /// What fit() returns.
@@ -141,12 +155,22 @@ void on_train_end(Cb& cb, const FitReport& r) {
 } // namespace detail
 
 /// Train `model` for epochs [range.first, range.last) of batches from `batches`
-/// (start_epoch(e), next(batch), batches_per_epoch()). `validate(model)` returns
-/// {loss, accuracy} or is a no-op returning NaNs; `after_step(model)` runs after every optimizer step (quantizer hooks).
-template <Model M, class Batches, Optimizer O, ClassificationLoss F, class Validate,
-          class AfterStep, class... Callbacks>
+/// (start_epoch(e), next(batch), batches_per_epoch(), and optionally `target_kind`: labels
+/// when it has none). The loss must take those targets: a ClassificationLoss for labels, a
+/// RegressionLoss for float targets or inputs (autoencoders); a mismatch fails the build
+/// with one line naming both. `validate(model)` returns {loss, accuracy} (labels) or {loss,
+/// MAE} (otherwise), or NaNs when there is nothing to validate on; `after_step(model)` runs
+/// after every optimizer step (quantizer hooks).
+template <Model M, class Batches, Optimizer O, class F, class Validate, class AfterStep,
+          class... Callbacks>
 FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, EpochRange range,
               Rng rng, Validate&& validate, AfterStep&& after_step, Callbacks&... callbacks) {
+    constexpr TargetKind kind = target_kind_of_batches<Batches>();
+    static_assert(check_loss<kind, F>());
+    static_assert(kind != TargetKind::input || M::output_shape::size == M::input_shape::size,
+                  "train::fit: the loader gives no targets, so the model must reproduce its "
+                  "input - its output shape must hold as many values as its input shape");
+    using Objective = train::Objective<kind>;
     const std::size_t epochs = range.last;
     using clock = std::chrono::steady_clock;
     constexpr std::size_t classes = M::output_shape::size;
@@ -161,15 +185,24 @@ FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, EpochRang
         const std::size_t n_batches = batches.batches_per_epoch();
         (detail::on_epoch_begin(callbacks, epoch, n_batches), ...);
         Rng epoch_rng = rng.split(epoch);
-        double loss_sum = 0.0;
+        double loss_sum = 0.0, abs_error = 0.0;
         std::size_t correct = 0, seen = 0, b = 0;
         double rate = std::numeric_limits<double>::quiet_NaN();
         while (batches.next(batch)) {
             const std::size_t n = batch.size();
+            if constexpr (kind == TargetKind::value)
+                if (batch.t.shape()[1] != classes)
+                    throw shape_error("train::fit: the loader gives " +
+                                      std::to_string(batch.t.shape()[1]) +
+                                      " targets per sample, the model outputs " +
+                                      std::to_string(classes));
             dlogits.resize(n * classes);
             const float* logits = model.forward(batch.x.data(), n, nn::Mode::train, epoch_rng);
-            const float l = loss(logits, batch.y.data(), n, classes, dlogits.data());
-            const std::size_t c = detail::count_correct(logits, batch.y.data(), n, classes);
+            const StepFigures f =
+                Objective::apply(loss, logits, batch, n, classes, dlogits.data());
+            const float l = f.loss;
+            const std::size_t c = f.correct;
+            abs_error += f.abs_error;
             model.backward(dlogits.data());
             rate = detail::current_rate(optimizer);
             optimizer.step(model.parameters(), model.gradients());
@@ -185,12 +218,18 @@ FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, EpochRang
         es.epochs = epochs;
         es.samples = seen;
         es.loss = seen ? loss_sum / static_cast<double>(seen) : 0.0;
-        es.accuracy = seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0.0;
+        constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+        if constexpr (Objective::has_accuracy)
+            es.accuracy = seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0.0;
+        else {
+            es.accuracy = nan;
+            es.mae = seen ? abs_error / static_cast<double>(seen * classes) : nan;
+        }
         es.seconds = std::chrono::duration<double>(clock::now() - t0).count();
         es.learning_rate = rate;
-        const auto [vl, va] = validate(model);
+        const auto [vl, vm] = validate(model);
         es.val_loss = vl;
-        es.val_accuracy = va;
+        (Objective::has_accuracy ? es.val_accuracy : es.val_mae) = vm;
         report.history.push_back(es);
         bool stop = false;
         ((stop = detail::on_epoch_end(callbacks, es, model) || stop), ...);
@@ -205,7 +244,7 @@ FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, EpochRang
 }
 
 /// As above, for epochs [0, epochs).
-template <Model M, class Batches, Optimizer O, ClassificationLoss F, class Validate,
+template <Model M, class Batches, Optimizer O, class F, class Validate,
           class AfterStep, class... Callbacks>
 FitReport fit(M& model, Batches& batches, O& optimizer, const F& loss, std::size_t epochs,
               Rng rng, Validate&& validate, AfterStep&& after_step, Callbacks&... callbacks) {

@@ -42,7 +42,7 @@ namespace detail {
 // The columns, in file order; the reader also accepts Keras' names (lr, acc, val_acc).
 inline constexpr const char* history_columns[] = {
     "epoch", "epochs", "loss", "accuracy", "val_loss", "val_accuracy",
-    "learning_rate", "samples", "seconds"};
+    "learning_rate", "samples", "seconds", "mae", "val_mae"};
 
 inline void append_number(std::string& out, double v, bool json, bool from_float = false) {
     if (!std::isfinite(v)) {
@@ -60,7 +60,8 @@ inline std::string history_line(const EpochStats& s, HistoryFormat f) {
     const bool json = f == HistoryFormat::json_lines;
     const double values[] = {static_cast<double>(s.epoch), static_cast<double>(s.epochs),
                              s.loss, s.accuracy, s.val_loss, s.val_accuracy,
-                             s.learning_rate, static_cast<double>(s.samples), s.seconds};
+                             s.learning_rate, static_cast<double>(s.samples), s.seconds,
+                             s.mae, s.val_mae};
     std::string out = json ? "{" : "";
     for (std::size_t i = 0; i < std::size(values); ++i) {
         if (i) out += ',';
@@ -184,6 +185,8 @@ private:
         case 6: s.learning_rate = v; break;
         case 7: s.samples = count("samples"); break;
         case 8: s.seconds = std::isnan(v) ? 0.0 : v; break;
+        case 9: s.mae = v; break;
+        case 10: s.val_mae = v; break;
         default: (void)column; break;
         }
     }

@@ -1,6 +1,6 @@
 // Metrics of the evaluation stage, apart from any model: a classification report built
 // from scores and labels (accuracy, top-k, confusion matrix, per-class precision, recall
-// and F1, printable as a table) and regression errors (MAE, RMSE).
+// and F1, printable as a table) and regression errors (MAE, RMSE, R²).
 #pragma once
 
 #include <algorithm>
@@ -164,44 +164,106 @@ private:
     double loss_sum_ = 0.0;
 };
 
-/// Errors of a regression model.
+/// Errors of a regression model (or an autoencoder's reconstruction).
 struct RegressionReport {
-    std::size_t count = 0; ///< values compared
-    double mae = 0.0;      ///< mean absolute error
-    double rmse = 0.0;     ///< root mean squared error
+    std::size_t count = 0;  ///< values compared (samples x outputs)
+    double mae = 0.0;       ///< mean absolute error
+    double rmse = 0.0;      ///< root mean squared error
     double max_error = 0.0; ///< largest absolute error
+    /// Coefficient of determination, 1 - SS_res / SS_tot, per output and averaged over the
+    /// outputs (scikit-learn's r2_score, multioutput='uniform_average'); an output whose
+    /// targets are all equal counts 1 when predicted exactly, else 0.
+    double r2 = 0.0;
+    double loss = 0.0; ///< mean loss, when the evaluation was given one (else 0)
 
     /// The figures as a two-column text table.
     std::string table() const {
-        char line[160];
-        std::snprintf(line, sizeof line, "%-10s %12s\n%-10s %12.6f\n%-10s %12.6f\n%-10s %12.6f\n"
-                                         "%-10s %12zu\n",
-                      "metric", "value", "MAE", mae, "RMSE", rmse, "max error", max_error,
-                      "values", count);
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "%-10s %12s\n%-10s %12.6f\n%-10s %12.6f\n%-10s %12.6f\n%-10s %12.6f\n"
+                      "%-10s %12zu\n",
+                      "metric", "value", "MAE", mae, "RMSE", rmse, "R2", r2, "max error",
+                      max_error, "values", count);
         return line;
     }
 };
 
-/// MAE, RMSE and the largest error of `predictions` against `targets`.
+/// Builds a RegressionReport batch by batch: predictions and targets, `outputs` per sample.
+class RegressionMetrics {
+public:
+    /// Throws config_error for 0 outputs.
+    explicit RegressionMetrics(std::size_t outputs = 1) : cols_(outputs) {
+        if (outputs == 0) throw config_error("RegressionMetrics: outputs must be >= 1");
+        mean_.assign(outputs, 0.0);
+        m2_.assign(outputs, 0.0);
+        ss_res_.assign(outputs, 0.0);
+    }
+
+    /// Add `predictions` and `targets` (the same size, whole samples of outputs() values)
+    /// and, optionally, the batch's mean loss. Throws shape_error when the sizes disagree.
+    void add(std::span<const float> predictions, std::span<const float> targets,
+             double mean_loss = 0.0) {
+        if (predictions.size() != targets.size() || targets.size() % cols_ != 0)
+            throw shape_error("RegressionMetrics: " + std::to_string(predictions.size()) +
+                              " predictions for " + std::to_string(targets.size()) +
+                              " targets, in samples of " + std::to_string(cols_));
+        const std::size_t rows = targets.size() / cols_;
+        for (std::size_t r = 0; r < rows; ++r) {
+            ++samples_;
+            for (std::size_t k = 0; k < cols_; ++k) {
+                const double y = targets[r * cols_ + k];
+                const double d = double(predictions[r * cols_ + k]) - y;
+                abs_sum_ += std::abs(d);
+                ss_res_[k] += d * d;
+                max_ = std::max(max_, std::abs(d));
+                // Welford: the targets' variance without cancellation.
+                const double delta = y - mean_[k];
+                mean_[k] += delta / static_cast<double>(samples_);
+                m2_[k] += delta * (y - mean_[k]);
+            }
+        }
+        loss_sum_ += mean_loss * static_cast<double>(rows);
+    }
+
+    std::size_t outputs() const noexcept { return cols_; } ///< values per sample
+
+    /// The report over everything added.
+    RegressionReport result() const {
+        RegressionReport r;
+        r.count = samples_ * cols_;
+        r.max_error = max_;
+        if (samples_ == 0) return r;
+        double sq = 0.0, r2 = 0.0;
+        for (std::size_t k = 0; k < cols_; ++k) {
+            sq += ss_res_[k];
+            r2 += m2_[k] > 0.0 ? 1.0 - ss_res_[k] / m2_[k] : (ss_res_[k] == 0.0 ? 1.0 : 0.0);
+        }
+        const auto n = static_cast<double>(r.count);
+        r.mae = abs_sum_ / n;
+        r.rmse = std::sqrt(sq / n);
+        r.r2 = r2 / static_cast<double>(cols_);
+        r.loss = loss_sum_ / static_cast<double>(samples_);
+        return r;
+    }
+
+private:
+    std::size_t cols_;
+    std::size_t samples_ = 0;
+    double abs_sum_ = 0.0, max_ = 0.0, loss_sum_ = 0.0;
+    std::vector<double> mean_, m2_, ss_res_;
+};
+
+/// MAE, RMSE, R² and the largest error of `predictions` against `targets`, `outputs`
+/// values per sample (R² is per output, averaged).
 inline RegressionReport regression_metrics(std::span<const float> predictions,
-                                           std::span<const float> targets) {
+                                           std::span<const float> targets,
+                                           std::size_t outputs = 1) {
     if (predictions.size() != targets.size())
         throw shape_error("regression_metrics: " + std::to_string(predictions.size()) +
                           " predictions for " + std::to_string(targets.size()) + " targets");
-    RegressionReport r;
-    r.count = targets.size();
-    double abs_sum = 0.0, sq_sum = 0.0;
-    for (std::size_t i = 0; i < r.count; ++i) {
-        const double d = double(predictions[i]) - double(targets[i]);
-        abs_sum += std::abs(d);
-        sq_sum += d * d;
-        r.max_error = std::max(r.max_error, std::abs(d));
-    }
-    if (r.count) {
-        r.mae = abs_sum / static_cast<double>(r.count);
-        r.rmse = std::sqrt(sq_sum / static_cast<double>(r.count));
-    }
-    return r;
+    RegressionMetrics m(outputs);
+    m.add(predictions, targets);
+    return m.result();
 }
 
 } // namespace edgestack::train
