@@ -37,7 +37,8 @@ void run_model(benchmark::State& st, const Engine& e) {
     st.counters["GOP/s"] = benchmark::Counter(2.0 * double(e.program().macs) * double(batch),
                                               benchmark::Counter::kIsIterationInvariantRate,
                                               benchmark::Counter::kIs1000);
-    st.SetLabel(std::string(st.range(0) == 0 ? "cnn" : "ds_cnn") + (st.range(1) ? " int8" : " fp32"));
+    st.SetLabel(std::string(st.range(0) == 0 ? "cnn" : "ds_cnn") + (st.range(1) ? " int8 " : " fp32 ") +
+                std::string(isa_name(e.isa())));
 }
 
 void BM_Reference(benchmark::State& st) {

@@ -74,9 +74,9 @@ inline std::string kernel_name(const backend::detail::Step& s, std::string_view 
     if (s.act == compile::Activation::relu6) k += "-relu6";
     std::string impl(backend_name);
     if (impl == "xnnpack" && !s.handle) impl = "simd";
-    if (impl == "simd") impl += backend::simd_accelerated ? "-avx2" : "-portable";
-    if (s.winograd) impl += "-winograd";
     if (s.alias) return k + " (in place, no work)";
+    if (impl == "simd" && !s.kernel.empty()) return s.kernel; // named by the kernel set itself
+    if (s.winograd) impl += "-winograd";
     return k + "-" + impl;
 }
 

@@ -85,6 +85,13 @@ int bench(const Engine& e, const Options& o) {
     std::printf("throughput %.0f samples/s (at the median)\n", double(o.batch) * 1e6 / median);
     std::printf("memory     arena %zu B, weights %zu B, process peak RSS %zu KiB\n", e.arena_bytes(o.batch),
                 e.program().weight_bytes, tools::peak_rss_kib());
+    std::string kernels;
+    for (const auto& s : e.program().steps)
+        if (!s.kernel.empty() && kernels.find(s.kernel) == std::string::npos)
+            kernels += (kernels.empty() ? "" : ", ") + s.kernel;
+    const char* cap = std::getenv("EDGESTACK_ISA");
+    std::printf("kernels    %s (CPU: %s; EDGESTACK_ISA: %s)\n", kernels.empty() ? "-" : kernels.c_str(),
+                std::string(isa_name(detected_isa())).c_str(), cap ? cap : "unset");
     if (o.devices) {
         std::printf("\ndevice estimates (one sample; model in device/report.hpp):\n");
         for (const auto* p : {&device::CortexM7::profile, &device::CortexA53::profile, &device::RaspberryPi4::profile,

@@ -154,7 +154,8 @@ int main(int argc, char** argv) {
         es::deploy::Server server(so);
         const auto factory =
             o.backend == "simd"
-                ? es::deploy::model_file_factory(es::backend::Simd{}, so.max_batch, "edgestack simd")
+                ? es::deploy::model_file_factory(es::backend::Simd{}, so.max_batch,
+                                                 "edgestack simd " + std::string(es::isa_name(es::selected_isa())))
                 : es::deploy::model_file_factory(es::backend::Reference{}, so.max_batch,
                                                  "edgestack reference");
         for (const auto& m : o.models) server.watch(reg, m, factory);
