@@ -1,6 +1,7 @@
 // Convolutions, pooling and residual blocks over NHWC images: gradients against finite
-// differences, output against a plain-loop convolution, shapes of every padding mode, and
-// gradients that do not depend on the thread count.
+// differences, output against a plain-loop convolution, shapes of every padding mode
+// (same, valid, explicit Pad<...>; square and rectangular kernels, windows and strides),
+// and gradients that do not depend on the thread count.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -266,6 +267,139 @@ BOOST_AUTO_TEST_CASE(residual_lowers_to_its_block_and_an_add) {
     BOOST_TEST(g.nodes[3].op == compile::Op::add);
     BOOST_TEST(g.nodes[3].inputs == (std::vector<int>{2, 3}), boost::test_tools::per_element());
     BOOST_TEST(M::layer_type<0>::name() == "Residual<Projection<Conv2D<3, 1>>, Conv2D<3, 3>, ReLU>");
+}
+
+// Rectangular kernels, windows and strides, explicit padding (Pad<p>, Pad<h, w>,
+// Pad<top, left, bottom, right>) and average pools that count their padding.
+BOOST_AUTO_TEST_CASE(rectangular_and_explicit_geometry_shapes) {
+    // PyTorch's floor((in + pad_before + pad_after - kernel) / stride) + 1 on each axis.
+    using Stem = bound<Conv2D<64, Kernel<10, 4>, Stride<2, 2>, Pad<5, 1>>, Shape<49, 10, 1>>;
+    static_assert(std::is_same_v<Stem::output_shape, Shape<25, 5, 64>>);
+    static_assert(Stem::weight_count == 64 * 10 * 4 && Stem::macs == 25 * 5 * 64 * 40);
+    static_assert(std::is_same_v<bound<Conv2D<8, 3, 2, Pad<1>>, Shape<8, 8, 3>>::output_shape,
+                                 Shape<4, 4, 8>>);
+    static_assert(std::is_same_v<bound<DepthwiseConv2D<Kernel<3, 3>, Stride<2, 2>, Pad<1, 1, 1, 1>>,
+                                       Shape<7, 7, 4>>::output_shape, Shape<4, 4, 4>>);
+    static_assert(std::is_same_v<bound<Conv2D<2, Kernel<3, 1>, Stride<1, 2>, Pad<0, 0, 2, 1>>,
+                                       Shape<5, 6, 1>>::output_shape, Shape<5, 4, 2>>);
+    static_assert(std::is_same_v<bound<AvgPool2D<Window<24, 5>>, Shape<25, 5, 32>>::output_shape,
+                                 Shape<1, 1, 32>>);
+    static_assert(std::is_same_v<bound<MaxPool2D<Window<3, 3>, Stride<2, 2>, Pad<1, 1>>,
+                                       Shape<16, 16, 8>>::output_shape, Shape<8, 8, 8>>);
+    static_assert(std::is_same_v<bound<AvgPool2D<Window<3, 2>, 1, Pad<1, 0>, CountPad>,
+                                       Shape<2, 2, 24>>::output_shape, Shape<2, 1, 24>>);
+    // The old spellings are the new ones: a number is a square, Pad<1> on a 3x3 stride-1
+    // kernel is what `same` gives.
+    static_assert(std::is_same_v<Conv2D<8, 3, 2>, Conv2D<8, Kernel<3>, Stride<2, 2>>>);
+    static_assert(std::is_same_v<bound<MaxPool2D<2>, Shape<6, 6, 1>>,
+                                 bound<MaxPool2D<Window<2, 2>, Stride<2, 2>>, Shape<6, 6, 1>>>);
+    BOOST_TEST(Stem::name() == "Conv2D<64, Kernel<10, 4>, 2, Pad<5, 1>>");
+    BOOST_TEST((bound<Conv2D<4, 3, Stride<2, 1>, Pad<1, 0, 2, 1>>, Shape<6, 6, 1>>::name()) ==
+               "Conv2D<4, 3, Stride<2, 1>, Pad<1, 0, 2, 1>>");
+    BOOST_TEST((bound<AvgPool2D<Window<24, 5>>, Shape<25, 5, 1>>::name()) == "AvgPool2D<Window<24, 5>>");
+    BOOST_TEST((bound<AvgPool2D<3, 1, Pad<1>, CountPad>, Shape<5, 5, 1>>::name()) ==
+               "AvgPool2D<3, 1, Pad<1>, CountPad>");
+    BOOST_TEST((bound<MaxPool2D<3, 2, Pad<1>>, Shape<5, 5, 1>>::name()) == "MaxPool2D<3, 2, Pad<1>>");
+    BOOST_TEST((bound<MaxPool2D<2>, Shape<4, 4, 1>>::name()) == "MaxPool2D<2>");
+
+    // lower() writes the same geometry into the graph node.
+    using M = Sequential<Input<49, 10, 1>, Conv2D<4, Kernel<10, 4>, Stride<2, 2>, Pad<5, 1>>,
+                         DepthwiseConv2D<3, Stride<2, 1>, Pad<1, 1, 0, 0>>, MaxPool2D<Window<3, 2>, 1, Pad<1, 0>>,
+                         AvgPool2D<3, 1, Pad<1>, CountPad>, AvgPool2D<3, 1, Pad<1>>>;
+    const auto g = M{}.lower();
+    BOOST_REQUIRE_EQUAL(g.nodes.size(), 5u);
+    BOOST_TEST(g.nodes[0].kernel == (std::array<std::size_t, 2>{10, 4}));
+    BOOST_TEST(g.nodes[0].stride == (std::array<std::size_t, 2>{2, 2}));
+    BOOST_TEST(g.nodes[0].pad == (std::array<std::size_t, 4>{5, 1, 5, 1}));
+    BOOST_TEST(compile::to_string(g.values[1]) == "25x5x4");
+    BOOST_TEST(g.nodes[1].stride == (std::array<std::size_t, 2>{2, 1}));
+    BOOST_TEST(g.nodes[1].pad == (std::array<std::size_t, 4>{1, 1, 0, 0}));
+    BOOST_TEST(compile::to_string(g.values[2]) == "12x4x4");
+    BOOST_TEST(g.nodes[2].op == compile::Op::max_pool2d);
+    BOOST_TEST(g.nodes[2].kernel == (std::array<std::size_t, 2>{3, 2}));
+    BOOST_TEST(g.nodes[2].pad == (std::array<std::size_t, 4>{1, 0, 1, 0}));
+    BOOST_TEST(compile::to_string(g.values[3]) == "12x3x4");
+    // The graph's avg_pool2d never counts padding: counting is a depthwise convolution of
+    // weights 1 / 9 without bias.
+    BOOST_TEST(g.nodes[3].op == compile::Op::depthwise_conv2d);
+    BOOST_TEST(g.nodes[3].bias.empty());
+    BOOST_TEST(g.nodes[3].weights == std::vector<float>(9 * 4, 1.0f / 9.0f), boost::test_tools::per_element());
+    BOOST_TEST(g.nodes[4].op == compile::Op::avg_pool2d);
+}
+
+BOOST_AUTO_TEST_CASE(rectangular_conv_with_asymmetric_padding_matches_a_plain_loop) {
+    // 3x2 kernel, stride (2, 1), padding top 1, left 0, bottom 2, right 1 over 6x5x2.
+    using L = bound<Conv2D<3, Kernel<3, 2>, Stride<2, 1>, Pad<1, 0, 2, 1>>, Shape<6, 5, 2>>;
+    constexpr int H = 6, W = 5, C = 2, KH = 3, KW = 2, SH = 2, SW = 1, PT = 1, PL = 0;
+    constexpr int OH = (H + 1 + 2 - KH) / SH + 1, OW = (W + 0 + 1 - KW) / SW + 1, F = 3;
+    static_assert(std::is_same_v<L::output_shape, Shape<OH, OW, F>>);
+    L conv;
+    std::vector<float> p(L::param_count), x(2 * H * W * C), y(2 * L::output_shape::size);
+    Rng rng(6);
+    conv.init(p, rng);
+    for (std::size_t i = L::weight_count; i < p.size(); ++i) p[i] = rng.uniform(-1, 1);
+    for (float& v : x) v = rng.uniform(-1, 1);
+    conv.forward(x.data(), y.data(), 2, p, Mode::eval, rng);
+    for (int b = 0; b < 2; ++b)
+        for (int oy = 0; oy < OH; ++oy)
+            for (int ox = 0; ox < OW; ++ox)
+                for (int o = 0; o < F; ++o) {
+                    double acc = p[L::weight_count + o];
+                    for (int ky = 0; ky < KH; ++ky)
+                        for (int kx = 0; kx < KW; ++kx)
+                            for (int c = 0; c < C; ++c) {
+                                const int iy = oy * SH + ky - PT, ix = ox * SW + kx - PL;
+                                if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                                acc += double(x[b * H * W * C + (iy * W + ix) * C + c]) *
+                                       p[((o * KH + ky) * KW + kx) * C + c];
+                            }
+                    BOOST_TEST(std::abs(y[b * OH * OW * F + (oy * OW + ox) * F + o] - acc) <= 1e-5);
+                }
+}
+
+BOOST_AUTO_TEST_CASE(average_pool_counts_its_padding_only_with_count_pad) {
+    // 2x2 image, 3x3 window, stride 1, padding 1: the corner window sees all four cells.
+    using Count = bound<AvgPool2D<3, 1, Pad<1>, CountPad>, Shape<2, 2, 1>>;
+    using Exclude = bound<AvgPool2D<3, 1, Pad<1>>, Shape<2, 2, 1>>;
+    const std::vector<float> x{1, 2, 3, 6};
+    std::vector<float> yc(4), ye(4);
+    Rng rng(1);
+    Count{}.forward(x.data(), yc.data(), 1, {}, Mode::eval, rng);
+    Exclude{}.forward(x.data(), ye.data(), 1, {}, Mode::eval, rng);
+    for (std::size_t i = 0; i < 4; ++i) {
+        BOOST_TEST(yc[i] == 12.0f / 9.0f, boost::test_tools::tolerance(1e-6f));
+        BOOST_TEST(ye[i] == 3.0f, boost::test_tools::tolerance(1e-6f));
+    }
+    // Without padding the policies agree and both lower to avg_pool2d.
+    using Plain = bound<AvgPool2D<Window<2, 1>, 0, Padding::valid, CountPad>, Shape<4, 3, 2>>;
+    static_assert(!Plain::count_pad);
+}
+
+BOOST_AUTO_TEST_CASE(rectangular_and_explicit_geometry_gradients) {
+    check_grads<bound<Conv2D<2, Kernel<3, 2>, Stride<2, 1>, Pad<1, 0, 2, 1>>, Shape<6, 5, 2>>>({.batch = 2});
+    check_grads<bound<Conv2D<3, Kernel<4, 2>, Stride<2, 2>, Pad<2, 1>>, Shape<7, 6, 1>>>({.batch = 3});
+    check_grads<bound<Conv2D<2, 1, 1, Pad<1, 0>>, Shape<3, 4, 2>>>({.batch = 2}); // 1x1, padded
+    check_grads<bound<Conv2D<2, 3, 1, Pad<2>, 2>, Shape<4, 4, 1>>>({.batch = 1}); // dilated
+    check_grads<bound<DepthwiseConv2D<Kernel<3, 2>, Stride<2, 1>, Pad<1, 1, 0, 0>>, Shape<7, 5, 3>>>(
+        {.batch = 2});
+    check_grads<bound<DepthwiseConv2D<3, 2, Pad<1>>, Shape<6, 6, 2>>>({.batch = 2});
+    check_grads<bound<MaxPool2D<Window<3, 2>, Stride<2, 1>, Pad<1, 0>>, Shape<5, 4, 2>>>({.batch = 2});
+    check_grads<bound<MaxPool2D<3, 2, Pad<1>>, Shape<6, 6, 2>>>({.batch = 2});
+    check_grads<bound<AvgPool2D<Window<3, 2>, 1, Pad<1, 0>, CountPad>, Shape<4, 3, 2>>>({.batch = 2});
+    check_grads<bound<AvgPool2D<Window<3, 2>, Stride<1, 2>, Pad<1, 1>>, Shape<4, 5, 2>>>({.batch = 2});
+    check_grads<bound<AvgPool2D<Window<2, 3>>, Shape<4, 6, 2>>>({.batch = 2});
+}
+
+BOOST_AUTO_TEST_CASE(explicit_padding_keeps_the_winograd_path_where_it_applies) {
+    // 3x3 stride 1 with padding 1 or 2 (the transposed pass pads 2 - pad): Winograd;
+    // rectangles and strides: im2col.
+    static_assert(nn::detail::winograd_available == bound<Conv2D<16, 3, 1, Pad<1>>, Shape<5, 4, 16>>::winograd);
+    static_assert(nn::detail::winograd_available == bound<Conv2D<16, 3, 1, Pad<0, 1, 2, 1>>, Shape<5, 4, 16>>::winograd);
+    static_assert(!bound<Conv2D<16, 3, 1, Pad<3>>, Shape<5, 4, 16>>::winograd);
+    static_assert(!bound<Conv2D<16, Kernel<3, 1>, 1, Pad<1, 0>>, Shape<5, 4, 16>>::winograd);
+    check_grads<bound<Conv2D<16, 3, 1, Pad<0, 1, 2, 1>>, Shape<5, 4, 16>>>({.batch = 2});
+    check_against_plain_loops<bound<Conv2D<16, 3, 1, Pad<0, 1, 2, 1>>, Shape<6, 7, 16>>>(0, 1);
+    check_against_plain_loops<bound<Conv2D<16, 3, 1, Pad<2>>, Shape<5, 5, 16>>>(2, 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

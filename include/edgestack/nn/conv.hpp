@@ -73,24 +73,35 @@ void col2im(const float* dcol, float* din) noexcept {
 } // namespace detail
 
 /// 2-D convolution: `Conv2D<32, 3>` is 32 filters of 3x3, stride 1, same padding.
-template <std::size_t Filters, std::size_t Kernel, std::size_t Stride = 1,
-          Padding Pad = Padding::same, std::size_t Dilation = 1>
+///
+/// Kernel, stride and dilation are a number (a square) or a rectangle, padding is
+/// `Padding::same`, `Padding::valid` or explicit (nn::Pad): the declaration
+/// `Conv2D<64, Kernel<10, 4>, Stride<2, 2>, Pad<5, 1>>` is PyTorch's
+/// `Conv2d(c, 64, (10, 4), (2, 2), (5, 1))`.
+template <std::size_t Filters, KernelSize K, StrideSize S = 1, Padding P = Padding::same,
+          DilationSize D = 1>
 struct Conv2D {
-    static_assert(Filters > 0 && Kernel > 0 && Stride > 0 && Dilation > 0,
+    static_assert(Filters > 0 && K.h > 0 && K.w > 0 && S.h > 0 && S.w > 0 && D.h > 0 && D.w > 0,
                   "Conv2D<F, K, S, P, D>: filters, kernel, stride and dilation must be >= 1");
 
     template <ShapeType In>
     struct bind {
         static_assert(In::rank == 3, "Conv2D: input must be rank 3 (height x width x channels) - "
                                      "use Input<H, W, C> or add a channel axis of 1");
-        using G = detail::Window<In, Kernel, Kernel, Stride, Pad, Dilation>;
-        static_assert(G::OH > 0 && G::OW > 0, "Conv2D: kernel is larger than the input with "
-                                              "valid padding - use Padding::same or a smaller kernel");
+        using G = detail::WindowGeometry<In, K, S, P, D>;
+        static_assert(G::OH > 0 && G::OW > 0,
+                      "Conv2D: the kernel is larger than the padded input - use Padding::same, "
+                      "pad more (Pad<h, w>) or a smaller kernel");
         static constexpr std::size_t C = G::C;
-        static constexpr std::size_t Kc = Kernel * Kernel * C; // one im2col row
-        static constexpr bool direct = Kernel == 1 && Stride == 1; // 1x1: the input is the col
-        static constexpr bool winograd = detail::winograd_trainable(
-            Kernel, Stride, Dilation, G::H, G::W, C, G::OH, G::OW, Filters);
+        static constexpr std::size_t Kc = G::taps * C; // one im2col row
+        // 1x1, stride 1, no padding: the input is the im2col matrix.
+        static constexpr bool direct = G::taps == 1 && S.h == 1 && S.w == 1 && !G::padded;
+        // Winograd F(2x2, 3x3): square 3x3 stride 1, and padding the transposed pass can
+        // mirror (2 - pad on each side).
+        static constexpr bool winograd =
+            K.h == K.w && S.h == S.w && D.h == D.w && G::y.pad_before <= 2 &&
+            G::y.pad_after <= 2 && G::x.pad_before <= 2 && G::x.pad_after <= 2 &&
+            detail::winograd_trainable(K.h, S.h, D.h, G::H, G::W, C, G::OH, G::OW, Filters);
 
         using input_shape = In;
         using output_shape = Shape<G::OH, G::OW, Filters>;
@@ -99,8 +110,8 @@ struct Conv2D {
         static constexpr std::size_t macs = G::pixels * Filters * Kc;
         static constexpr std::size_t chunk = detail::samples_per_chunk(G::pixels);
         static std::string name() {
-            return "Conv2D<" + std::to_string(Filters) + ", " + std::to_string(Kernel) +
-                   detail::window_args(Stride, 1, Pad, Dilation) + ">";
+            return "Conv2D<" + std::to_string(Filters) + ", " + detail::extent_arg(K, "Kernel") +
+                   detail::window_args(S, 1, P, D) + ">";
         }
 
         void init(std::span<float> p, Rng& rng) const {
@@ -242,7 +253,7 @@ struct Conv2D {
                     detail::MapMatrix(dcol, rows, Kc).noalias() = dy * w;
                     std::fill_n(dx, (b1 - b0) * In::size, 0.0f);
                     for (std::size_t s = 0; s < b1 - b0; ++s)
-                        detail::col2im<G, Kernel, Kernel>(dcol + s * G::pixels * Kc,
+                        detail::col2im<G, G::KH, G::KW>(dcol + s * G::pixels * Kc,
                                                           dx + s * In::size);
                 }
             });
@@ -282,7 +293,7 @@ struct Conv2D {
                 return in + b0 * In::size;
             } else {
                 for (std::size_t s = b0; s < b1; ++s)
-                    detail::im2col<G, Kernel, Kernel>(in + s * In::size,
+                    detail::im2col<G, G::KH, G::KW>(in + s * In::size,
                                                       buf + (s - b0) * G::pixels * Kc);
                 return buf;
             }
@@ -296,36 +307,38 @@ struct Conv2D {
     };
 };
 
-/// Depthwise 2-D convolution (one KxK filter per channel, depth multiplier 1).
-template <std::size_t Kernel, std::size_t Stride = 1, Padding Pad = Padding::same,
-          std::size_t Dilation = 1>
+/// Depthwise 2-D convolution (one filter per channel, depth multiplier 1); kernel, stride,
+/// padding and dilation as in Conv2D: `DepthwiseConv2D<3, 2, Pad<1>>` is PyTorch's
+/// `Conv2d(c, c, 3, 2, 1, groups=c)`.
+template <KernelSize K, StrideSize S = 1, Padding P = Padding::same, DilationSize D = 1>
 struct DepthwiseConv2D {
-    static_assert(Kernel > 0 && Stride > 0 && Dilation > 0,
+    static_assert(K.h > 0 && K.w > 0 && S.h > 0 && S.w > 0 && D.h > 0 && D.w > 0,
                   "DepthwiseConv2D<K, S, P, D>: kernel, stride and dilation must be >= 1");
 
     template <ShapeType In>
     struct bind {
         static_assert(In::rank == 3, "DepthwiseConv2D: input must be rank 3 (height x width x "
                                      "channels) - use Input<H, W, C>");
-        using G = detail::Window<In, Kernel, Kernel, Stride, Pad, Dilation>;
-        static_assert(G::OH > 0 && G::OW > 0, "DepthwiseConv2D: kernel is larger than the input "
-                                              "with valid padding - use Padding::same");
+        using G = detail::WindowGeometry<In, K, S, P, D>;
+        static_assert(G::OH > 0 && G::OW > 0,
+                      "DepthwiseConv2D: the kernel is larger than the padded input - use "
+                      "Padding::same, pad more (Pad<h, w>) or a smaller kernel");
         static constexpr std::size_t C = G::C;
         using input_shape = In;
         using output_shape = Shape<G::OH, G::OW, C>;
-        static constexpr std::size_t weight_count = Kernel * Kernel * C;
+        static constexpr std::size_t weight_count = G::taps * C;
         /// Weights are [kh][kw][c]: the channel is the last axis, not the first.
         static constexpr bool weights_channel_last = true;
         static constexpr std::size_t param_count = weight_count + C;
-        static constexpr std::size_t macs = G::pixels * Kernel * Kernel * C;
+        static constexpr std::size_t macs = G::pixels * G::taps * C;
         static constexpr std::size_t chunk = 8;
         static std::string name() {
-            return "DepthwiseConv2D<" + std::to_string(Kernel) +
-                   detail::window_args(Stride, 1, Pad, Dilation) + ">";
+            return "DepthwiseConv2D<" + detail::extent_arg(K, "Kernel") +
+                   detail::window_args(S, 1, P, D) + ">";
         }
 
         void init(std::span<float> p, Rng& rng) const {
-            init::he_uniform(p.first(weight_count), Kernel * Kernel, rng);
+            init::he_uniform(p.first(weight_count), G::taps, rng);
             init::constant(p.subspan(weight_count), 0.0f);
         }
 
@@ -392,17 +405,17 @@ struct DepthwiseConv2D {
         }
 
     private:
-        /// f(tap index ky*K+kx, input pixel index) for every tap of output (oy, ox) inside
+        /// f(tap index ky*KW+kx, input pixel index) for every tap of output (oy, ox) inside
         /// the image.
         template <class F>
         static void taps(std::size_t oy, std::size_t ox, F&& f) {
-            for (std::size_t ky = 0; ky < Kernel; ++ky) {
+            for (std::size_t ky = 0; ky < G::KH; ++ky) {
                 const long iy = G::in_y(oy, ky);
                 if (iy < 0) continue;
-                for (std::size_t kx = 0; kx < Kernel; ++kx) {
+                for (std::size_t kx = 0; kx < G::KW; ++kx) {
                     const long ix = G::in_x(ox, kx);
                     if (ix < 0) continue;
-                    f(ky * Kernel + kx,
+                    f(ky * G::KW + kx,
                       static_cast<std::size_t>(iy) * G::W + static_cast<std::size_t>(ix));
                 }
             }

@@ -9,6 +9,7 @@
 #include "edgestack/nn/dense.hpp"
 #include "edgestack/nn/dropout.hpp"
 #include "edgestack/nn/flatten.hpp"
+#include "edgestack/nn/geometry.hpp"
 #include "edgestack/nn/hooks.hpp"
 #include "edgestack/nn/init.hpp"
 #include "edgestack/nn/input.hpp"
