@@ -1,17 +1,30 @@
-// ONNX import: a PyTorch-made fixture into the matching Sequential type (outputs equal to
-// PyTorch's), round trips through our exporter, structural mismatches named by node, and
-// damaged files rejected without a crash.
+// ONNX import: PyTorch-made fixtures into the matching declared Sequential types (the five
+// exports of test/fixtures/make_pytorch_exports.py, with their non-square kernels, explicit
+// padding and pools that count their padding), run by the model itself and on every backend
+// against ONNX Runtime and PyTorch; round trips through our exporter, structural mismatches
+// named by node with both geometries, and damaged files rejected without a crash.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
+#include "edgestack/backend/parallel.hpp"
+#include "edgestack/backend/reference.hpp"
+#include "edgestack/backend/simd.hpp"
+#if defined(EDGESTACK_HAS_XNNPACK)
+#include "edgestack/backend/xnnpack.hpp"
+#endif
+#include "edgestack/data/detail/byte_reader.hpp"
 #include "edgestack/io/onnx_export.hpp"
 #include "edgestack/io/onnx_import.hpp"
 #include "edgestack/nn/nn.hpp"
+#include "graphs.hpp"
 #include "io_util.hpp"
+#include "ort.hpp"
 
 using namespace edgestack;
+namespace utf = boost::unit_test;
 
 namespace {
 
@@ -37,6 +50,151 @@ std::vector<std::vector<float>> expected() {
         rows.emplace_back(std::istream_iterator<float>(s), std::istream_iterator<float>());
     }
     return rows;
+}
+
+// The five PyTorch exports as declared types, layer for layer as the script builds them.
+using nn::Kernel, nn::Pad, nn::Stride, nn::Window, nn::CountPad;
+
+// Stride-2 residual stages with 1x1 stride-2 projections, a padded 3x3 stride-2 max pool,
+// BatchNorm kept, a 3x2 average pool padded (1, 0) that counts its padding.
+using ResNet = nn::Sequential<
+    nn::Input<16, 16, 3>, nn::Conv2D<8, 3, 1, Pad<1>>, nn::BatchNorm, nn::ReLU,
+    nn::MaxPool2D<3, 2, Pad<1>>,
+    nn::Residual<nn::Conv2D<8, 3>, nn::BatchNorm, nn::ReLU, nn::Conv2D<8, 3>, nn::BatchNorm>, nn::ReLU,
+    nn::Residual<nn::Projection<nn::Conv2D<16, 1, 2, nn::Padding::valid>, nn::BatchNorm>,
+                 nn::Conv2D<16, 3, 2, Pad<1>>, nn::BatchNorm, nn::ReLU, nn::Conv2D<16, 3>, nn::BatchNorm>,
+    nn::ReLU,
+    nn::Residual<nn::Projection<nn::Conv2D<24, 1, 2, nn::Padding::valid>, nn::BatchNorm>,
+                 nn::Conv2D<24, 3, 2, Pad<1>>, nn::BatchNorm, nn::ReLU, nn::Conv2D<24, 3>, nn::BatchNorm>,
+    nn::ReLU,
+    nn::AvgPool2D<Window<3, 2>, 1, Pad<1, 0>, CountPad>, nn::GlobalAvgPool, nn::Dense<10>>;
+
+// Keyword spotting: a 10x4 stride-2 stem padded (5, 1), depthwise-separable blocks, a 3x3
+// average pool counting its padding, a 24x5 average pool.
+using DsCnn = nn::Sequential<
+    nn::Input<49, 10, 1>, nn::Conv2D<32, Kernel<10, 4>, Stride<2, 2>, Pad<5, 1>>, nn::ReLU,
+    nn::DepthwiseConv2D<3, 1, Pad<1>>, nn::ReLU, nn::Conv2D<32, 1>, nn::ReLU,
+    nn::AvgPool2D<3, 1, Pad<1>, CountPad>,
+    nn::DepthwiseConv2D<3, 1, Pad<1>>, nn::ReLU, nn::Conv2D<32, 1>, nn::ReLU, nn::Dropout<0.2f>,
+    nn::AvgPool2D<Window<24, 5>>, nn::Flatten, nn::Dense<12>>;
+
+// MobileNet-style at 96x96: stride-2 3x3 convolutions padded (1, 1, 1, 1), ReLU6, HardSwish,
+// a padded 3x3 average pool that does not count the padding.
+using MobileNet = nn::Sequential<
+    nn::Input<96, 96, 3>, nn::Conv2D<8, 3, 2, Pad<1, 1, 1, 1>>, nn::ReLU6,
+    nn::DepthwiseConv2D<3>, nn::ReLU6, nn::Conv2D<16, 1>, nn::ReLU6,
+    nn::DepthwiseConv2D<3, 2, Pad<1>>, nn::ReLU6, nn::Conv2D<24, 1>, nn::ReLU6,
+    nn::DepthwiseConv2D<3, 2, Pad<1>>, nn::HardSwish, nn::Conv2D<32, 1>, nn::HardSwish,
+    nn::AvgPool2D<3, 1, Pad<1>>,
+    nn::DepthwiseConv2D<3, 2, Pad<1>>, nn::HardSwish, nn::Conv2D<32, 1>, nn::HardSwish,
+    nn::GlobalAvgPool, nn::Flatten, nn::Dense<5>>;
+
+using Autoencoder = nn::Sequential<nn::Input<64>, nn::Dense<32>, nn::ReLU, nn::Dense<8>, nn::ReLU,
+                                   nn::Dense<32>, nn::ReLU, nn::Dense<64>, nn::Sigmoid>;
+
+using ReferenceCnn = nn::Sequential<nn::Input<28, 28, 1>, nn::Conv2D<32, 3>, nn::ReLU, nn::MaxPool2D<2>,
+                                    nn::Conv2D<64, 3>, nn::ReLU, nn::MaxPool2D<2>, nn::Flatten,
+                                    nn::Dense<128>, nn::ReLU, nn::Dense<10>>;
+
+const std::string fixtures = std::string(EDGESTACK_SOURCE_DIR) + "/test/fixtures/";
+
+/// A fixture's bytes (gzip-compressed ones inflated).
+std::string fixture_bytes(const std::string& file) {
+    data::detail::ByteReader r(fixtures + file);
+    std::string s, chunk(1 << 16, '\0');
+    while (const std::size_t got = r.read_some(chunk.data(), chunk.size())) s.append(chunk.data(), got);
+    return s;
+}
+
+std::vector<float> nchw_to_nhwc(const std::vector<float>& x, std::size_t batch, std::size_t C, std::size_t H,
+                                std::size_t W) {
+    std::vector<float> y(x.size());
+    for (std::size_t b = 0; b < batch; ++b)
+        for (std::size_t c = 0; c < C; ++c)
+            for (std::size_t h = 0; h < H; ++h)
+                for (std::size_t w = 0; w < W; ++w)
+                    y[((b * H + h) * W + w) * C + c] = x[((b * C + c) * H + h) * W + w];
+    return y;
+}
+
+/// 1e-4 absolute for values up to 1 in magnitude, 1e-4 relative above; returns the worst.
+float check_within(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
+    BOOST_REQUIRE_EQUAL(got.size(), want.size());
+    float worst = 0.0f;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        const float d = std::abs(got[i] - want[i]) / std::max(1.0f, std::abs(want[i]));
+        if (!(d <= 1e-4f)) BOOST_ERROR(what << ": element " << i << ": " << got[i] << " vs " << want[i]);
+        worst = std::max(worst, d);
+    }
+    return worst;
+}
+
+template <class Backend>
+std::vector<float> run_on(const Backend& b, const compile::Graph& g, const std::vector<float>& x) {
+    const auto e = b.compile(g);
+    const std::size_t batch = x.size() / e.input_size();
+    std::vector<float> y(batch * e.output_size());
+    auto arena = e.make_arena(batch);
+    BOOST_REQUIRE(e.run(x, y, arena));
+    return y;
+}
+
+/// Imports fixture `name` into the declared `Model`, then checks the model's own forward pass
+/// and its lowered graph on every backend against ONNX Runtime on random inputs, and the
+/// reference backend against PyTorch's output for the script's fixed input.
+template <class Model>
+void check_declared(const std::string& name, const std::string& file, std::vector<std::size_t> dims,
+                    bool dynamic_batch) {
+    iotest::TempDir dir;
+    const std::string path = dir.file(name + ".onnx");
+    iotest::write_text(path, fixture_bytes(file));
+    Model m;
+    io::import_onnx(path, m);
+    const compile::Graph g = m.lower();
+    constexpr std::size_t in_size = Model::input_shape::size, out_size = Model::output_shape::size;
+    BOOST_REQUIRE_EQUAL(g.input_size(), in_size);
+
+    const bool spatial = dims.size() == 3;
+    auto to_ours = [&](const std::vector<float>& x, std::size_t batch) {
+        return spatial ? nchw_to_nhwc(x, batch, dims[0], dims[1], dims[2]) : x;
+    };
+    constexpr std::size_t N = 4;
+    const auto x = iotest::random_floats(N * in_size, -1.0f, 1.0f, 29);
+    std::vector<float> want;
+    if (dynamic_batch) {
+        want = iotest::ort_run(path, x, N, dims, dir);
+    } else {
+        for (std::size_t b = 0; b < N; ++b) {
+            const std::vector<float> xb(x.begin() + static_cast<long>(b * in_size),
+                                        x.begin() + static_cast<long>((b + 1) * in_size));
+            const auto yb = iotest::ort_run(path, xb, 1, dims, dir);
+            want.insert(want.end(), yb.begin(), yb.end());
+        }
+    }
+    BOOST_REQUIRE_EQUAL(want.size(), N * out_size);
+    BOOST_TEST(*std::max_element(want.begin(), want.end()) - *std::min_element(want.begin(), want.end()) > 1e-2f,
+               "outputs that all agree say nothing");
+    const auto xo = to_ours(x, N);
+    std::ostringstream report;
+    report << name << " declared: max |ours - ONNX Runtime| / max(1, |ORT|):";
+    std::vector<float> y(N * out_size);
+    m.predict(xo.data(), y.data(), N);
+    report << " model " << check_within(y, want, name + " model forward");
+    report << " reference " << check_within(run_on(backend::Reference{}, g, xo), want, name + " on reference");
+    report << " simd " << check_within(run_on(backend::Simd{}, g, xo), want, name + " on simd");
+#if defined(EDGESTACK_HAS_XNNPACK)
+    report << " xnnpack " << check_within(run_on(backend::Xnnpack{}, g, xo), want, name + " on xnnpack");
+#endif
+    report << " parallel "
+           << check_within(run_on(backend::Parallel<backend::Simd>{{}, 2}, g, xo), want, name + " on parallel");
+    BOOST_TEST_MESSAGE(report.str());
+
+    std::vector<float> x0(in_size);
+    for (std::size_t i = 0; i < x0.size(); ++i)
+        x0[i] = static_cast<float>(static_cast<double>((i * 7919) % 2001) / 1000.0 - 1.0);
+    std::ifstream f(fixtures + name + ".expected.txt");
+    const std::vector<float> torch_y{std::istream_iterator<float>(f), std::istream_iterator<float>()};
+    check_within(run_on(backend::Reference{}, g, to_ours(x0, 1)), torch_y, name + " declared vs PyTorch");
 }
 
 std::string import_error(const std::vector<char>& b) {
@@ -68,6 +226,72 @@ BOOST_AUTO_TEST_CASE(pytorch_fixture_loads_and_matches_pytorch) {
     for (int k = 0; k < 10; ++k)
         BOOST_TEST(std::abs(y[k] - rows[1][k]) <= 1e-4f * scale, "class " << k << ": ours " << y[k]
                    << ", pytorch " << rows[1][k]);
+}
+
+BOOST_AUTO_TEST_CASE(resnet_into_a_declared_type, *utf::precondition(iotest::OrtPresent{})) {
+    check_declared<ResNet>("resnet", "resnet.onnx", {3, 16, 16}, true);
+}
+BOOST_AUTO_TEST_CASE(ds_cnn_into_a_declared_type, *utf::precondition(iotest::OrtPresent{})) {
+    check_declared<DsCnn>("ds_cnn", "ds_cnn.onnx", {1, 49, 10}, true);
+}
+BOOST_AUTO_TEST_CASE(mobilenet_into_a_declared_type, *utf::precondition(iotest::OrtPresent{})) {
+    check_declared<MobileNet>("mobilenet", "mobilenet.onnx", {3, 96, 96}, true);
+}
+BOOST_AUTO_TEST_CASE(autoencoder_into_a_declared_type, *utf::precondition(iotest::OrtPresent{})) {
+    check_declared<Autoencoder>("autoencoder", "autoencoder.onnx", {64}, true);
+}
+BOOST_AUTO_TEST_CASE(reference_cnn_into_a_declared_type, *utf::precondition(iotest::OrtPresent{})) {
+    check_declared<ReferenceCnn>("reference_cnn", "reference_cnn.onnx.gz", {1, 28, 28}, false);
+}
+
+// TensorFlow's `same` pads a 3x3 stride-2 convolution (0, 0, 1, 1); PyTorch's file says
+// (1, 1, 1, 1): the message names the node and both geometries.
+using ResNetSamePadding = nn::Sequential<
+    nn::Input<16, 16, 3>, nn::Conv2D<8, 3, 1, Pad<1>>, nn::BatchNorm, nn::ReLU,
+    nn::MaxPool2D<3, 2, Pad<1>>,
+    nn::Residual<nn::Conv2D<8, 3>, nn::BatchNorm, nn::ReLU, nn::Conv2D<8, 3>, nn::BatchNorm>, nn::ReLU,
+    nn::Residual<nn::Projection<nn::Conv2D<16, 1, 2, nn::Padding::valid>, nn::BatchNorm>,
+                 nn::Conv2D<16, 3, 2>, nn::BatchNorm, nn::ReLU, nn::Conv2D<16, 3>, nn::BatchNorm>,
+    nn::ReLU, nn::GlobalAvgPool, nn::Dense<10>>;
+// The 3x3 pool of ds_cnn counts its padding (PyTorch's default): without CountPad it differs.
+using DsCnnExcludePad = nn::Sequential<
+    nn::Input<49, 10, 1>, nn::Conv2D<32, Kernel<10, 4>, Stride<2, 2>, Pad<5, 1>>, nn::ReLU,
+    nn::DepthwiseConv2D<3, 1, Pad<1>>, nn::ReLU, nn::Conv2D<32, 1>, nn::ReLU, nn::AvgPool2D<3, 1, Pad<1>>,
+    nn::Flatten, nn::Dense<12>>;
+// mobilenet's pool does not count its padding: with CountPad it differs.
+using MobileNetCountPad = nn::Sequential<
+    nn::Input<96, 96, 3>, nn::Conv2D<8, 3, 2, Pad<1>>, nn::ReLU6,
+    nn::DepthwiseConv2D<3>, nn::ReLU6, nn::Conv2D<16, 1>, nn::ReLU6,
+    nn::DepthwiseConv2D<3, 2, Pad<1>>, nn::ReLU6, nn::Conv2D<24, 1>, nn::ReLU6,
+    nn::DepthwiseConv2D<3, 2, Pad<1>>, nn::HardSwish, nn::Conv2D<32, 1>, nn::HardSwish,
+    nn::AvgPool2D<3, 1, Pad<1>, CountPad>, nn::GlobalAvgPool, nn::Dense<5>>;
+
+template <class Model>
+std::string declared_import_error(const std::string& file) {
+    Model m;
+    const std::string b = fixture_bytes(file);
+    try {
+        io::import_onnx_bytes(std::as_bytes(std::span(b.data(), b.size())), file, m);
+        return "";
+    } catch (const shape_error& e) {
+        return e.what();
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_declared_geometry_names_the_node_and_both_geometries) {
+    const auto same = declared_import_error<ResNetSamePadding>("resnet.onnx");
+    BOOST_TEST(same.find("resnet.onnx: node 11 '/stages/stages.1/conv1/Conv' (Conv) has kernel 3x3, stride 2x2, "
+                         "pads (1, 1, 1, 1), dilation 1x1; layer node 11 'conv2d_3' (conv2d) has kernel 3x3, "
+                         "stride 2x2, pads (0, 0, 1, 1), dilation 1x1") == 0u, same);
+    const auto exclude = declared_import_error<DsCnnExcludePad>("ds_cnn.onnx");
+    BOOST_TEST(exclude.find("node 8 '/features/features.9/AveragePool' (AveragePool) counts its padding cells in "
+                            "the mean; layer node 6 'avg_pool2d_0' (avg_pool2d) does not: declare the layer's "
+                            "AvgPool2D with the CountPad policy") != std::string::npos, exclude);
+    const auto count = declared_import_error<MobileNetCountPad>("mobilenet.onnx");
+    BOOST_TEST(count.find("node 24 '/features/features.21/AveragePool' (AveragePool) does not count its padding "
+                          "cells in the mean; layer node 14 'depthwise_conv2d_3' (average pool counting its "
+                          "padding) does: declare the layer's AvgPool2D without CountPad") != std::string::npos,
+               count);
 }
 
 BOOST_AUTO_TEST_CASE(export_then_import_restores_parameters_and_state) {

@@ -14,13 +14,17 @@
 // the file transposed to NHWC before flattening (as our exporter does).
 #pragma once
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -41,6 +45,11 @@ struct OnnxStep {
     FloatTensor weight, bias; // in ONNX layout
     std::vector<FloatTensor> extra;
     bool flatten_chw = false; // a Flatten of an NCHW tensor (feature order c, h, w)
+    // Conv and AveragePool: the zero padding (top, left, bottom, right) of a Pad node
+    // before it, added to its own pads; `counts_pad`: an AveragePool whose padding cells
+    // count in the mean (count_include_pad = 1, or the cells a Pad added).
+    std::array<std::size_t, 4> pad_before{0, 0, 0, 0};
+    bool counts_pad = false;
 };
 
 class OnnxReader {
@@ -60,6 +69,12 @@ public:
         std::vector<OnnxStep> out;
         bool nchw = true;     // the current activation's layout, when spatial
         int index = -1;
+        // Activations: the graph inputs, then every output of a node that reads one. A node
+        // that reads none (Shape arithmetic feeding a Reshape, Constant) is no step.
+        std::set<std::string> act;
+        for (const auto& in : m_.graph().input())
+            if (!init_.count(in.name())) act.insert(in.name());
+        std::map<std::string, std::array<std::size_t, 4>> pads; // Pad outputs -> their padding
         const auto& nodes = m_.graph().node();
         for (int i = 0; i < nodes.size(); ++i) {
             const auto& n = nodes[i];
@@ -68,13 +83,23 @@ public:
             const std::string where = file_ + ": " + describe(n, i);
             if (!n.domain().empty() && n.domain() != "ai.onnx")
                 throw format_error(where + ": operator domain '" + n.domain() + "' is not read");
-            if (t == "DequantizeLinear") {
+            if (t == "Constant") {
+                read_constant(n, where);
+                continue;
+            }
+            bool reads_act = false;
+            for (const auto& in : n.input()) reads_act = reads_act || act.count(in) != 0;
+            if (t == "DequantizeLinear" && !reads_act) {
                 if (n.input_size() >= 2 && init_.count(n.input(0)) && n.output_size() == 1) {
                     fold_dequantize(n, where);
                 }
                 continue;
             }
-            if (t == "QuantizeLinear" || t == "Identity" || t == "Dropout" || t == "Cast") continue;
+            if (!reads_act || t == "Shape") continue; // shape arithmetic
+            for (const auto& o : n.output()) act.insert(o);
+            if (t == "QuantizeLinear" || t == "DequantizeLinear" || t == "Identity" || t == "Dropout" ||
+                t == "Cast")
+                continue;
             if (t == "Transpose") {
                 const auto perm = attr_ints(n, "perm", {});
                 if (perm == std::vector<std::int64_t>{0, 3, 1, 2}) nchw = true;
@@ -82,9 +107,19 @@ public:
                 else throw format_error(where + ": only NHWC <-> NCHW transposes are read");
                 continue;
             }
+            if (t == "Pad") {
+                if (n.output_size() != 1) throw format_error(where + ": only one output is read");
+                pads[n.output(0)] = read_pad(n, where, nchw);
+                continue;
+            }
+            for (const auto& in : n.input())
+                if (pads.count(in) && !(in == n.input(0) && (t == "Conv" || t == "AveragePool")))
+                    throw format_error(where + ": reads the output of a Pad, which only a Conv or an AveragePool "
+                                       "can absorb");
             OnnxStep s;
             s.index = i;
             s.node = &n;
+            if (n.input_size() > 0 && pads.count(n.input(0))) s.pad_before = pads[n.input(0)];
             if (t == "Conv") {
                 s.op = compile::Op::conv2d;
                 s.weight = init(n, 1, where, "weight");
@@ -118,6 +153,7 @@ public:
                     init_.count(resolve(nodes[i + 1].input(1)))) {
                     s.bias = init(nodes[i + 1], 1, where, "bias");
                     ++i;
+                    for (const auto& o : nodes[i].output()) act.insert(o);
                 }
             } else if (t == "BatchNormalization") {
                 s.op = compile::Op::batch_norm;
@@ -126,6 +162,7 @@ public:
                 s.op = compile::Op::relu;
             } else if (t == "Clip") {
                 s.op = compile::Op::relu6;
+                check_relu6(n, where);
             } else if (t == "LeakyRelu") {
                 s.op = compile::Op::leaky_relu;
             } else if (t == "Sigmoid") {
@@ -140,6 +177,13 @@ public:
                 s.op = compile::Op::max_pool2d;
             } else if (t == "AveragePool") {
                 s.op = compile::Op::avg_pool2d;
+                const bool own = attr_ints(n, "pads", {0, 0, 0, 0}) != std::vector<std::int64_t>{0, 0, 0, 0};
+                const bool include = attr_i(n, "count_include_pad", 0) != 0;
+                const bool extra = s.pad_before != std::array<std::size_t, 4>{0, 0, 0, 0};
+                if (extra && own && !include)
+                    throw format_error(where + ": an AveragePool that does not count its own padding after a Pad "
+                                       "whose padding counts has no layer form");
+                s.counts_pad = extra || (own && include);
             } else if (t == "GlobalAveragePool") {
                 s.op = compile::Op::global_avg_pool;
             } else if (t == "Flatten" || t == "Reshape") {
@@ -156,6 +200,54 @@ public:
     }
 
 private:
+    /// A Constant node's tensor, kept as an initializer under its output's name.
+    void read_constant(const onnx::NodeProto& n, const std::string& where) {
+        if (n.output_size() != 1) return;
+        const auto* a = find_attr(n, "value");
+        if (a == nullptr || !a->has_t()) return; // other forms are never a weight or a pad
+        FloatTensor f;
+        f.dims.assign(a->t().dims().begin(), a->t().dims().end());
+        const auto v = tensor_values(a->t(), where);
+        f.data.assign(v.begin(), v.end());
+        init_[n.output(0)] = std::move(f);
+    }
+    /// The spatial padding (top, left, bottom, right) of a constant-zero Pad of an NCHW
+    /// (or, after a transpose, NHWC) activation.
+    std::array<std::size_t, 4> read_pad(const onnx::NodeProto& n, const std::string& where, bool nchw) const {
+        const auto* mode = find_attr(n, "mode");
+        if (mode != nullptr && mode->s() != "constant")
+            throw format_error(where + ": only constant padding is read, not '" + mode->s() + "'");
+        std::vector<std::int64_t> p = attr_ints(n, "pads", {});
+        if (n.input_size() > 1 && !n.input(1).empty()) {
+            const auto v = init(n, 1, where, "pads");
+            p.assign(v.data.begin(), v.data.end());
+        }
+        float value = attr_f(n, "value", 0.0f);
+        if (n.input_size() > 2 && !n.input(2).empty()) {
+            const auto v = init(n, 2, where, "constant value");
+            if (v.data.size() != 1) throw format_error(where + ": the constant value is not a scalar");
+            value = v.data[0];
+        }
+        if (value != 0.0f) throw format_error(where + ": only zero padding is read");
+        if (p.size() != 8) throw format_error(where + ": only the padding of a 4-d activation is read");
+        for (auto v : p)
+            if (v < 0) throw format_error(where + ": negative padding (cropping) is not read");
+        const std::size_t h = nchw ? 2 : 1, w = nchw ? 3 : 2, c = nchw ? 1 : 3;
+        if (p[0] != 0 || p[4] != 0 || p[c] != 0 || p[c + 4] != 0)
+            throw format_error(where + ": only height and width are padded by the layers");
+        auto u = [&](std::size_t k) { return static_cast<std::size_t>(p[k]); };
+        return {u(h), u(w), u(h + 4), u(w + 4)};
+    }
+    /// A Clip is ReLU6 only between 0 and 6.
+    void check_relu6(const onnx::NodeProto& n, const std::string& where) const {
+        float lo = attr_f(n, "min", -3.4e38f), hi = attr_f(n, "max", 3.4e38f);
+        if (n.input_size() > 1 && !n.input(1).empty()) lo = init(n, 1, where, "min").data.at(0);
+        if (n.input_size() > 2 && !n.input(2).empty()) hi = init(n, 2, where, "max").data.at(0);
+        if (lo != 0.0f || hi != 6.0f)
+            throw format_error(where + ": a Clip to [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                               "] is not ReLU6, the only clip the layers have");
+    }
+
     std::string resolve(const std::string& name) const {
         auto it = alias_.find(name);
         return it == alias_.end() ? name : it->second;
@@ -237,6 +329,17 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
         for (std::size_t i = 0; i < s.size(); ++i) s[i] = -1.0f - static_cast<float>(i);
     }
     const compile::Graph g = probe.lower();
+    // Weights that are no parameter (an average pool that counts its padding lowers to a
+    // depthwise convolution of constant weights): what stays finite with NaN parameters.
+    std::vector<bool> constant_weights(g.nodes.size(), false);
+    {
+        Model nan_probe = model;
+        for (auto& v : nan_probe.parameters()) v = std::numeric_limits<float>::quiet_NaN();
+        const compile::Graph gn = nan_probe.lower();
+        for (std::size_t i = 0; i < gn.nodes.size() && i < constant_weights.size(); ++i)
+            constant_weights[i] = !gn.nodes[i].weights.empty() &&
+                                  std::ranges::all_of(gn.nodes[i].weights, [](float v) { return std::isfinite(v); });
+    }
 
     std::vector<float> params(model.parameters().begin(), model.parameters().end());
     std::vector<float> state;
@@ -252,20 +355,45 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
     std::size_t k = 0;
     bool pending_chw = false;
     compile::Dims flatten_in;
+    auto geometry = [](const std::vector<std::int64_t>& ks, const std::vector<std::int64_t>& st,
+                       const std::vector<std::int64_t>& pads, const std::vector<std::int64_t>& di, bool dil) {
+        auto list = [](const std::vector<std::int64_t>& v, const char* sep) {
+            std::string r;
+            for (std::size_t i = 0; i < v.size(); ++i) r += (i ? sep : "") + std::to_string(v[i]);
+            return r;
+        };
+        std::string r = "kernel " + (ks.empty() ? std::string("from the weights") : list(ks, "x")) + ", stride " +
+                        list(st, "x") + ", pads (" + list(pads, ", ") + ")";
+        if (dil) r += ", dilation " + list(di, "x");
+        return r;
+    };
     for (std::size_t ni = 0; ni < g.nodes.size(); ++ni) {
         const auto& ours = g.nodes[ni];
         if (ours.op == compile::Op::dropout) continue;
+        const auto& in = g.values[static_cast<std::size_t>(ours.inputs[0])];
+        const auto& out = g.values[static_cast<std::size_t>(ours.output)];
+        // An average pool that counts its padding is our depthwise convolution of constant
+        // weights 1 / (kh * kw).
+        const bool counting_pool = ours.op == compile::Op::depthwise_conv2d && ours.bias.empty() &&
+                                   constant_weights[ni];
         const std::string our_name = "layer node " + std::to_string(ni) + " '" + ours.name + "' (" +
-                                     std::string(compile::op_name(ours.op)) + ")";
+                                     (counting_pool ? std::string("average pool counting its padding")
+                                                    : std::string(compile::op_name(ours.op))) + ")";
+        // A Flatten or Reshape of what is already a feature vector (N x C, or N x C x 1 x 1
+        // after a global pool) is no layer on either side.
+        const bool flat_in = in.size() == 1 || (in.size() == 3 && in[0] == 1 && in[1] == 1);
+        if (ours.op != compile::Op::flatten && flat_in)
+            while (k < steps.size() && steps[k].op == compile::Op::flatten) ++k;
+        if (ours.op == compile::Op::flatten && flat_in && (k >= steps.size() || steps[k].op != compile::Op::flatten))
+            continue;
         if (k >= steps.size())
             throw shape_error(name + ": the file ends after " + std::to_string(steps.size()) +
                               " operators, the model still expects " + our_name);
         const auto& s = steps[k++];
         const std::string theirs = name + ": " + detail::describe(*s.node, s.index);
-        if (s.op != ours.op)
+        const compile::Op our_op = counting_pool ? compile::Op::avg_pool2d : ours.op;
+        if (s.op != our_op)
             throw shape_error(theirs + " is the first node that differs: the model expects " + our_name);
-        const auto& in = g.values[static_cast<std::size_t>(ours.inputs[0])];
-        const auto& out = g.values[static_cast<std::size_t>(ours.output)];
         auto need = [&](const detail::FloatTensor& t, std::size_t n, const char* what) {
             if (t.data.size() != n)
                 throw shape_error(theirs + ": " + what + " has " + std::to_string(t.data.size()) +
@@ -274,8 +402,13 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
         auto check_spatial = [&](bool dil) {
             const auto ks = detail::attr_ints(*s.node, "kernel_shape", {});
             const auto st = detail::attr_ints(*s.node, "strides", {1, 1});
-            const auto pads = detail::attr_ints(*s.node, "pads", {0, 0, 0, 0});
+            auto pads = detail::attr_ints(*s.node, "pads", {0, 0, 0, 0});
             const auto di = detail::attr_ints(*s.node, "dilations", {1, 1});
+            if (detail::find_attr(*s.node, "auto_pad") != nullptr &&
+                detail::find_attr(*s.node, "auto_pad")->s() != "NOTSET")
+                throw shape_error(theirs + ": auto_pad is not read; export with explicit pads");
+            if (pads.size() == 4)
+                for (std::size_t i = 0; i < 4; ++i) pads[i] += static_cast<std::int64_t>(s.pad_before[i]);
             auto eq = [](const std::vector<std::int64_t>& a, std::initializer_list<std::size_t> b) {
                 return std::equal(a.begin(), a.end(), b.begin(), b.end(),
                                   [](std::int64_t x, std::size_t y) { return x >= 0 && static_cast<std::size_t>(x) == y; });
@@ -283,8 +416,14 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
             if ((!ks.empty() && !eq(ks, {ours.kernel[0], ours.kernel[1]})) ||
                 !eq(st, {ours.stride[0], ours.stride[1]}) ||
                 !eq(pads, {ours.pad[0], ours.pad[1], ours.pad[2], ours.pad[3]}) ||
-                (dil && !eq(di, {ours.dilation[0], ours.dilation[1]})))
-                throw shape_error(theirs + ": kernel, stride, padding or dilation differ from " + our_name);
+                (dil && !eq(di, {ours.dilation[0], ours.dilation[1]}))) {
+                auto v = [](auto... x) { return std::vector<std::int64_t>{static_cast<std::int64_t>(x)...}; };
+                throw shape_error(theirs + " has " + geometry(ks, st, pads, di, dil) + "; " + our_name + " has " +
+                                  geometry(v(ours.kernel[0], ours.kernel[1]), v(ours.stride[0], ours.stride[1]),
+                                           v(ours.pad[0], ours.pad[1], ours.pad[2], ours.pad[3]),
+                                           v(ours.dilation[0], ours.dilation[1]), dil) +
+                                  " (pads are top, left, bottom, right)");
+            }
         };
         switch (ours.op) {
         case compile::Op::conv2d: {
@@ -306,6 +445,13 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
             break;
         }
         case compile::Op::depthwise_conv2d: {
+            if (counting_pool) {
+                check_spatial(false);
+                if (!s.counts_pad)
+                    throw shape_error(theirs + " does not count its padding cells in the mean; " + our_name +
+                                      " does: declare the layer's AvgPool2D without CountPad");
+                break;
+            }
             check_spatial(true);
             const std::size_t c_n = out[2], kh = ours.kernel[0], kw = ours.kernel[1];
             need(s.weight, c_n * kh * kw, "weight");
@@ -356,8 +502,16 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
             assign(ours.extra, e);
             break;
         }
-        case compile::Op::max_pool2d:
-        case compile::Op::avg_pool2d: check_spatial(false); break;
+        case compile::Op::max_pool2d: check_spatial(false); break;
+        case compile::Op::avg_pool2d: {
+            check_spatial(false);
+            const auto& p = ours.pad;
+            const bool padded = p[0] + p[1] + p[2] + p[3] > 0;
+            if (padded && s.counts_pad)
+                throw shape_error(theirs + " counts its padding cells in the mean; " + our_name +
+                                  " does not: declare the layer's AvgPool2D with the CountPad policy");
+            break;
+        }
         case compile::Op::flatten:
             pending_chw = s.flatten_chw && in.size() == 3 && !(in[0] == 1 && in[1] == 1);
             flatten_in = in;
