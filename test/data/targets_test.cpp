@@ -3,6 +3,7 @@
 // kinds of loader are told apart at compile time.
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -86,6 +87,28 @@ BOOST_AUTO_TEST_CASE(subsets_and_inputs_only_forward) {
     BOOST_TEST(batch.x(0, 1) == 2.0f);
     BOOST_TEST(batch.y[0] == 0);
     BOOST_TEST(batch.t.size() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(target_scaler_standardizes_and_inverts) {
+    // Two outputs: {1, 3, 5} (mean 3, population sd sqrt(8/3)) and a constant column.
+    const std::vector<float> t{1, 7, 3, 7, 5, 7};
+    TargetScaler s;
+    std::vector<float> one{1.0f}, three{1, 2, 3};
+    BOOST_CHECK_THROW(s.transform(one), config_error);
+    s.fit(t, 2);
+    BOOST_TEST(s.mean()[0] == 3.0);
+    BOOST_TEST(s.sd()[0] == std::sqrt(8.0 / 3.0), boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(s.sd()[1] == 1.0); // constant: left unscaled
+    std::vector<float> v = t;
+    s.transform(v);
+    BOOST_TEST(v[0] == static_cast<float>(-2.0 / std::sqrt(8.0 / 3.0)),
+               boost::test_tools::tolerance(1e-6f));
+    BOOST_TEST(v[1] == 0.0f);
+    s.inverse(v);
+    for (std::size_t i = 0; i < t.size(); ++i)
+        BOOST_TEST(v[i] == t[i], boost::test_tools::tolerance(1e-6f));
+    BOOST_CHECK_THROW(s.fit(t, 4), shape_error);
+    BOOST_CHECK_THROW(s.inverse(three), shape_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,9 +1,10 @@
 // Loaders for tasks beyond classification: samples with float targets (regression,
-// multi-output regression) and samples that are their own target (autoencoders), plus the
-// step that turns columns of a Table into targets.
+// multi-output regression) and samples that are their own target (autoencoders), the step
+// that turns columns of a Table into targets, and the targets' standardization.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <span>
 #include <string>
@@ -95,6 +96,61 @@ private:
     const L* base_ = nullptr;
     // One per thread: read() may be called from several threads at once.
     static inline thread_local std::vector<float> scratch_;
+};
+
+/// Standardizes float targets, per output: t' = (t - mean) / sd, with mean and sd fitted on
+/// the training targets only; inverse() turns a model's outputs back into target units.
+/// Training on standardized targets keeps the loss and its gradients near 1 whatever the
+/// targets' units.
+class TargetScaler {
+public:
+    /// Fits the mean and standard deviation (population, as scikit-learn's StandardScaler)
+    /// of each of the `outputs` columns of `targets` (samples back to back). A column whose
+    /// values are all equal gets sd 1. Throws shape_error for no whole sample.
+    void fit(std::span<const float> targets, std::size_t outputs = 1) {
+        if (outputs == 0 || targets.empty() || targets.size() % outputs != 0)
+            throw shape_error("TargetScaler: " + std::to_string(targets.size()) +
+                              " targets do not make whole samples of " + std::to_string(outputs));
+        const std::size_t n = targets.size() / outputs;
+        mean_.assign(outputs, 0.0);
+        sd_.assign(outputs, 0.0);
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t k = 0; k < outputs; ++k) mean_[k] += targets[i * outputs + k];
+        for (auto& m : mean_) m /= static_cast<double>(n);
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t k = 0; k < outputs; ++k) {
+                const double d = targets[i * outputs + k] - mean_[k];
+                sd_[k] += d * d;
+            }
+        for (auto& v : sd_) {
+            v = std::sqrt(v / static_cast<double>(n));
+            if (!(v > 0.0)) v = 1.0;
+        }
+    }
+    /// Whether fit() has run.
+    bool fitted() const noexcept { return !mean_.empty(); }
+    std::size_t outputs() const noexcept { return mean_.size(); } ///< columns fitted
+    const std::vector<double>& mean() const noexcept { return mean_; } ///< per output
+    const std::vector<double>& sd() const noexcept { return sd_; }     ///< per output
+
+    /// Standardizes `t` in place (samples of outputs() values back to back).
+    void transform(std::span<float> t) const { apply(t, false); }
+    /// Turns standardized values (a model's outputs) back into target units, in place.
+    void inverse(std::span<float> t) const { apply(t, true); }
+
+private:
+    void apply(std::span<float> t, bool back) const {
+        if (!fitted()) throw config_error("TargetScaler: not fitted - call fit() first");
+        if (t.size() % outputs() != 0)
+            throw shape_error("TargetScaler: " + std::to_string(t.size()) +
+                              " values do not make whole samples of " +
+                              std::to_string(outputs()));
+        for (std::size_t i = 0; i < t.size(); ++i) {
+            const std::size_t k = i % outputs();
+            t[i] = static_cast<float>(back ? t[i] * sd_[k] + mean_[k] : (t[i] - mean_[k]) / sd_[k]);
+        }
+    }
+    std::vector<double> mean_, sd_;
 };
 
 /// Takes the columns named `names` out of `table` and returns them, row by row (rows x
