@@ -4,10 +4,13 @@
 // differs is named in the error. Link edgestack::onnx.
 //
 // Read: Conv (group 1 or depthwise), Gemm, MatMul (+ Add of a bias), BatchNormalization,
-// Relu, Clip(0, 6), LeakyRelu, Sigmoid, Tanh, HardSwish, Softmax, MaxPool, AveragePool,
-// GlobalAveragePool, Flatten/Reshape, Add. Skipped: Identity, Dropout, Transpose (tracked
-// for layout), QuantizeLinear/DequantizeLinear on activations; DequantizeLinear of an
-// initializer is folded into float weights (a QDQ file imports as fp32).
+// Relu, Clip(0, 6), LeakyRelu, Sigmoid, Tanh, HardSwish, Softmax, MaxPool, AveragePool
+// (counting its padding or not: AvgPool2D's CountPad / ExcludePad), GlobalAveragePool,
+// Flatten/Reshape, Add; a zero Pad is absorbed by the Conv or AveragePool after it.
+// Skipped: Identity, Dropout, Transpose (tracked for layout), QuantizeLinear/
+// DequantizeLinear on activations, and shape arithmetic (Shape, Constant and every node
+// that reads no activation, as PyTorch writes x.view(x.size(0), -1)); DequantizeLinear of
+// an initializer is folded into float weights (a QDQ file imports as fp32).
 //
 // Layout: ONNX convolution weights are OIHW, ours OHWI; a Flatten of an NCHW tensor orders
 // features (c, h, w), ours (h, w, c): the Gemm after it has its columns permuted, unless
