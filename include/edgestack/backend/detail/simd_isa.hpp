@@ -19,9 +19,9 @@
 #include "edgestack/core/detail/intrinsics.hpp"
 #include "edgestack/quant/fixed_point.hpp"
 
-// GCC only: Clang's target regions are spelled differently, and other compilers get the
+// GCC and Clang (each with its own spelling of a target region); other compilers get the
 // Reference loops.
-#if defined(EDGESTACK_X86) && defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#if defined(EDGESTACK_X86) && defined(__GNUC__) && defined(__x86_64__)
 #define EDGESTACK_SIMD_DISPATCH 1
 #include <immintrin.h>
 #endif
@@ -102,53 +102,93 @@ inline std::string kernel_prefix(const Step& s) {
 
 #if defined(EDGESTACK_SIMD_DISPATCH)
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("sse2"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("sse2")
+#endif
 namespace edgestack::backend::detail::simd_isa::sse2 {
 #include "edgestack/backend/detail/simd_isa_sse2.inc"
 #include "edgestack/backend/detail/simd_isa_body.inc"
 } // namespace edgestack::backend::detail::simd_isa::sse2
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 namespace edgestack::backend::detail::simd_isa::avx2 {
 #define EDGESTACK_ISA_VNNI 0
 #include "edgestack/backend/detail/simd_isa_avx2.inc"
 #include "edgestack/backend/detail/simd_isa_body.inc"
 #undef EDGESTACK_ISA_VNNI
 } // namespace edgestack::backend::detail::simd_isa::avx2
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,avxvnni"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avxvnni")
+#endif
 namespace edgestack::backend::detail::simd_isa::avxvnni {
 #define EDGESTACK_ISA_VNNI 1
 #include "edgestack/backend/detail/simd_isa_avx2.inc"
 #include "edgestack/backend/detail/simd_isa_body.inc"
 #undef EDGESTACK_ISA_VNNI
 } // namespace edgestack::backend::detail::simd_isa::avxvnni
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq")
+#endif
 namespace edgestack::backend::detail::simd_isa::avx512 {
 #define EDGESTACK_ISA_VNNI 0
 #include "edgestack/backend/detail/simd_isa_avx512.inc"
 #include "edgestack/backend/detail/simd_isa_body.inc"
 #undef EDGESTACK_ISA_VNNI
 } // namespace edgestack::backend::detail::simd_isa::avx512
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#endif
 namespace edgestack::backend::detail::simd_isa::avx512vnni {
 #define EDGESTACK_ISA_VNNI 1
 #include "edgestack/backend/detail/simd_isa_avx512.inc"
 #include "edgestack/backend/detail/simd_isa_body.inc"
 #undef EDGESTACK_ISA_VNNI
 } // namespace edgestack::backend::detail::simd_isa::avx512vnni
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 /// Calls `fn` of the kernel set of the step's level (Reference's when it has none).
 #define EDGESTACK_SIMD_ISA_CALL(level, fn, ...)                                                 \
