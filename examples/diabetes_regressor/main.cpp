@@ -4,9 +4,11 @@
 // held out; the features are standardized and the target scaled with statistics of the
 // training rows only. A small dense network is trained with mean squared error, quantized to
 // int8 by post-training quantization, and both engines report MAE, RMSE and R² on the
-// held-out rows, in the target's own units.
+// held-out rows, in the target's own units. Deployed: the int8 model and both fitted
+// scalings go into one model file, which served (as edgestack-serve does) takes the raw
+// rows and answers in the target's units.
 //
-//   diabetes_regressor [--data DIR] [--epochs 60] [--seed 1]
+//   diabetes_regressor [--data DIR] [--epochs 60] [--seed 1] [-o diabetes-int8.edgemdl]
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -18,6 +20,8 @@
 #include "edgestack/data/csv.hpp"
 #include "edgestack/data/no_augment.hpp"
 #include "edgestack/data/targets.hpp"
+#include "edgestack/deploy/served_model.hpp"
+#include "edgestack/io/model_file.hpp"
 #include "edgestack/nn/activation.hpp"
 #include "edgestack/nn/dense.hpp"
 #include "edgestack/nn/sequential.hpp"
@@ -43,6 +47,7 @@ struct Options {
     std::string dir = "/usr/lib/python3/dist-packages/sklearn/datasets/data";
     std::size_t epochs = 60;
     std::uint64_t seed = 1;
+    std::string out = "diabetes-int8.edgemdl";
 };
 
 Options parse(int argc, char** argv) {
@@ -56,6 +61,8 @@ Options parse(int argc, char** argv) {
     app.add_option("--epochs", o.epochs, "Training epochs")->capture_default_str()
         ->check(CLI::Range(1, 100000));
     app.add_option("--seed", o.seed, "Seed of the initial weights and the shuffle")
+        ->capture_default_str();
+    app.add_option("-o,--output", o.out, "Where to write the int8 model file with its scaling")
         ->capture_default_str();
     es::tools::parse_or_exit(app, argc, argv);
     return o;
@@ -115,6 +122,7 @@ int main(int argc, char** argv) try {
 
     // Every fifth row held out; statistics from the training rows only.
     data::Table x_train = rows_of(x, false), x_test = rows_of(x, true);
+    const data::Table raw_test = x_test;
     std::vector<float> y_train = targets_of(y, false);
     const std::vector<float> y_test = targets_of(y, true);
     data::Cleaner<data::Standardize> clean;
@@ -142,6 +150,33 @@ int main(int argc, char** argv) try {
     int8.calibrate(train, 100, 32);
     const auto r8 = es::train::regression_metrics(predict(int8.deploy(), x_test, scaler), y_test);
     report("int8", r8);
+
+    // Deployed: the int8 graph with the feature and target scaling fitted above, in one file.
+    es::io::SaveOptions save;
+    const auto& ms = clean.get<0>().state(); // mean, sd per column
+    for (std::size_t c = 0; c < 10; ++c) {
+        save.scaling.input_mean.push_back(ms[2 * c]);
+        save.scaling.input_sd.push_back(ms[2 * c + 1] > 0 ? ms[2 * c + 1] : 1.0); // as Standardize
+    }
+    save.scaling.output_mean = scaler.mean();
+    save.scaling.output_sd = scaler.sd();
+    es::compile::Graph g8 = int8.model().lower();
+    int8.quantizer().lower(g8);
+    es::io::save_model(o.out, g8, save);
+    // Loaded as the server loads it: the model with its scaling around it, fed raw rows.
+    const auto file = es::io::load_model(o.out);
+    const auto served = es::deploy::with_scaling(
+        es::deploy::make_served_model("diabetes", 1, es::backend::Simd{}.compile(file.to_graph()),
+                                      {10}, {1}, 1),
+        file.scaling());
+    std::vector<float> answers(raw_test.rows());
+    for (std::size_t r = 0; r < raw_test.rows(); ++r)
+        if (!served->infer(raw_test.row(r), std::span<float>(&answers[r], 1)))
+            throw es::error("the served model refused row " + std::to_string(r));
+    report("file", es::train::regression_metrics(answers, y_test));
+    std::printf("wrote %s (int8, version %u: takes the 10 raw measurements, answers in the "
+                "target's units)\n",
+                o.out.c_str(), file.version());
     return 0;
 } catch (const es::error& e) {
     std::fprintf(stderr, "diabetes_regressor: %s\n", e.what());

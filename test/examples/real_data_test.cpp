@@ -5,9 +5,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
+#include <filesystem>
 #include <regex>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "support/program.hpp"
 
@@ -30,9 +33,19 @@ double figure(const std::string& out, const std::string& line, const std::string
 BOOST_AUTO_TEST_SUITE(real_data)
 
 BOOST_AUTO_TEST_CASE(diabetes_regressor_explains_the_held_out_rows) {
-    const auto r = run_program(EDGESTACK_DIABETES_REGRESSOR, {"--data", EDGESTACK_SKLEARN_DATA});
+    const auto file = std::filesystem::temp_directory_path() /
+                      ("edgestack-diabetes-" + std::to_string(::getpid()) + ".edgemdl");
+    const auto r = run_program(EDGESTACK_DIABETES_REGRESSOR,
+                               {"--data", EDGESTACK_SKLEARN_DATA, "-o", file.string()});
     BOOST_TEST_REQUIRE(r.status == 0, r.out);
     BOOST_TEST(has(r.out, "442 rows, 10 features; 353 to train, 89 held out"));
+    // The deployed file takes the raw rows and answers as the int8 engine on scaled rows did.
+    BOOST_TEST(std::filesystem::exists(file));
+    BOOST_TEST(figure(r.out, "file", "R2") == figure(r.out, "int8", "R2"),
+               boost::test_tools::tolerance(2e-4));
+    BOOST_TEST(figure(r.out, "file", "MAE") == figure(r.out, "int8", "MAE"),
+               boost::test_tools::tolerance(2e-4));
+    std::filesystem::remove(file);
     for (const char* engine : {"fp32", "int8"}) {
         BOOST_TEST(figure(r.out, engine, "R2") > 0.3, engine << ":\n" << r.out);
         // The targets run from 25 to 346 with a standard deviation near 77.
@@ -55,7 +68,8 @@ BOOST_AUTO_TEST_CASE(digits_anomaly_finds_the_unseen_class) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_arguments_are_refused) {
-    const auto missing = run_program(EDGESTACK_DIABETES_REGRESSOR, {"--data", "/nonexistent"});
+    const auto missing = run_program(EDGESTACK_DIABETES_REGRESSOR,
+                                     {"--data", "/nonexistent", "-o", "/nonexistent/m.edgemdl"});
     BOOST_TEST(missing.status == 1);
     BOOST_TEST(has(missing.out, "diabetes_regressor: "), missing.out);
     const auto bad = run_program(EDGESTACK_DIGITS_ANOMALY, {"--anomaly", "12"});

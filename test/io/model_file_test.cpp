@@ -24,7 +24,7 @@ BOOST_AUTO_TEST_CASE(round_trip_keeps_every_field) {
     const auto path = dir.file("cnn.esm");
     io::save_model(path, g);
     const auto m = io::load_model(path);
-    BOOST_TEST(m.version() == io::model_file_version);
+    BOOST_TEST(m.version() == 1u); // without a Scaling the file stays version 1
     BOOST_TEST(m.fingerprint() == io::graph_fingerprint(g));
     BOOST_TEST(!m.encrypted());
     iotest::check_same_graph(m.to_graph(), g);

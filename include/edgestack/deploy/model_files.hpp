@@ -50,7 +50,8 @@ inline ModelInfo model_file_info() {
 }
 
 /// A factory for Server::watch: parses the verified bytes as a model file and compiles the
-/// graph on `Backend` (fp32 or int8, whichever the file holds).
+/// graph on `Backend` (fp32 or int8, whichever the file holds), with the file's fitted
+/// scaling (io::Scaling) applied around it.
 template <class Backend>
 ModelFactory model_file_factory(Backend backend = {}, std::size_t max_batch = 64,
                                 std::string platform = "edgestack") {
@@ -68,10 +69,13 @@ ModelFactory model_file_factory(Backend backend = {}, std::size_t max_batch = 64
         compile::Graph g = file.to_graph();
         const auto in = g.input_shape(), out = g.output_shape();
         std::string what = platform + (g.nodes.empty() || g.value_quant.empty() ? " fp32" : " int8");
-        return make_served_model(lm.manifest.name, lm.manifest.version, backend.compile(g),
-                                 std::vector<std::size_t>(in.begin(), in.end()),
-                                 std::vector<std::size_t>(out.begin(), out.end()), max_batch,
-                                 std::move(what));
+        // The scaling saved with the model applies around it: clients send raw features.
+        return with_scaling(make_served_model(lm.manifest.name, lm.manifest.version,
+                                              backend.compile(g),
+                                              std::vector<std::size_t>(in.begin(), in.end()),
+                                              std::vector<std::size_t>(out.begin(), out.end()),
+                                              max_batch, std::move(what)),
+                            file.scaling());
     };
 }
 

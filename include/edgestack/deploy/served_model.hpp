@@ -15,6 +15,7 @@
 
 #include "edgestack/concepts.hpp"
 #include "edgestack/core/error.hpp"
+#include "edgestack/io/scaling.hpp"
 
 namespace edgestack::deploy {
 
@@ -128,7 +129,50 @@ private:
     mutable std::vector<std::unique_ptr<typename E::arena_type>> free_;
 };
 
+// A served model with its fitted scaling around it: requests carry raw features, answers
+// are in target units. The scaled copy of the input lives in a per-thread buffer that grows
+// to the largest batch once, so serving stays allocation-free after the first requests.
+class ScaledModel final : public ServedModel {
+public:
+    ScaledModel(std::shared_ptr<const ServedModel> inner, io::Scaling scaling)
+        : ServedModel(inner->name(), inner->version(), inner->input_shape(),
+                      inner->output_shape(), inner->max_batch(), inner->platform()),
+          inner_(std::move(inner)), scaling_(std::move(scaling)) {
+        scaling_.check(input_size(), output_size(), "ServedModel '" + name() + "'");
+    }
+
+    bool infer(std::span<const float> in, std::span<float> out) const noexcept override {
+        if (scaling_.input_mean.empty()) {
+            if (!inner_->infer(in, out)) return false;
+        } else {
+            thread_local std::vector<float> scaled;
+            try {
+                scaled.assign(in.begin(), in.end());
+            } catch (...) {
+                return false;
+            }
+            scaling_.to_model(scaled);
+            if (!inner_->infer(scaled, out)) return false;
+        }
+        scaling_.from_model(out);
+        return true;
+    }
+
+private:
+    std::shared_ptr<const ServedModel> inner_;
+    io::Scaling scaling_;
+};
+
 } // namespace detail
+
+/// `model` with `scaling` applied around it: inputs standardized before it runs, outputs
+/// turned back into target units after. An empty scaling returns `model` itself. Throws
+/// config_error when the scaling does not fit the model's sizes.
+inline std::shared_ptr<const ServedModel> with_scaling(std::shared_ptr<const ServedModel> model,
+                                                       io::Scaling scaling) {
+    if (scaling.empty()) return model;
+    return std::make_shared<detail::ScaledModel>(std::move(model), std::move(scaling));
+}
 
 /// Wrap an engine for serving. The shapes are per sample; their volumes must match the
 /// engine's input_size() and output_size().

@@ -9,6 +9,9 @@
 //              header[0, 96) followed by the stored payload.
 //   [128, end) payload: the graph section (shapes, nodes, quantization parameters, tensor
 //              references), then every tensor at a 64-byte aligned offset.
+// Version 2 adds, at the end of the graph section, the fitted scaling (io::Scaling): u32
+// input count, that many (f64 mean, f64 sd), u32 output count, that many pairs. A file
+// without scaling is still written as version 1, byte for byte as before.
 // The digest covers the stored bytes (ciphertext when encrypted), so a tampered file is
 // rejected before any of it is parsed, with or without the key.
 #pragma once
@@ -36,11 +39,13 @@
 #include "edgestack/io/detail/crypto.hpp"
 #include "edgestack/io/detail/mapped_file.hpp"
 #include "edgestack/io/detail/validate.hpp"
+#include "edgestack/io/scaling.hpp"
 
 namespace edgestack::io {
 
-/// The version this code writes. Readers accept it and every older one.
-inline constexpr std::uint32_t model_file_version = 1;
+/// The newest version this code writes (2 with a Scaling, else 1). Readers accept it and
+/// every older one.
+inline constexpr std::uint32_t model_file_version = 2;
 /// Size of the fixed header at the start of a file.
 inline constexpr std::size_t model_header_bytes = 128;
 /// Every tensor starts at a multiple of this many bytes, so it can be used in place.
@@ -55,6 +60,9 @@ struct SaveOptions {
     std::uint64_t fingerprint = 0;
     /// When set, the payload is sealed with AES-256-GCM under the key in this file.
     std::string key_file;
+    /// Standardization fitted on the training data, applied around the model when it is
+    /// served (clients send raw features); empty: none, and the file stays version 1.
+    Scaling scaling{};
 };
 
 /// What load_model checks and needs.
@@ -153,6 +161,7 @@ inline std::uint64_t graph_fingerprint(const compile::Graph& g) noexcept {
 inline void save_model(const std::string& path, const compile::Graph& g,
                        const SaveOptions& opt = {}) {
     detail::validate_graph(g, path + " (graph being saved)");
+    opt.scaling.check(g.input_size(), g.output_size(), path + " (scaling being saved)");
     detail::Writer w; // the payload
     w.put(static_cast<std::uint32_t>(g.values.size()));
     for (const auto& d : g.values) {
@@ -194,6 +203,17 @@ inline void save_model(const std::string& path, const compile::Graph& g,
         tensor_ref(n.qbias);
     }
     w.put(static_cast<std::int32_t>(g.output));
+    const std::uint32_t version = opt.scaling.empty() ? 1 : 2;
+    if (version >= 2)
+        for (const auto* side : {&opt.scaling.input_mean, &opt.scaling.output_mean}) {
+            const auto& sd = side == &opt.scaling.input_mean ? opt.scaling.input_sd
+                                                              : opt.scaling.output_sd;
+            w.put(static_cast<std::uint32_t>(side->size()));
+            for (std::size_t i = 0; i < side->size(); ++i) {
+                w.put((*side)[i]);
+                w.put(sd[i]);
+            }
+        }
     const std::uint64_t graph_size = w.size();
     for (auto& p : pending) {
         w.pad_to(model_tensor_alignment);
@@ -207,7 +227,7 @@ inline void save_model(const std::string& path, const compile::Graph& g,
     std::array<std::byte, model_header_bytes> header{};
     auto put_at = [&](std::size_t at, const auto& v) { std::memcpy(header.data() + at, &v, sizeof v); };
     std::memcpy(header.data(), model_magic.data(), model_magic.size());
-    put_at(detail::h_version, model_file_version);
+    put_at(detail::h_version, version);
     const std::uint32_t flags = opt.key_file.empty() ? 0 : detail::flag_encrypted;
     put_at(detail::h_flags, flags);
     put_at(detail::h_fingerprint, opt.fingerprint != 0 ? opt.fingerprint : graph_fingerprint(g));
@@ -239,6 +259,8 @@ public:
     const NodeTensors& tensors(std::size_t node) const { return tensors_.at(node); }
     /// Format version of the file (model_file_version or older).
     std::uint32_t version() const noexcept { return version_; }
+    /// The standardization saved with the model (empty for version 1 files).
+    const Scaling& scaling() const noexcept { return scaling_; }
     /// Architecture fingerprint recorded in the file.
     std::uint64_t fingerprint() const noexcept { return fingerprint_; }
     /// Whether the payload was encrypted (and so decrypted into an owned buffer).
@@ -271,6 +293,7 @@ private:
     std::vector<NodeTensors> tensors_;
     std::uint32_t version_ = 0;
     std::uint64_t fingerprint_ = 0;
+    Scaling scaling_;
     detail::MappedFile map_;
     detail::AlignedBuffer owned_;
     std::span<const std::byte> storage_;
@@ -414,12 +437,29 @@ inline ModelFile ModelFile::parse(std::span<const std::byte> file, const std::st
         t.qbias = tensor(static_cast<std::int32_t*>(nullptr), "qbias");
     }
     g.output = r.get<std::int32_t>("graph output");
+    if (m.version_ >= 2) {
+        for (auto* side : {&m.scaling_.input_mean, &m.scaling_.output_mean}) {
+            auto& sd = side == &m.scaling_.input_mean ? m.scaling_.input_sd : m.scaling_.output_sd;
+            const auto n = r.count("scaling count", 16, 1u << 24);
+            side->resize(n);
+            sd.resize(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                (*side)[i] = r.get<double>("scaling mean");
+                sd[i] = r.get<double>("scaling sd");
+            }
+        }
+    }
     if (r.remaining() != 0) r.fail(std::to_string(r.remaining()) + " unread bytes in the graph section");
     detail::validate_graph(g, name, [&](std::size_t i) {
         const auto& t = m.tensors_[i];
         return detail::TensorCounts{t.weights.size(), t.bias.size(), t.extra.size(),
                                     t.qweights.size(), t.qbias.size()};
     });
+    try {
+        m.scaling_.check(g.input_size(), g.output_size(), name);
+    } catch (const config_error& e) {
+        throw format_error(e.what());
+    }
     return m;
 }
 
