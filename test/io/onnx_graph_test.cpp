@@ -17,6 +17,7 @@
 #include "edgestack/backend/xnnpack.hpp"
 #endif
 #include "edgestack/data/detail/byte_reader.hpp"
+#include "edgestack/io/model_file.hpp"
 #include "edgestack/io/onnx_export.hpp"
 #include "edgestack/io/onnx_graph_import.hpp"
 #include "edgestack/nn/nn.hpp"
@@ -428,23 +429,32 @@ BOOST_AUTO_TEST_CASE(unsupported_ops_are_refused_by_name) {
         Model m(13, {2, 4, 4});
         ints(m.node("Conv", {"x", m.init("w1", {3, 2, 1, 1})}, "c1"), "strides", {1, 1});
         auto& c = m.node("Concat", {"x", "c1"}, "joined");
-        one_int(c, "axis", 1);
+        one_int(c, "axis", 2);
         m.output("joined");
         return m.import();
     };
-    BOOST_CHECK_EXCEPTION(concat(), format_error, [](const format_error& e) {
+    BOOST_CHECK_EXCEPTION(concat(), format_error,
+                          iotest::message_has("node 1 'joined' (Concat): axis 2: only a concat along the channels"));
+    auto unknown = [] {
+        Model m(13, {8});
+        m.node("Erf", {"x"}, "y");
+        m.output("y");
+        return m.import();
+    };
+    BOOST_CHECK_EXCEPTION(unknown(), format_error, [](const format_error& e) {
         const std::string s = e.what();
-        return s.find("node 1 'joined' (Concat)") != std::string::npos &&
-               s.find("operator Concat has no counterpart in the graph") != std::string::npos &&
+        return s.find("node 0 'y' (Erf)") != std::string::npos &&
+               s.find("operator Erf has no counterpart in the graph") != std::string::npos &&
                s.find("supported: Conv, Gemm") != std::string::npos;
     });
     auto scale = [] {
         Model m(13, {8});
-        m.node("Mul", {"x", m.init("k", {8})}, "y");
+        m.node("Mul", {"x", m.init("k", {3})}, "y");
         m.output("y");
         return m.import();
     };
-    BOOST_CHECK_EXCEPTION(scale(), format_error, iotest::message_has("'y' (Mul): operator Mul has no counterpart"));
+    BOOST_CHECK_EXCEPTION(scale(), format_error,
+                          iotest::message_has("'y' (Mul): a constant of shape [3] is not one value per channel (8)"));
     auto clip = [] {
         Model m(13, {8});
         m.init("lo", {}, std::vector<float>{-1.0f});
@@ -528,6 +538,78 @@ BOOST_AUTO_TEST_CASE(small_files_cannot_claim_huge_tensors) {
     doubling.node("Relu", {"x"}, "y");
     doubling.output("y");
     BOOST_CHECK_EXCEPTION(doubling.import(), format_error, iotest::message_has("(Concat): the model would need more"));
+}
+
+BOOST_AUTO_TEST_CASE(concat_and_constant_arithmetic, *utf::precondition(iotest::OrtPresent{})) {
+    // Concat along the channels of two, then three tensors; Mul and Add by a constant per
+    // channel standalone (an affine map) and after a Conv (folded into it); a flat Concat of
+    // two Gemm outputs; a scalar Mul.
+    Model m(13, {2, 6, 6});
+    auto& c1 = m.node("Conv", {"x", m.init("w1", {3, 2, 3, 3}), m.init("b1", {3})}, "c1");
+    ints(c1, "pads", {1, 1, 1, 1});
+    auto& j = m.node("Concat", {"x", "c1"}, "j");
+    one_int(j, "axis", 1);
+    m.node("Relu", {"j"}, "r");
+    m.node("Mul", {m.init("k", {1, 5, 1, 1}, -1.5f, 1.5f), "r"}, "m");
+    m.node("Add", {"m", m.init("s", {5, 1, 1})}, "a");
+    auto& c2 = m.node("Conv", {"a", m.init("w2", {4, 5, 1, 1})}, "c2");
+    ints(c2, "strides", {1, 1});
+    m.node("Mul", {"c2", m.init("k2", {4, 1, 1}, 0.5f, 2.0f)}, "m2");
+    auto& j3 = m.node("Concat", {"m2", "a", "c1"}, "j3");
+    one_int(j3, "axis", -3);
+    m.node("GlobalAveragePool", {"j3"}, "gap");
+    one_int(m.node("Flatten", {"gap"}, "f"), "axis", 1);
+    one_int(m.node("Gemm", {"f", m.init("g1", {6, 12}), m.init("g1b", {6})}, "d1"), "transB", 1);
+    one_int(m.node("Gemm", {"f", m.init("g2", {5, 12})}, "d2"), "transB", 1);
+    auto& jf = m.node("Concat", {"d1", "d2"}, "jf");
+    one_int(jf, "axis", 1);
+    m.node("Mul", {"jf", m.init("half", {}, std::vector<float>{0.5f})}, "y");
+    m.output("y");
+    const auto g = m.import();
+    std::size_t concats = 0;
+    for (const auto& n : g.nodes) concats += n.op == compile::Op::concat;
+    BOOST_TEST(concats == 4u); // the three-way Concat is two
+    check_model(m, "concat", {2, 6, 6});
+}
+
+BOOST_AUTO_TEST_CASE(quantized_concat_matches_onnx_runtime, *utf::precondition(iotest::OrtPresent{})) {
+    // Concat of branches with different ranges: each input is requantized onto the output's
+    // grid. Calibrated by GraphPtq, exported as QDQ and run by ONNX Runtime.
+    Model m(13, {3, 8, 8});
+    auto& a = m.node("Conv", {"x", m.init("wa", {4, 3, 3, 3}), m.init("ba", {4})}, "ca");
+    ints(a, "pads", {1, 1, 1, 1});
+    m.node("Relu", {"ca"}, "ra");
+    auto& b = m.node("Conv", {"x", m.init("wb", {2, 3, 1, 1}, -2.0f, 2.0f)}, "cb");
+    ints(b, "strides", {1, 1});
+    m.node("Mul", {"cb", m.init("kb", {2, 1, 1}, 0.5f, 3.0f)}, "mb");
+    auto& j = m.node("Concat", {"ra", "mb"}, "j");
+    one_int(j, "axis", 1);
+    m.node("GlobalAveragePool", {"j"}, "gap");
+    one_int(m.node("Flatten", {"gap"}, "f"), "axis", 1);
+    one_int(m.node("Gemm", {"f", m.init("g1", {4, 6}), m.init("g1b", {4})}, "d1"), "transB", 1);
+    one_int(m.node("Gemm", {"f", m.init("g2", {3, 6})}, "d2"), "transB", 1);
+    auto& jf = m.node("Concat", {"d1", "d2"}, "y");
+    one_int(jf, "axis", 1);
+    m.output("y");
+    iotest::TempDir dir;
+    const auto g = io::import_onnx_graph(m.save(dir, "concat.onnx"));
+    const auto q = quant::quantize_graph(g, iotest::random_floats(64 * g.input_size(), -1.0f, 1.0f, 3));
+    std::size_t concats = 0;
+    for (const auto& n : q.nodes) concats += n.op == compile::Op::concat;
+    BOOST_TEST(concats == 2u);
+    io::save_model(dir.file("q.esm"), q); // the deployment file keeps the op
+    iotest::check_same_graph(io::load_model(dir.file("q.esm")).to_graph(), q);
+    io::export_onnx(dir.file("q.onnx"), q);
+    const auto x = iotest::random_floats(4 * g.input_size(), -1.0f, 1.0f, 8);
+    const auto want = iotest::ort_run(dir.file("q.onnx"), x, 4, q.input_shape(), dir, "basic");
+    const float step = q.value_quant.at(static_cast<std::size_t>(q.output)).scale.at(0);
+    for (const auto& y : {run_on(backend::Reference{}, q, x), run_on(backend::Simd{}, q, x)}) {
+        BOOST_REQUIRE_EQUAL(y.size(), want.size());
+        float worst = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(y[i] - want[i]));
+        BOOST_TEST(worst <= step * 1.001f, "max difference " << worst / step << " steps");
+        BOOST_TEST_MESSAGE("int8 concat vs ONNX Runtime: " << worst / step << " output steps");
+    }
 }
 
 BOOST_AUTO_TEST_CASE(resnet_with_batch_norm_nodes, *utf::precondition(iotest::OrtPresent{})) {

@@ -207,6 +207,10 @@ private:
         case Op::batch_norm:
             if constexpr (!q) Kernels::f32_batch_norm(s, x, y, n);
             break;
+        case Op::concat:
+            if constexpr (q) Kernels::qs8_concat(s, x, x2, y, batch);
+            else Kernels::f32_concat(s, x, x2, y, batch);
+            break;
         default: break; // rejected by build_program
         }
 #undef EDGESTACK_DISPATCH

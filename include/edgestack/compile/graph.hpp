@@ -41,6 +41,8 @@ enum class Op : std::uint8_t {
     attention,        // multi-head self-attention over T x D; weights W_q|W_k|W_v|W_o, each
                       // [D][D]; bias b_q|b_k|b_v|b_o; kernel[0] = heads; scale 1/sqrt(D/heads)
     positional_embedding, // adds a learned table: weights [T][D]
+    concat,           // two values side by side along the last axis (channels); the other
+                      // axes equal. Wider concats are chains of these.
 };
 
 /// The op's name in snake case, as in node names and reports ("conv2d").
@@ -68,6 +70,7 @@ constexpr std::string_view op_name(Op op) noexcept {
     case Op::layer_norm: return "layer_norm";
     case Op::attention: return "attention";
     case Op::positional_embedding: return "positional_embedding";
+    case Op::concat: return "concat";
     }
     return "unknown";
 }

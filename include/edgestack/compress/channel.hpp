@@ -127,6 +127,7 @@ Small prune_channels(const Big& big) {
         }
         case ec::Op::batch_norm:
         case ec::Op::add:
+        case ec::Op::concat:
             throw config_error(who + ": " + std::string(ec::op_name(nb->op)) +
                                " layers are not supported by channel pruning yet");
         default:

@@ -397,6 +397,15 @@ private:
             node("Add", n.name, {x, tensor_[b_v]}, {y});
             break;
         }
+        case Op::concat: {
+            const auto b_v = static_cast<std::size_t>(n.inputs[1]);
+            if (spatial_[b_v] != spatial) unsupported(n, "joins values of different layouts");
+            // NCHW: channels are axis 1; flat and sequence values keep them last.
+            node("Concat", n.name, {x, tensor_[b_v]}, {y})
+                .add_attribute()
+                ->CopyFrom(int_attr("axis", spatial ? 1 : -1));
+            break;
+        }
         case Op::dropout: node("Identity", n.name, {x}, {y}); break;
         default: unsupported(n, "no ONNX mapping for this op yet");
         }

@@ -42,7 +42,9 @@ namespace edgestack::io {
 inline constexpr const char* onnx_graph_supported_ops =
     "Conv, Gemm, MatMul (+ Add of a constant), BatchNormalization, Relu, Clip (0..6 or 0..inf), "
     "LeakyRelu, Sigmoid, Tanh, HardSwish, HardSigmoid + Mul (as HardSwish), Softmax, MaxPool, "
-    "AveragePool, GlobalAveragePool, Add, Flatten, Reshape (to N x features), Pad (constant 0, "
+    "AveragePool, GlobalAveragePool, Add (of two tensors, or of a constant per channel), Mul (by "
+    "a constant per channel), Concat (along the channels), Flatten, Reshape (to N x features), "
+    "Pad (constant 0, "
     "folded into the next Conv or pool), Transpose (NCHW <-> NHWC), Identity, Dropout, "
     "Constant, QuantizeLinear + DequantizeLinear pairs (QDQ int8), and on constants only Shape, "
     "Gather, Unsqueeze, Squeeze, Concat, Cast, DequantizeLinear";
@@ -353,6 +355,7 @@ private:
             return unary(n, w);
         if (t == "HardSigmoid") return hard_sigmoid(n, w);
         if (t == "Mul") return mul(n, w);
+        if (t == "Concat") return concat(n, w);
         if (t == "Softmax") return softmax(n, w);
         if (t == "MaxPool" || t == "AveragePool") return pool(n, w);
         if (t == "GlobalAveragePool") {
@@ -661,8 +664,7 @@ private:
             compile::Node* p = owned ? &g_.nodes[static_cast<std::size_t>(x.producer)] : nullptr;
             if (!p || (p->op != compile::Op::dense && p->op != compile::Op::conv2d &&
                        p->op != compile::Op::depthwise_conv2d))
-                refuse(w, "adds a constant to a tensor that no Gemm, MatMul or Conv alone produces; the graph "
-                          "has no op for adding a constant");
+                return per_channel_affine(n, x, nullptr, &c, w);
             const std::size_t ch = dims(x).back();
             const auto bias = broadcast_bias(c, ch, x.layout == Layout::nchw, w);
             if (p->bias.empty()) p->bias.assign(ch, 0.0f);
@@ -763,8 +765,69 @@ private:
                 }
             }
         }
-        refuse(w, "operator Mul has no counterpart in the graph (only HardSigmoid(x) * x, read as HardSwish); "
-                  "supported: " + std::string(onnx_graph_supported_ops));
+        if (n.input_size() == 2 && is_const(n.input(0)) != is_const(n.input(1))) {
+            const int k = is_const(n.input(0)) ? 0 : 1;
+            return per_channel_affine(n, input_act(n, 1 - k, w), find_const(n.input(k)), nullptr, w);
+        }
+        refuse(w, "operator Mul has no counterpart in the graph (only a constant per channel, or "
+                  "HardSigmoid(x) * x, read as HardSwish); supported: " + std::string(onnx_graph_supported_ops));
+    }
+
+    /// x * scale + shift with one constant per channel (either may be absent): a batch norm
+    /// with mean 0, variance 1 and epsilon 0, which canonicalize folds into a conv or dense
+    /// before it and which otherwise runs as a per-channel affine map.
+    void per_channel_affine(const onnx::NodeProto& n, const Entry& x, const OnnxConst* scale,
+                            const OnnxConst* shift, const std::string& w) {
+        if (x.layout == Layout::nhwc) spatial_act(x, w);
+        const bool spatial = x.layout == Layout::nchw;
+        const std::size_t ch = spatial ? dims(x)[2] : compile::volume(dims(x));
+        const auto order = chw_order(x.chw, ch);
+        const auto k = scale ? broadcast_bias(*scale, ch, spatial, w) : std::vector<float>(ch, 1.0f);
+        const auto b = shift ? broadcast_bias(*shift, ch, spatial, w) : std::vector<float>(ch, 0.0f);
+        compile::Node a;
+        a.op = compile::Op::batch_norm;
+        a.alpha = 0.0f;
+        a.extra.resize(4 * ch, 0.0f);
+        for (std::size_t i = 0; i < ch; ++i) {
+            a.extra[i] = k[order[i]];
+            a.extra[ch + i] = b[order[i]];
+            a.extra[3 * ch + i] = 1.0f;
+        }
+        Entry e = append(std::move(a), {x.value}, dims(x), x.layout, w);
+        e.chw = x.chw;
+        set_output(n, e);
+    }
+
+    /// Concat along the channels (axis 1 of N x C x H x W or of N x features, the last axis
+    /// of an NHWC-transposed tensor), as a chain of two-input concats.
+    void concat(const onnx::NodeProto& n, const std::string& w) {
+        if (n.input_size() < 1) refuse(w, "has no input");
+        Entry acc = input_act(n, 0, w);
+        const auto rank = static_cast<std::int64_t>(acc.layout == Layout::nchw ? 4 : dims(acc).size() + 1);
+        const auto* axis_attr = find_attr(n, "axis");
+        if (!axis_attr) refuse(w, "has no axis");
+        const std::int64_t axis = axis_attr->i() < 0 ? axis_attr->i() + rank : axis_attr->i();
+        const std::int64_t channels = acc.layout == Layout::nchw ? 1 : rank - 1;
+        if (axis != channels)
+            refuse(w, "axis " + std::to_string(axis_attr->i()) + ": only a concat along the channels (axis " +
+                          std::to_string(channels) + " here) is read");
+        for (int k = 1; k < n.input_size(); ++k) {
+            const Entry b = input_act(n, k, w);
+            const compile::Dims& da = dims(acc);
+            const compile::Dims& db = dims(b);
+            if (b.layout != acc.layout || !b.chw.empty() || !acc.chw.empty() || da.size() != db.size() ||
+                !std::equal(da.begin(), da.end() - 1, db.begin()))
+                refuse(w, "joins tensors whose shapes or layouts differ outside the channel axis (" +
+                              compile::to_string(da) + " and " + compile::to_string(db) + ")");
+            compile::Dims out = da;
+            out.back() += db.back();
+            compile::Node c;
+            c.op = compile::Op::concat;
+            Entry e = append(std::move(c), {acc.value, b.value}, std::move(out), acc.layout, w);
+            e.nonneg = acc.nonneg && b.nonneg;
+            acc = e;
+        }
+        set_output(n, acc);
     }
 
     void softmax(const onnx::NodeProto& n, const std::string& w) {

@@ -184,7 +184,7 @@ inline Program build_program(const compile::Graph& g, const char* backend) {
         s.op = n.op;
         s.name = n.name;
         s.int8 = p.int8;
-        const std::size_t need_inputs = n.op == Op::add ? 2 : 1;
+        const std::size_t need_inputs = n.op == Op::add || n.op == Op::concat ? 2 : 1;
         if (n.inputs.size() != need_inputs)
             throw bad("expects " + std::to_string(need_inputs) + " input(s), has " +
                       std::to_string(n.inputs.size()));
@@ -331,6 +331,18 @@ inline Program build_program(const compile::Graph& g, const char* backend) {
                 s.add_b = quant::quantize_multiplier(static_cast<double>(s.s_in2) / s.s_out);
             }
             break;
+        case Op::concat: {
+            const Hwc b = hwc_of(g.values[static_cast<std::size_t>(n.inputs[1])]);
+            if (b.h != s.in.h || b.w != s.in.w || s.out.h != s.in.h || s.out.w != s.in.w ||
+                s.out.c != s.in.c + b.c || s.in.c == 0 || b.c == 0)
+                throw bad("the inputs must differ only in their last axis, and the output be "
+                          "the two side by side");
+            if (p.int8) { // each input brought onto the output's grid
+                s.add_a = quant::quantize_multiplier(static_cast<double>(s.s_in) / s.s_out);
+                s.add_b = quant::quantize_multiplier(static_cast<double>(s.s_in2) / s.s_out);
+            }
+            break;
+        }
         case Op::batch_norm:
             if (p.int8)
                 throw bad("batch norm must be folded before quantization (compile::canonicalize)");

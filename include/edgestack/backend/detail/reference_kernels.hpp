@@ -152,6 +152,10 @@ struct ReferenceKernels {
                         std::size_t n) noexcept {
         for (std::size_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
     }
+    static void f32_concat(const Step& s, const float* a, const float* b, float* y,
+                           std::size_t batch) noexcept {
+        concat_rows(s, a, b, y, batch, [](float v, bool) { return v; });
+    }
 
     // ---- int8 (docs/engine.md: the int8 contract) -------------------------------------
     static void qs8_dense(const Step& s, const std::int8_t* x, std::int8_t* y, std::size_t batch,
@@ -286,7 +290,26 @@ struct ReferenceKernels {
         }
     }
 
+    static void qs8_concat(const Step& s, const std::int8_t* a, const std::int8_t* b,
+                           std::int8_t* y, std::size_t batch) noexcept {
+        concat_rows(s, a, b, y, batch, [&s](std::int8_t v, bool first) {
+            return first ? quant::requantize(std::int32_t{v} - s.zp_in, s.add_a, s.zp_out)
+                         : quant::requantize(std::int32_t{v} - s.zp_in2, s.add_b, s.zp_out);
+        });
+    }
+
 private:
+    /// Per position, the first input's channels then the second's, each through `f`.
+    template <class T, class F>
+    static void concat_rows(const Step& s, const T* a, const T* b, T* y, std::size_t batch,
+                            F&& f) noexcept {
+        const std::size_t ca = s.in.c, cb = s.out.c - s.in.c, rows = batch * s.out.h * s.out.w;
+        for (std::size_t r = 0; r < rows; ++r) {
+            for (std::size_t c = 0; c < ca; ++c) *y++ = f(a[r * ca + c], true);
+            for (std::size_t c = 0; c < cb; ++c) *y++ = f(b[r * cb + c], false);
+        }
+    }
+
     template <class F>
     static void for_window(const Step& s, std::size_t oh, std::size_t ow, F&& f) noexcept {
         for (std::size_t i = 0; i < s.kh; ++i)

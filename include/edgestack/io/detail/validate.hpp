@@ -83,7 +83,7 @@ void validate_graph(const compile::Graph& g, const std::string& file, Counts cou
         const TensorCounts c = counts(i);
         const std::string where = file + ": node " + std::to_string(i) + " '" + n.name + "' (" +
                                   std::string(compile::op_name(n.op)) + ")";
-        const std::size_t want_inputs = n.op == Op::add ? 2 : 1;
+        const std::size_t want_inputs = n.op == Op::add || n.op == Op::concat ? 2 : 1;
         if (n.inputs.size() != want_inputs)
             throw format_error(where + ": " + std::to_string(n.inputs.size()) +
                                " inputs, expected " + std::to_string(want_inputs));
@@ -180,6 +180,18 @@ void validate_graph(const compile::Graph& g, const std::string& file, Counts cou
             if (b != in || out != in)
                 throw format_error(where + ": shapes " + compile::to_string(in) + " + " +
                                    compile::to_string(b) + " -> " + compile::to_string(out));
+            break;
+        }
+        case Op::concat: {
+            const auto& b = g.values[static_cast<std::size_t>(n.inputs[1])];
+            const bool ok = !in.empty() && b.size() == in.size() && out.size() == in.size() &&
+                            std::equal(in.begin(), in.end() - 1, b.begin()) &&
+                            std::equal(in.begin(), in.end() - 1, out.begin()) &&
+                            out.back() == in.back() + b.back();
+            if (!ok)
+                throw format_error(where + ": shapes " + compile::to_string(in) + " and " +
+                                   compile::to_string(b) + " do not concatenate to " +
+                                   compile::to_string(out));
             break;
         }
         case Op::lstm:
