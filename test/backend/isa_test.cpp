@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "edgestack/backend/parallel.hpp"
 #include "edgestack/backend/simd.hpp"
 #include "edgestack/core/cpu.hpp"
 
@@ -143,6 +144,15 @@ BOOST_AUTO_TEST_CASE(the_cap_is_honoured_and_the_kernels_named_for_it) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_parallel_engine_reports_its_inner_engines_kernels) {
+    const auto g = backend::nets::cnn(5);
+    const IsaCap cap("avx2");
+    const backend::SimdEngine one(g);
+    const auto par = backend::Parallel<backend::Simd>{{}, 2}.compile(g);
+    BOOST_TEST(par.isa() == one.isa());
+    BOOST_TEST(par.kernel_names() == one.kernel_names(), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(an_unknown_level_is_refused_by_name) {
     const auto g = backend::nets::cnn(3);
     for (const char* bad : {"avx9", "AVX2", "native"}) {
@@ -150,7 +160,7 @@ BOOST_AUTO_TEST_CASE(an_unknown_level_is_refused_by_name) {
         BOOST_CHECK_EXCEPTION(backend::SimdEngine{g}, config_error, [&](const config_error& e) {
             const std::string m = e.what();
             return m.find("EDGESTACK_ISA") != std::string::npos && m.find(std::string("'") + bad + "'") != std::string::npos &&
-                   m.find("scalar, sse2, avx2, avxvnni, avx512, avx512vnni") != std::string::npos;
+                   m.find("accepted: scalar, sse2, avx2, avxvnni, avx512, avx512vnni") != std::string::npos;
         });
     }
     const IsaCap empty("");

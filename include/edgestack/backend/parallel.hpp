@@ -43,6 +43,8 @@ public:
     }
     auto& program() const noexcept { return engine_.program(); } ///< as the inner engine
     bool int8() const noexcept { return engine_.int8(); }        ///< as the inner engine
+    auto kernel_names() const { return engine_.kernel_names(); } ///< as the inner engine
+    auto isa() const noexcept { return engine_.isa(); }          ///< as the inner engine
 
     /// The slice arenas for batches of up to `max_batch` samples.
     arena_type make_arena(std::size_t max_batch) const {
