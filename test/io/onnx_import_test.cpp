@@ -294,6 +294,29 @@ BOOST_AUTO_TEST_CASE(a_wrong_declared_geometry_names_the_node_and_both_geometrie
                count);
 }
 
+BOOST_AUTO_TEST_CASE(a_pool_rounding_its_output_up_is_refused) {
+    // resnet.onnx with its MaxPool switched to ceil_mode = 1: the output size no layer has.
+    onnx::ModelProto m;
+    const std::string b = fixture_bytes("resnet.onnx");
+    BOOST_REQUIRE(m.ParseFromString(b));
+    auto* pool = m.mutable_graph()->mutable_node(3);
+    BOOST_REQUIRE_EQUAL(pool->op_type(), "MaxPool");
+    bool set = false;
+    for (auto& a : *pool->mutable_attribute())
+        if (a.name() == "ceil_mode") {
+            a.set_i(1);
+            set = true;
+        }
+    BOOST_REQUIRE(set);
+    std::string out;
+    BOOST_REQUIRE(m.SerializeToString(&out));
+    ResNet net;
+    BOOST_CHECK_EXCEPTION(io::import_onnx_bytes(std::as_bytes(std::span(out.data(), out.size())), "ceil.onnx", net),
+                          shape_error,
+                          iotest::message_has("ceil.onnx: node 3 '/stem/stem.3/MaxPool' (MaxPool): ceil_mode = 1 "
+                                              "(output size rounded up) has no layer form"));
+}
+
 BOOST_AUTO_TEST_CASE(export_then_import_restores_parameters_and_state) {
     FixtureNet a;
     Rng rng(3);

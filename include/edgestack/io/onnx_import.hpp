@@ -410,6 +410,8 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
             if (detail::find_attr(*s.node, "auto_pad") != nullptr &&
                 detail::find_attr(*s.node, "auto_pad")->s() != "NOTSET")
                 throw shape_error(theirs + ": auto_pad is not read; export with explicit pads");
+            if (detail::attr_i(*s.node, "ceil_mode", 0) != 0)
+                throw shape_error(theirs + ": ceil_mode = 1 (output size rounded up) has no layer form");
             if (pads.size() == 4)
                 for (std::size_t i = 0; i < 4; ++i) pads[i] += static_cast<std::int64_t>(s.pad_before[i]);
             auto eq = [](const std::vector<std::int64_t>& a, std::initializer_list<std::size_t> b) {
