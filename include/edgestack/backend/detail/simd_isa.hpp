@@ -109,8 +109,10 @@ inline std::string kernel_prefix(const Step& s) {
 #pragma GCC target("sse2")
 #endif
 namespace edgestack::backend::detail::simd_isa::sse2 {
+#define EDGESTACK_ISA_VNNI 0
 #include "edgestack/backend/detail/simd_isa_sse2.inc"
 #include "edgestack/backend/detail/simd_isa_body.inc"
+#undef EDGESTACK_ISA_VNNI
 } // namespace edgestack::backend::detail::simd_isa::sse2
 #if defined(__clang__)
 #pragma clang attribute pop
