@@ -48,6 +48,9 @@ class EdgestackConan(ConanFile):
     def package(self):
         copy(self, "*.hpp", src=os.path.join(self.source_folder, "include"),
              dst=os.path.join(self.package_folder, "include"))
+        # The Simd kernels' per-instruction-set bodies, included several times by one header.
+        copy(self, "*.inc", src=os.path.join(self.source_folder, "include"),
+             dst=os.path.join(self.package_folder, "include"))
         copy(self, "LICENSE*", src=self.source_folder,
              dst=os.path.join(self.package_folder, "licenses"))
 
