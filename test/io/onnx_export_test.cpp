@@ -12,6 +12,7 @@
 #include "edgestack/nn/activation.hpp"
 #include "edgestack/nn/dense.hpp"
 #include "edgestack/nn/flatten.hpp"
+#include "edgestack/nn/recurrent.hpp"
 #include "edgestack/nn/sequential.hpp"
 #include "eval.hpp"
 #include "graphs.hpp"
@@ -159,6 +160,30 @@ BOOST_AUTO_TEST_CASE(fp32_matches_onnx_runtime, *utf::precondition(iotest::OrtPr
             BOOST_TEST(std::abs(y[s * 10 + k] - ours[k]) <= 1e-4f * scale, "sample " << s << " class " << k
                        << ": onnxruntime " << y[s * 10 + k] << ", ours " << ours[k]);
     }
+}
+
+BOOST_AUTO_TEST_CASE(recurrent_layers_match_onnx_runtime, *utf::precondition(iotest::OrtPresent{})) {
+    // LSTM and GRU as ONNX's own LSTM and GRU operators (gates reordered, time-major),
+    // returning every step and the last one; checked against the model's forward pass.
+    auto check = []<class M>(M model, const char* name) {
+        Rng rng(3);
+        model.init(rng);
+        iotest::TempDir dir;
+        const auto g = model.lower();
+        io::export_onnx(dir.file("rnn.onnx"), g);
+        constexpr std::size_t N = 3;
+        const auto x = iotest::random_floats(N * g.input_size(), -1.0f, 1.0f, 12);
+        const auto want = iotest::ort_run(dir.file("rnn.onnx"), x, N, g.input_shape(), dir);
+        std::vector<float> ours(N * g.output_size());
+        model.predict(x.data(), ours.data(), N);
+        BOOST_REQUIRE_EQUAL(want.size(), ours.size());
+        float worst = 0;
+        for (std::size_t i = 0; i < ours.size(); ++i) worst = std::max(worst, std::abs(ours[i] - want[i]));
+        BOOST_TEST(worst <= 1e-5f, name << ": max |ours - ONNX Runtime| " << worst);
+        BOOST_TEST_MESSAGE(name << ": max |ours - ONNX Runtime| = " << worst);
+    };
+    check(nn::Sequential<nn::Input<7, 5>, nn::LSTM<6, true>, nn::GRU<4, true>, nn::LSTM<5>>{}, "lstm, gru, lstm");
+    check(nn::Sequential<nn::Input<6, 3>, nn::GRU<4>, nn::Dense<2>>{}, "gru last step");
 }
 
 /// Runs the int8 CNN through ORT at `level` and checks every output against our integer

@@ -357,6 +357,49 @@ private:
             node("Add", n.name, {p + "scaled", n.name + ".beta"}, {y});
             break;
         }
+        case Op::lstm:
+        case Op::gru: {
+            // ONNX LSTM / GRU run time-major ([T, N, F]) with gates i, o, f, c (LSTM) and
+            // z, r, h (GRU, linear_before_reset = 1: our n gate); ours are batch-major with
+            // gates i, f, g, o and r, z, n. One bias per gate goes in W's half of B (LSTM).
+            if (spatial || in.size() != 2) unsupported(n, "needs a T x F input, got " + compile::to_string(in));
+            const bool lstm = n.op == Op::lstm;
+            const std::size_t G = lstm ? 4 : 3, U = out.back(), F = in[1];
+            const std::vector<std::size_t> gate_of = lstm ? std::vector<std::size_t>{0, 3, 1, 2}
+                                                          : std::vector<std::size_t>{1, 0, 2};
+            if (n.weights.size() != G * U * (F + U) || n.bias.size() != (lstm ? 4 : 6) * U)
+                unsupported(n, "has weights that do not fit its shapes");
+            std::vector<float> W(G * U * F), R(G * U * U), B(2 * G * U, 0.0f);
+            const float* wx = n.weights.data();
+            const float* wh = wx + G * U * F;
+            for (std::size_t k = 0; k < G; ++k) {
+                const std::size_t o = gate_of[k]; // our gate in ONNX position k
+                std::copy_n(wx + o * U * F, U * F, W.begin() + static_cast<long>(k * U * F));
+                std::copy_n(wh + o * U * U, U * U, R.begin() + static_cast<long>(k * U * U));
+                std::copy_n(n.bias.data() + o * U, U, B.begin() + static_cast<long>(k * U));
+                if (!lstm) std::copy_n(n.bias.data() + (G + o) * U, U, B.begin() + static_cast<long>((G + k) * U));
+            }
+            const auto g = static_cast<std::int64_t>(G * U);
+            initializer(n.name + ".W", onnx::TensorProto::FLOAT, {1, g, static_cast<std::int64_t>(F)}, W);
+            initializer(n.name + ".R", onnx::TensorProto::FLOAT, {1, g, static_cast<std::int64_t>(U)}, R);
+            initializer(n.name + ".B", onnx::TensorProto::FLOAT, {1, 2 * g}, B);
+            const std::string p = n.name + "_";
+            node("Transpose", p + "time_major", {x}, {p + "time_major"}).add_attribute()->CopyFrom(
+                ints_attr("perm", {1, 0, 2}));
+            auto& r = node(lstm ? "LSTM" : "GRU", p + "run", {p + "time_major", n.name + ".W", n.name + ".R", n.name + ".B"},
+                           {p + "all", p + "last"});
+            r.add_attribute()->CopyFrom(int_attr("hidden_size", static_cast<std::int64_t>(U)));
+            if (!lstm) r.add_attribute()->CopyFrom(int_attr("linear_before_reset", 1));
+            if (out.size() == 1) { // the last step: Y_h is [1, N, U]
+                initializer(p + "axis0", onnx::TensorProto::INT64, {1}, std::vector<std::int64_t>{0});
+                node("Squeeze", n.name, {p + "last", p + "axis0"}, {y});
+            } else { // every step: Y is [T, 1, N, U]
+                initializer(p + "axis1", onnx::TensorProto::INT64, {1}, std::vector<std::int64_t>{1});
+                node("Squeeze", p + "steps", {p + "all", p + "axis1"}, {p + "steps"});
+                node("Transpose", n.name, {p + "steps"}, {y}).add_attribute()->CopyFrom(ints_attr("perm", {1, 0, 2}));
+            }
+            break;
+        }
         case Op::positional_embedding: {
             initializer(n.name + ".table", onnx::TensorProto::FLOAT,
                         {static_cast<std::int64_t>(in[0]), static_cast<std::int64_t>(in[1])}, n.weights);
