@@ -26,58 +26,18 @@
 #include "graphs.hpp"
 #include "io_util.hpp"
 #include "ort.hpp"
+#include "pytorch_exports.hpp"
 
 using namespace edgestack;
 namespace utf = boost::unit_test;
 
 namespace {
 
-const std::string fixtures = std::string(EDGESTACK_SOURCE_DIR) + "/test/fixtures/";
-
-/// A fixture's bytes (gzip-compressed ones inflated).
-std::string fixture_bytes(const std::string& file) {
-    data::detail::ByteReader r(fixtures + file);
-    std::string s, chunk(1 << 16, '\0');
-    while (const std::size_t got = r.read_some(chunk.data(), chunk.size())) s.append(chunk.data(), got);
-    return s;
-}
-
-std::vector<float> nchw_to_nhwc(const std::vector<float>& x, std::size_t batch, std::size_t C, std::size_t H,
-                                std::size_t W) {
-    std::vector<float> y(x.size());
-    for (std::size_t b = 0; b < batch; ++b)
-        for (std::size_t c = 0; c < C; ++c)
-            for (std::size_t h = 0; h < H; ++h)
-                for (std::size_t w = 0; w < W; ++w)
-                    y[((b * H + h) * W + w) * C + c] = x[((b * C + c) * H + h) * W + w];
-    return y;
-}
-
-/// The tolerance of every comparison with ONNX Runtime and PyTorch: 1e-4 absolute for
-/// values up to 1 in magnitude, 1e-4 relative above.
-constexpr float tolerance = 1e-4f;
-
-/// Largest |got - want| / max(1, |want|); fails the test past `tolerance`.
-float check_within(const std::vector<float>& got, const std::vector<float>& want, const std::string& what) {
-    BOOST_REQUIRE_EQUAL(got.size(), want.size());
-    float worst = 0.0f;
-    for (std::size_t i = 0; i < got.size(); ++i) {
-        const float d = std::abs(got[i] - want[i]) / std::max(1.0f, std::abs(want[i]));
-        if (!(d <= tolerance)) BOOST_ERROR(what << ": element " << i << ": " << got[i] << " vs " << want[i]);
-        worst = std::max(worst, d);
-    }
-    return worst;
-}
-
-template <class Backend>
-std::vector<float> run_on(const Backend& b, const compile::Graph& g, const std::vector<float>& x) {
-    const auto e = b.compile(g);
-    const std::size_t batch = x.size() / e.input_size();
-    std::vector<float> y(batch * e.output_size());
-    auto arena = e.make_arena(batch);
-    BOOST_REQUIRE(e.run(x, y, arena));
-    return y;
-}
+using iotest::check_within;
+using iotest::fixture_bytes;
+using iotest::fixtures;
+using iotest::nchw_to_nhwc;
+using iotest::run_on;
 
 /// Runs `g` on every backend and checks each against `want`; prints the largest differences.
 void check_backends(const compile::Graph& g, const std::vector<float>& x_nhwc, const std::vector<float>& want,
@@ -120,17 +80,7 @@ void check_network(const Network& net) {
     // ONNX Runtime on four random samples (one at a time for a file with a fixed batch).
     constexpr std::size_t N = 4;
     const auto x = iotest::random_floats(N * g.input_size(), -1.0f, 1.0f, 17);
-    std::vector<float> want;
-    if (net.dynamic_batch) {
-        want = iotest::ort_run(model, x, N, net.dims, dir);
-    } else {
-        for (std::size_t b = 0; b < N; ++b) {
-            const std::vector<float> xb(x.begin() + static_cast<long>(b * g.input_size()),
-                                        x.begin() + static_cast<long>((b + 1) * g.input_size()));
-            const auto yb = iotest::ort_run(model, xb, 1, net.dims, dir);
-            want.insert(want.end(), yb.begin(), yb.end());
-        }
-    }
+    const auto want = iotest::ort_samples(model, x, N, net.dims, net.dynamic_batch, dir);
     BOOST_TEST(*std::max_element(want.begin(), want.end()) - *std::min_element(want.begin(), want.end()) > 1e-2f,
                "outputs that all agree say nothing");
     check_backends(g, to_ours(x, N), want, net.name);
