@@ -21,6 +21,7 @@
 #include <map>
 #include <new>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -286,20 +287,30 @@ std::vector<float> read_calibration(const QuantizeArgs& a, std::size_t sample_si
 }
 
 int quantize(const QuantizeArgs& a) {
-    auto g = load_graph(a.model);
+    es::io::LoadOptions lo;
+    lo.key_file = a.model.key_file;
+    const auto loaded = es::io::load_model(a.model.file, lo);
+    auto g = loaded.to_graph();
     if (!g.value_quant.empty()) throw es::config_error(a.model.file + ": the model is int8 already");
-    const auto x = read_calibration(a, g.input_size());
+    // Calibration rows are raw features, as clients send them: standardized as the file says
+    // before they are observed, and the scaling is written again beside the int8 graph.
+    auto x = read_calibration(a, g.input_size());
+    for (std::size_t s = 0; s < x.size(); s += g.input_size())
+        loaded.scaling().to_model(std::span<float>(x).subspan(s, g.input_size()));
     const std::size_t n = x.size() / g.input_size();
-    es::backend::nets::quantize_minmax(g, x);
     // Write only what the int8 engine runs (a batch norm no convolution absorbs, for one,
-    // has no int8 kernel): compiling it is the check.
+    // has no int8 form): the quantizer refuses such a graph, and compiling the result is
+    // the check of the rest.
     try {
+        es::backend::nets::quantize_minmax(g, x);
         (void)es::backend::ReferenceEngine(g);
     } catch (const es::error& e) {
         throw es::config_error(a.model.file + ": the int8 engine cannot run this model, nothing written (" +
                                e.what() + ")");
     }
-    es::io::save_model(a.out, g);
+    es::io::SaveOptions so;
+    so.scaling = loaded.scaling();
+    es::io::save_model(a.out, g, so);
     std::size_t weighted = 0;
     for (const auto& node : g.nodes) weighted += node.quantized() ? 1 : 0;
     std::printf("%s: int8 (min/max ranges from %zu calibration samples of %s; %zu nodes with int8 "
