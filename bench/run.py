@@ -212,7 +212,7 @@ class Runner:
                                                 "duration_s": float(args[0])}
 
     def comparisons(self):
-        known = {"engine_compare.py", "train_compare.py", "compile_time.py"}
+        known = {"engine_compare.py", "train_compare.py", "compile_time.py", "diabetes_baseline.py"}
         for f in sorted(os.listdir(os.path.join(HERE, "compare"))):
             if f not in known and f not in HELPERS and not f.startswith("."):
                 self.fail(f, "a comparison bench/run.py does not know: add it there")
@@ -232,6 +232,10 @@ class Runner:
             if self.a.smoke:
                 cmd.append("--smoke")
             self.comparison("compile_time", cmd)
+        # Accuracy baselines of examples/diabetes_regressor (scikit-learn, PyTorch).
+        diabetes = ["/usr/bin/python3", os.path.join(HERE, "compare", "diabetes_baseline.py"),
+                    "--seeds", "1" if self.a.smoke else "5"]
+        self.comparison("diabetes", diabetes)
         self.serve()
 
     def run(self):

@@ -38,6 +38,19 @@ BOOST_AUTO_TEST_CASE(the_three_kinds_of_loader) {
     static_assert(target_kind_of<Subset<InMemoryTargetLoader>> == TargetKind::value);
     static_assert(target_kind_of<Subset<InputsOnly<InMemoryLoader>>> == TargetKind::input);
     static_assert(!LabelLoader<InMemoryTargetLoader> && !InputLoader<InMemoryTargetLoader>);
+
+    // And each reads what its kind says: features and targets, or features alone.
+    const auto values = numbered(4);
+    BOOST_TEST(values.size() == 4u);
+    BOOST_TEST(values.target_size() == 3u);
+    std::vector<float> x(2), t(3);
+    values.read(2, x, t);
+    BOOST_TEST(x == (std::vector<float>{2.0f, -2.0f}), boost::test_tools::per_element());
+    BOOST_TEST(t == (std::vector<float>{20.0f, 21.0f, 22.0f}), boost::test_tools::per_element());
+    const InputsOnly<InMemoryTargetLoader> inputs(values);
+    BOOST_TEST(inputs.size() == 4u);
+    inputs.read(3, x);
+    BOOST_TEST(x == (std::vector<float>{3.0f, -3.0f}), boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(batches_keep_each_samples_targets) {
