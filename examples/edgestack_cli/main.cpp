@@ -8,6 +8,7 @@
 //   edgestack bench FILE [--backend B] [--batch N] [--runs N]   latency and layer profile
 //   edgestack quantize FILE --calibration DATA -o OUT           post-training int8
 //   edgestack convert MODEL.onnx -o OUT           ONNX to a model file (with edgestack::onnx)
+//   edgestack micro FILE -o OUT.hpp [--namespace N]  int8 model as C++ tables for a microcontroller
 //   edgestack plot HISTORY [-o OUT.svg]           loss, accuracy, learning rate per epoch
 //
 // `edgestack <command> --help` lists every option. Each failure prints one line naming what
@@ -38,6 +39,7 @@
 #include "edgestack/data/idx.hpp"
 #include "edgestack/data/npy.hpp"
 #include "edgestack/deploy/detail/durable_fs.hpp"
+#include "edgestack/deploy/micro_source.hpp"
 #include "edgestack/deploy/model_files.hpp"
 #include "edgestack/deploy/registry.hpp"
 #include "edgestack/device/profiles.hpp"
@@ -330,6 +332,26 @@ int convert(const std::string& in, const std::string& out) {
 }
 #endif
 
+// --- micro ----------------------------------------------------------------------------------
+
+struct MicroArgs {
+    ModelArgs model;
+    std::string out, ns = "model";
+};
+
+// An int8 model file as the constant tables of micro/engine.hpp: weights in flash, one
+// static arena (examples/micro_firmware runs such a header on a Cortex-M7).
+int micro(const MicroArgs& a) {
+    const auto g = load_graph(a.model);
+    if (g.value_quant.empty())
+        throw es::config_error(a.model.file + ": an fp32 model; quantize it first (edgestack quantize), nothing written");
+    const auto m = es::deploy::lower_micro(g);
+    es::write_file_atomically(a.out, es::deploy::micro_source(m, a.ns));
+    std::printf("%s: namespace %s, %zu layers, %zu bytes of constant tables (flash), arena %zu bytes (SRAM)\n",
+                a.out.c_str(), a.ns.c_str(), m.layers.size(), m.table_bytes(), m.network.arena_bytes);
+    return 0;
+}
+
 // CLI11 reports an unknown command word as "A subcommand is required"; name it instead.
 bool unknown_command(CLI::App& app, int argc, char** argv) {
     CLI::App* level = &app;
@@ -439,6 +461,13 @@ int main(int argc, char** argv) {
     cv->add_option("-o,--output", conv_out, "Where to write the model file")->required();
 #endif
 
+    MicroArgs ma;
+    auto* mc = app.add_subcommand("micro", "int8 model file as a C++ header for micro/engine.hpp (microcontrollers)");
+    mc->add_option("file", ma.model.file, "int8 model file")->required();
+    mc->add_option("--model-key", ma.model.key_file, "Key file of an encrypted model file");
+    mc->add_option("-o,--output", ma.out, "Header to write")->required();
+    mc->add_option("--namespace", ma.ns, "C++ namespace of the tables")->capture_default_str();
+
     std::string plot_in, plot_out, plot_title;
     auto* pl = app.add_subcommand("plot", "Draw a training history (.jsonl or .csv) as an SVG chart");
     pl->add_option("history", plot_in, "History file, as train::HistoryWriter or Keras' CSVLogger writes it")
@@ -461,6 +490,7 @@ int main(int argc, char** argv) {
         if (*bn) return bench(ba);
         if (*qz) return quantize(qa);
         if (*pl) return plot(plot_in, plot_out, plot_title);
+        if (*mc) return micro(ma);
 #if defined(EDGESTACK_CLI_CONVERT)
         if (*cv) return convert(conv_in, conv_out);
 #endif

@@ -89,7 +89,8 @@ BOOST_AUTO_TEST_CASE(help_of_every_command) {
     for (const auto& args :
          {std::vector<std::string>{"--help"}, {"registry", "--help"}, {"registry", "list", "--help"},
           {"registry", "publish", "--help"}, {"registry", "promote", "--help"}, {"registry", "rollback", "--help"},
-          {"inspect", "--help"}, {"bench", "--help"}, {"quantize", "--help"}, {"plot", "--help"}}) {
+          {"inspect", "--help"}, {"bench", "--help"}, {"quantize", "--help"}, {"plot", "--help"},
+          {"micro", "--help"}}) {
         const auto r = tool(args);
         BOOST_TEST(r.status == 0, args.front() << ": " << r.out);
         BOOST_TEST(has(r.out, "Usage:"), r.out);
@@ -401,6 +402,34 @@ BOOST_AUTO_TEST_CASE(plot_draws_a_keras_csv_logger_history) {
     const auto m = tool({"plot", dir / "missing.jsonl"});
     BOOST_TEST(m.status == 1, m.out);
     BOOST_TEST(has(m.out, "cannot open"), m.out);
+}
+
+BOOST_AUTO_TEST_CASE(micro_writes_the_tables_of_an_int8_file) {
+    Scratch dir("micro");
+    auto g = fp32_graph();
+    io::save_model(dir / "fp32.edgemdl", g);
+    auto r = tool({"micro", dir / "fp32.edgemdl", "-o", dir / "fp32.hpp"});
+    BOOST_TEST(r.status == 1, r.out);
+    BOOST_TEST(has(r.out, "fp32.edgemdl: an fp32 model; quantize it first"), r.out);
+    BOOST_TEST(!fs::exists(dir / "fp32.hpp"));
+
+    backend::nets::quantize_minmax(g, calibration(g));
+    io::save_model(dir / "int8.edgemdl", g);
+    r = tool({"micro", dir / "int8.edgemdl", "-o", dir / "net.hpp", "--namespace", "sensor::net"});
+    BOOST_TEST(r.status == 0, r.out);
+    // Conv 8x8x4 (256 bytes) and its max pool (64) live at once; ReLU fused, flatten free.
+    BOOST_TEST(has(r.out, "namespace sensor::net, 3 layers"), r.out);
+    BOOST_TEST(has(r.out, "arena 320 bytes"), r.out);
+    std::ifstream f(dir / "net.hpp");
+    const std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    BOOST_TEST(has(text, "namespace sensor::net {"));
+    BOOST_TEST(has(text, "&edgestack::micro::qs8_conv2d"));
+    BOOST_TEST(has(text, "network{layers, 3u, 320u"));
+
+    r = tool({"micro", dir / "int8.edgemdl", "-o", dir / "bad.hpp", "--namespace", "9lives"});
+    BOOST_TEST(r.status == 1, r.out);
+    BOOST_TEST(has(r.out, "'9lives' is not a C++ identifier"), r.out);
+    BOOST_TEST(!fs::exists(dir / "bad.hpp"));
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_a_failure) {
