@@ -161,6 +161,8 @@ BOOST_AUTO_TEST_CASE(arena_plan_reuses_memory) {
     BOOST_TEST(m.network.arena_bytes == 25088u + 6272u);
     BOOST_TEST(m.layers.size() == 6u); // ReLUs fused, flatten an alias
     BOOST_TEST(m.network.output_size == 10u);
+    // 421,408 int8 weights; 234 output channels, each with an int32 bias and a multiplier.
+    BOOST_TEST(m.table_bytes() == 421408u + 234u * 4u + 234u * 8u);
 }
 
 BOOST_AUTO_TEST_CASE(source_declares_constant_tables) {

@@ -42,12 +42,12 @@ struct MicroLayer {
 struct MicroModel {
     std::vector<MicroLayer> layers; ///< in execution order (flatten and dropout vanish)
     micro::Network network{};       ///< sizes, offsets, parameters; layers/count unset
-    /// Flash taken by the constant tables (weights, biases, multipliers, tables), in bytes.
+    /// Flash taken by the weights, biases, multipliers and lookup tables, in bytes (the
+    /// layer list adds about 100 bytes per layer on a 32-bit target).
     std::size_t table_bytes() const noexcept {
         std::size_t n = 0;
         for (const auto& l : layers)
-            n += l.w.size() + l.b.size() * sizeof(std::int32_t) + l.rq.size() * sizeof(micro::Requant) +
-                 sizeof(micro::Layer);
+            n += l.w.size() + l.b.size() * sizeof(std::int32_t) + l.rq.size() * sizeof(micro::Requant);
         return n;
     }
     /// The engine's layers pointing into this model's tables (valid while it is unchanged).
