@@ -280,11 +280,14 @@ std::vector<std::int8_t> run_firmware(const Graph& g, const std::vector<std::int
 } // namespace
 
 BOOST_AUTO_TEST_CASE(cortex_m7_firmware_in_qemu_matches_reference, *boost::unit_test::timeout(900)) {
-    // The reference CNN, and the network with concat, padded pools, add and softmax.
-    const std::vector<std::pair<std::string, Graph>> nets{{"cnn", test::quantized(backend::nets::cnn(1))},
-                                                          {"concat_net", test::quantized(concat_net())}};
-    for (const auto& [name, g] : nets) {
-        BOOST_TEST_CONTEXT("firmware " << name) {
+    // Every network of the host test, so that every kernel runs on the target: the
+    // reference CNN, the depthwise-separable CNN, the odd-sized network with the lookup
+    // tables and softmax, the residual one, and the one with concat and padded pools.
+    const auto nets = int8_nets();
+    for (std::size_t k = 0; k < nets.size(); ++k) {
+        const auto& g = nets[k];
+        const std::string name = "net" + std::to_string(k);
+        BOOST_TEST_CONTEXT("firmware " << name << " (input " << compile::to_string(g.input_shape()) << ")") {
             const auto in = input_codes(g, 4, 33);
             const auto got = run_firmware(g, in, std::filesystem::path(EDGESTACK_MICRO_WORK_DIR) / name);
             check_codes(got, reference_codes(g, in), g.output_size());
