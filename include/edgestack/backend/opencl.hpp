@@ -66,7 +66,8 @@ struct OpenClStep {
     std::vector<ClMem> params;
     std::size_t x_off = 0, x2_off = 0, y_off = 0; // elements per sample
     bool two_inputs = false;
-    std::size_t work = 0; // work items per sample
+    std::size_t work = 0;  // work items per sample
+    std::size_t local = 1; // work-group size: a divisor of `work`, so of every batch's total
 };
 
 struct OpenClCpuPart {
@@ -271,7 +272,7 @@ private:
                     const auto& st = s.steps[idx];
                     const std::size_t global = st.work * batch;
                     if (global == 0) continue;
-                    if (clEnqueueNDRangeKernel(q, a.kernels_[idx].get(), 1, nullptr, &global, nullptr, 0, nullptr,
+                    if (clEnqueueNDRangeKernel(q, a.kernels_[idx].get(), 1, nullptr, &global, &st.local, 0, nullptr,
                                                ev_ptr(ev)) != CL_SUCCESS)
                         return false;
                     if (prof) {
@@ -812,10 +813,19 @@ inline OpenClEngine OpenCl::compile(const compile::Graph& graph) const {
         s.steps.push_back(std::move(st));
     }
     // Every kernel is created once here, so that a missing one fails at compile, not in
-    // make_arena.
-    for (const auto& step : s.steps) {
+    // make_arena. Work-groups as large as the kernel allows, up to 64 (an explicit size: a
+    // driver's own choice can be a group per item), dividing the work of one sample.
+    for (auto& step : s.steps) {
         ClKernel k(clCreateKernel(s.program.get(), step.fn.c_str(), &err));
         cl_check(err, "clCreateKernel " + step.fn);
+        std::size_t most = 1;
+        clGetKernelWorkGroupInfo(k.get(), dev.id, CL_KERNEL_WORK_GROUP_SIZE, sizeof most, &most, nullptr);
+        step.local = 1;
+        for (std::size_t l = std::min<std::size_t>(64, std::max<std::size_t>(1, most)); l > 1; --l)
+            if (step.work % l == 0) {
+                step.local = l;
+                break;
+            }
     }
     return OpenClEngine(std::move(st));
 }
