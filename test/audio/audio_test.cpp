@@ -250,6 +250,12 @@ BOOST_AUTO_TEST_CASE(wav_reader_gives_the_samples_and_rate) {
     BOOST_TEST_REQUIRE(st.samples.size() == 2u);
     BOOST_TEST(st.samples[0] == 0.25f);
     BOOST_TEST(st.samples[1] == -0.25f);
+    // A length of 0x7ffff000 means "unknown" (espeak-ng --stdout writes it): all that is
+    // there is read.
+    auto streamed = wav_bytes(16000, 1, std::vector<std::int16_t>(100, 7));
+    for (int i = 0; i < 4; ++i) streamed[40 + i] = static_cast<std::uint8_t>(0x7ffff000u >> (8 * i));
+    fixtures::write_bytes(dir / "streamed.wav", streamed);
+    BOOST_TEST(data::read_wav(dir / "streamed.wav").samples.size() == 100u);
 }
 
 BOOST_AUTO_TEST_CASE(streaming_gives_the_batch_frames) {
@@ -356,6 +362,14 @@ BOOST_AUTO_TEST_CASE(bad_files_are_refused_by_name) {
     fixtures::write_bytes(dir / "cut.wav", bytes);
     msg = message_of<edgestack::format_error>([&] { data::read_wav(dir / "cut.wav"); });
     BOOST_TEST(has(msg, "cut.wav: not a readable WAV file"), msg);
+
+    // A WAV whose samples end before the length its header announces (a copy cut off).
+    bytes = wav_bytes(16000, 1, std::vector<std::int16_t>(100, 5));
+    bytes.resize(44 + 60);
+    fixtures::write_bytes(dir / "truncated.wav", bytes);
+    msg = message_of<edgestack::format_error>([&] { data::read_wav(dir / "truncated.wav"); });
+    BOOST_TEST(has(msg, "truncated.wav: cut short: the header announces 200 bytes of samples, "
+                        "the file holds 60"), msg);
 
     // A WAV with a header and no samples.
     fixtures::write_bytes(dir / "empty.wav", wav_bytes(16000, 1, {}));

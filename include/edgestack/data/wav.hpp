@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -15,6 +16,29 @@
 #include "edgestack/data/audio.hpp"
 
 namespace edgestack::data {
+
+namespace detail {
+
+// libsndfile reads a WAV whose data chunk ends before the length its header announces (a
+// recording cut off mid-copy) without an error, noting it in the file's log only as
+// "data : 200 (should be 60)". A length from 0x7ffff000 up means "unknown" (written by
+// programs that stream to a pipe) and is no sign of damage.
+inline void refuse_cut_data(SNDFILE* file, const std::string& where) {
+    char log[8192] = {};
+    sf_command(file, SFC_GET_LOG_INFO, log, sizeof log);
+    const std::string text(log);
+    for (std::size_t at = text.find("data : "); at != std::string::npos;
+         at = text.find("data : ", at + 1)) {
+        unsigned long long announced = 0, held = 0;
+        if (std::sscanf(text.c_str() + at, "data : %llu (should be %llu)", &announced, &held) == 2 &&
+            announced > held && announced < 0x7ffff000ull)
+            throw format_error(where + ": cut short: the header announces " +
+                               std::to_string(announced) + " bytes of samples, the file holds " +
+                               std::to_string(held));
+    }
+}
+
+} // namespace detail
 
 /// Reads a WAV file as mono sound. Throws file_error when the file cannot be opened and
 /// format_error, naming the file and what is wrong, when it is not a WAV file (another sound
@@ -45,6 +69,7 @@ inline Audio read_wav(const std::filesystem::path& path) {
         throw format_error(where + ": header gives " + std::to_string(info.channels) +
                            " channels at " + std::to_string(info.samplerate) + " Hz");
     if (info.frames <= 0) throw format_error(where + ": holds no samples");
+    detail::refuse_cut_data(file.get(), where);
     const auto channels = static_cast<std::size_t>(info.channels);
     const auto frames = static_cast<std::size_t>(info.frames);
     std::vector<float> interleaved(frames * channels);
