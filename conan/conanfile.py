@@ -40,6 +40,8 @@ class EdgestackConan(ConanFile):
         self.requires("sqlite3/3.45.0")
         self.requires("boost/1.84.0")
         self.requires("nlohmann_json/3.11.3")
+        self.requires("kissfft/131.1.0")
+        self.requires("libsndfile/1.2.2")
 
     def validate(self):
         from conan.tools.build import check_min_cppstd
@@ -87,6 +89,8 @@ class EdgestackConan(ConanFile):
         onnx.defines += ["ONNX_ML=1", "ONNX_NAMESPACE=onnx"]
         component("sqlite", "edgestack::sqlite", ["core", "sqlite3::sqlite3"],
                   "EDGESTACK_HAS_SQLITE=1")
+        component("audio", "edgestack::audio", ["core", "kissfft::kissfft", "libsndfile::sndfile"],
+                  "EDGESTACK_HAS_AUDIO=1")
         component("serve", "edgestack::serve",
                   ["core", "boost::headers", "nlohmann_json::nlohmann_json", "openssl::ssl",
                    "openssl::crypto"], "EDGESTACK_HAS_SERVE=1")
