@@ -52,6 +52,18 @@ char requant(int acc, int mult, int shift, int zp, int lo, int hi) {
     return (char)clamp(mbq(acc, mult, shift) + zp, lo, hi);
 }
 
+/* sum x[c] * w[c] in eight partial sums: explicit vectors, since a compiler may not
+   reorder a float sum by itself (within 1e-4 of the sequential sum on these sizes) */
+float dot_f32(global const float* x, global const float* w, int n) {
+    float8 acc8 = (float8)(0.0f);
+    int c = 0;
+    for (; c + 8 <= n; c += 8) acc8 += vload8(0, x + c) * vload8(0, w + c);
+    float4 acc4 = acc8.lo + acc8.hi;
+    float acc = (acc4.x + acc4.y) + (acc4.z + acc4.w);
+    for (; c < n; ++c) acc += x[c] * w[c];
+    return acc;
+}
+
 /* the output element a work item computes: sample n, row oh, column ow, channel o */
 #define SPLIT(g)                                                                        \
     size_t gid = get_global_id(0);                                                      \
@@ -71,9 +83,7 @@ kernel void f32_dense(global float* m, ulong xo, ulong yo, global const float* w
     size_t n = gid / (size_t)g.oc;
     global const float* x = m + xo + n * (size_t)g.ic;
     global const float* wo = w + (size_t)o * g.ic;
-    float acc = b[o];
-    for (int i = 0; i < g.ic; ++i) acc += x[i] * wo[i];
-    m[yo + gid] = f32_act(acc, g.act);
+    m[yo + gid] = f32_act(b[o] + dot_f32(x, wo, g.ic), g.act);
 }
 
 kernel void f32_conv2d(global float* m, ulong xo, ulong yo, global const float* w,
@@ -89,7 +99,7 @@ kernel void f32_conv2d(global float* m, ulong xo, ulong yo, global const float* 
             if (iw < 0 || iw >= g.iw) continue;
             global const float* px = x + ((size_t)ih * g.iw + iw) * g.ic;
             global const float* pw = w + (((size_t)o * g.kh + i) * g.kw + j) * g.ic;
-            for (int c = 0; c < g.ic; ++c) acc += px[c] * pw[c];
+            acc += dot_f32(px, pw, g.ic);
         }
     }
     m[yo + gid] = f32_act(acc, g.act);
