@@ -1,8 +1,8 @@
 // examples/keyword_spotting as a user runs it, in its short --smoke form: espeak-ng speaks,
 // the front end makes MFCCs, the DS-CNN trains, is quantized, saved and served. The held-out
 // accuracy must clear a bound that a network which learned nothing fails (chance is 10%),
-// int8 must stay near fp32, the served file must answer as the int8 engine did, and bad
-// arguments are refused.
+// int8 must stay near fp32, the served file and the streamed front end must answer as the
+// int8 engine did, and bad arguments are refused.
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
@@ -44,6 +44,8 @@ BOOST_AUTO_TEST_CASE(smoke_run_learns_the_keywords_of_unheard_voices) {
     BOOST_TEST(int8 > fp32 - 10.0, r.out);
     // The served file takes raw MFCCs and applies the saved scaling itself.
     BOOST_TEST(accuracy(r.out, "file") == int8, r.out);
+    // Streamed in 20 ms chunks, the front end gives the frames the batch form gave.
+    BOOST_TEST(accuracy(r.out, "stream") == int8, r.out);
     BOOST_TEST(has(r.out, "engine fp32 "), r.out);
 }
 
