@@ -32,6 +32,7 @@
 
 #include "common/cli.hpp"
 #include "edgestack/backend/simd.hpp"
+#include "edgestack/core/cpu.hpp"
 #include "edgestack/core/parallel.hpp"
 #include "edgestack/core/rng.hpp"
 #include "edgestack/data/audio.hpp"
@@ -402,7 +403,8 @@ int main(int argc, char** argv) try {
     const double lat8 = median_us(reps, [&](std::size_t i) {
         e8.run(std::span<const float>(x_test.data() + (i % pool) * isz, isz), std::span<float>(z), a8);
     });
-    std::printf("latency (median, batch 1, one thread, %s):\n", cpu_name().c_str());
+    std::printf("latency (median, batch 1, one thread, %s, Simd kernels for %s):\n",
+                cpu_name().c_str(), std::string(es::isa_name(es::detected_isa())).c_str());
     std::printf("  front end %.1f us per second of sound; %.2f us per 20 ms hop streamed\n",
                 lat_front, lat_hop + 0.0f * sink);
     std::printf("  engine fp32 %.1f us, int8 %.1f us (int8 / fp32 %.2fx)\n", lat32, lat8, lat8 / lat32);
