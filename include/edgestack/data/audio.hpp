@@ -76,7 +76,7 @@ struct AudioOptions {
     double amin = 1e-10;                   ///< floor of LogKind::db
     double log_offset = 1e-6;              ///< offset of LogKind::natural
     AudioFeature feature = AudioFeature::mfcc; ///< MFCC or log-mel frames
-    std::size_t n_mfcc = 13;               ///< coefficients kept (AudioFeature::mfcc)
+    std::size_t n_mfcc = 13;               ///< coefficients kept (AudioFeature::mfcc; torchaudio: 40)
 };
 
 /// Mono sound: samples in [-1, 1] at a sample rate, with where they came from (for messages).
