@@ -5,7 +5,7 @@
 // draw from a seeded stream, so a run is reproducible). Some voice variants are held out: the
 // accuracy is measured on voices the network never heard.
 //
-// The audio front end (data/audio.hpp) turns each second into 49 frames of 10 MFCCs (40 ms
+// The audio front end (data/audio.hpp) turns each second into 49 frames of 10 MFCCs (39 ms
 // windows every 20 ms, 40 HTK mels up to 4 kHz), a DS-CNN (depthwise-separable convolutions)
 // learns them, post-training quantization makes it int8, and the Simd engine runs both. The
 // int8 model is saved with its feature scaling in one model file, which is then loaded and
@@ -253,7 +253,7 @@ int main(int argc, char** argv) try {
     // 2. Features: one second of each clip (two noisy copies of each training clip) to MFCCs.
     data::AudioOptions fo;
     fo.sample_rate = 22050; // espeak-ng's rate
-    fo.n_fft = 882;         // 40 ms
+    fo.n_fft = 864;         // 39 ms: n_fft / 2 = 432 = 2^4 3^3, the fast (and allocation-free) sizes
     fo.hop_length = 441;    // 20 ms
     fo.center = false;
     fo.n_mels = 40;

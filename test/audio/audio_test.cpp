@@ -413,6 +413,12 @@ BOOST_AUTO_TEST_CASE(bad_options_name_the_setting) {
     o.n_fft = 401;
     BOOST_TEST(has(refused(o), "n_fft 401 must be even"));
     o = mfcc_htk();
+    o.n_fft = 882; // 441 = 3^2 7^2: KissFFT's generic butterfly, which mallocs per call
+    BOOST_TEST(has(refused(o), "n_fft 882: n_fft / 2 = 441 has the prime factor 7, and KissFFT "
+                               "allocates on every transform with a factor above 5; use an n_fft "
+                               "whose half has only the factors 2, 3 and 5 (nearest: 864 or 900)"),
+               refused(o));
+    o = mfcc_htk();
     o.win_length = 512;
     BOOST_TEST(has(refused(o), "win_length 512 is longer than n_fft 400"));
     o = mfcc_htk();

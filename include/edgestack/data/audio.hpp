@@ -60,7 +60,9 @@ enum class AudioFeature {
 /// comment says otherwise.
 struct AudioOptions {
     std::size_t sample_rate = 16000; ///< samples per second the front end expects
-    std::size_t n_fft = 400;         ///< FFT length (even: KissFFT's real transform needs it)
+    /// FFT length: even, and n_fft / 2 with no prime factor above 5 (400, 480, 512, 640, 864,
+    /// 960, 1024, ...): KissFFT's transform allocates scratch memory for larger factors.
+    std::size_t n_fft = 400;
     std::size_t win_length = 0;      ///< Hann window length, at most n_fft; 0: n_fft
     std::size_t hop_length = 0;      ///< samples between frame starts; 0: win_length / 2
     /// Frames centred on t * hop_length, the signal padded by reflection with n_fft / 2 samples
@@ -342,6 +344,19 @@ private:
         if (o.n_fft < 2 || o.n_fft % 2 != 0)
             throw bad("n_fft " + std::to_string(o.n_fft) +
                       " must be even and at least 2 (KissFFT's real FFT needs an even length)");
+        // KissFFT has butterflies of its own for the factors 2, 3, 4 and 5 only; any other
+        // factor of the half-length complex transform goes through its generic butterfly,
+        // which (as Debian builds it, without alloca) mallocs scratch on every call.
+        if (const std::size_t f = largest_prime_factor(o.n_fft / 2); f > 5) {
+            std::size_t below = o.n_fft - 2, above = o.n_fft + 2;
+            while (below > 2 && largest_prime_factor(below / 2) > 5) below -= 2;
+            while (largest_prime_factor(above / 2) > 5) above += 2;
+            throw bad("n_fft " + std::to_string(o.n_fft) + ": n_fft / 2 = " +
+                      std::to_string(o.n_fft / 2) + " has the prime factor " + std::to_string(f) +
+                      ", and KissFFT allocates on every transform with a factor above 5; use an "
+                      "n_fft whose half has only the factors 2, 3 and 5 (nearest: " +
+                      std::to_string(below) + " or " + std::to_string(above) + ")");
+        }
         if (o.win_length == 0) o.win_length = o.n_fft;
         if (o.win_length > o.n_fft)
             throw bad("win_length " + std::to_string(o.win_length) + " is longer than n_fft " +
@@ -363,6 +378,16 @@ private:
         if (o.log == LogKind::natural && !(o.log_offset > 0.0))
             throw bad("log_offset must be positive");
         return o;
+    }
+
+    static std::size_t largest_prime_factor(std::size_t n) noexcept {
+        std::size_t largest = 1;
+        for (std::size_t p = 2; p * p <= n; ++p)
+            while (n % p == 0) {
+                largest = p;
+                n /= p;
+            }
+        return n > 1 ? std::max(largest, n) : largest;
     }
 
     void check_length(std::size_t n, const std::string& source) const {
