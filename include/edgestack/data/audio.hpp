@@ -247,21 +247,22 @@ public:
     /// float>)` for each frame they complete. Returns the number of frames completed.
     template <class OnFrame>
     std::size_t push(std::span<const float> samples, OnFrame&& on_frame) {
-        std::size_t done = 0;
-        for (const float x : samples) {
-            tail_[seen_ % tail_.size()] = x;
-            ++seen_;
-            if (pad_ == 0 || started_) {
-                done += feed(x, on_frame);
-                continue;
-            }
-            head_[head_count_++] = x;
+        std::size_t done = 0, i = 0;
+        if (pad_ > 0) {
+            // The last pad + 1 samples, kept to reflect the end in finish().
+            const std::size_t n = samples.size(), t = tail_.size();
+            for (std::size_t j = n > t ? n - t : 0; j < n; ++j) tail_[(seen_ + j) % t] = samples[j];
+        }
+        for (; i < samples.size() && pad_ > 0 && !started_; ++i) {
+            head_[head_count_++] = samples[i];
             if (head_count_ == head_.size()) { // the reflection of the start is known now
                 started_ = true;
-                for (std::size_t i = pad_; i >= 1; --i) done += feed(head_[i], on_frame);
-                for (std::size_t i = 0; i < head_.size(); ++i) done += feed(head_[i], on_frame);
+                for (std::size_t k = pad_; k >= 1; --k) done += feed(std::span<const float>(&head_[k], 1), on_frame);
+                done += feed(std::span<const float>(head_), on_frame);
             }
         }
+        done += feed(samples.subspan(i), on_frame);
+        seen_ += samples.size();
         return done;
     }
 
@@ -275,7 +276,8 @@ public:
         std::size_t done = 0;
         if (seen >= min_samples() && pad_ > 0) {
             // torch.stft's reflect padding: x[n-2], x[n-3], ..., x[n-1-pad].
-            for (std::size_t j = 1; j <= pad_; ++j) done += feed(tail_[(seen - 1 - j) % tail_.size()], on_frame);
+            for (std::size_t j = 1; j <= pad_; ++j)
+                done += feed(std::span<const float>(&tail_[(seen - 1 - j) % tail_.size()], 1), on_frame);
         }
         reset();
         check_length(seen, "");
@@ -401,24 +403,33 @@ private:
     }
 
     template <class OnFrame>
-    std::size_t feed(float x, OnFrame& on_frame) {
-        if (skip_ > 0) {
-            --skip_;
-            return 0;
+    std::size_t feed(std::span<const float> x, OnFrame& on_frame) {
+        std::size_t done = 0;
+        while (!x.empty()) {
+            if (skip_ > 0) { // hop_length > n_fft: samples between frames
+                const std::size_t n = std::min(skip_, x.size());
+                skip_ -= n;
+                x = x.subspan(n);
+                continue;
+            }
+            const std::size_t n = std::min(o_.n_fft - filled_, x.size());
+            std::copy_n(x.begin(), n, buffer_.begin() + static_cast<std::ptrdiff_t>(filled_));
+            filled_ += n;
+            x = x.subspan(n);
+            if (filled_ < o_.n_fft) break;
+            compute();
+            on_frame(std::span<const float>(out_));
+            ++done;
+            if (o_.hop_length < o_.n_fft) {
+                std::copy(buffer_.begin() + static_cast<std::ptrdiff_t>(o_.hop_length),
+                          buffer_.end(), buffer_.begin());
+                filled_ = o_.n_fft - o_.hop_length;
+            } else {
+                filled_ = 0;
+                skip_ = o_.hop_length - o_.n_fft;
+            }
         }
-        buffer_[filled_++] = x;
-        if (filled_ < o_.n_fft) return 0;
-        compute();
-        on_frame(std::span<const float>(out_));
-        if (o_.hop_length < o_.n_fft) {
-            std::copy(buffer_.begin() + static_cast<std::ptrdiff_t>(o_.hop_length), buffer_.end(),
-                      buffer_.begin());
-            filled_ = o_.n_fft - o_.hop_length;
-        } else {
-            filled_ = 0;
-            skip_ = o_.hop_length - o_.n_fft;
-        }
-        return 1;
+        return done;
     }
 
     void compute() noexcept {
