@@ -259,7 +259,12 @@ BOOST_AUTO_TEST_CASE(wav_reader_gives_the_samples_and_rate) {
 }
 
 BOOST_AUTO_TEST_CASE(streaming_gives_the_batch_frames) {
-    for (const auto& options : {mfcc_htk(), mfcc_slaney_natural(), logmel_magnitude_valid()}) {
+    // Also frames further apart than they are long: samples between frames are skipped.
+    data::AudioOptions sparse = mfcc_htk();
+    sparse.n_fft = 256;
+    sparse.hop_length = 300;
+    sparse.n_mels = 20;
+    for (const auto& options : {mfcc_htk(), mfcc_slaney_natural(), logmel_magnitude_valid(), sparse}) {
         const auto x = noise_signal(12345, 7);
         data::AudioFrontEnd batch(options), stream(options);
         const auto want = batch.run(x);
@@ -277,6 +282,27 @@ BOOST_AUTO_TEST_CASE(streaming_gives_the_batch_frames) {
             counted += stream.finish(keep);
             BOOST_TEST(counted == stream.frames_for(x.size()));
             BOOST_TEST(got == want, boost::test_tools::per_element());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(uncentred_frame_t_is_the_samples_from_t_times_hop) {
+    // Each frame is the one frame of its own slice, whether frames overlap or not.
+    for (const std::size_t hop : {100, 256, 300}) {
+        data::AudioOptions o = logmel_magnitude_valid();
+        o.n_fft = 256;
+        o.hop_length = hop;
+        o.n_mels = 20;
+        data::AudioFrontEnd fe(o), one(o);
+        const auto x = noise_signal(5000, 5);
+        const auto all = fe.run(x);
+        const std::size_t k = fe.feature_size();
+        BOOST_TEST_REQUIRE(all.size() == fe.frames_for(x.size()) * k);
+        for (std::size_t t = 0; t < fe.frames_for(x.size()); ++t) {
+            const auto f = one.run(std::span<const float>(x).subspan(t * hop, o.n_fft));
+            BOOST_TEST(std::vector<float>(all.begin() + static_cast<std::ptrdiff_t>(t * k),
+                                          all.begin() + static_cast<std::ptrdiff_t>((t + 1) * k)) == f,
+                       boost::test_tools::per_element());
         }
     }
 }
