@@ -4,7 +4,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstddef>
+#include <cstdlib>
 #include <filesystem>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +24,47 @@
 namespace utf = boost::unit_test;
 using namespace edgestack;
 using compile::Op;
+
+// Every form of the global operator new counts, so a test can show that run() allocates
+// nothing itself. (The OpenCL driver allocates inside enqueue with malloc, its own business.)
+// All forms are replaced together, so that memory from any of them is freed by its match.
+namespace {
+std::atomic<long> g_news{0};
+void* counted(std::size_t n, std::size_t align = 0) noexcept {
+    g_news.fetch_add(1, std::memory_order_relaxed);
+    if (n == 0) n = 1;
+    if (align <= alignof(std::max_align_t)) return std::malloc(n);
+    return std::aligned_alloc(align, (n + align - 1) / align * align);
+}
+void* counted_or_throw(std::size_t n, std::size_t align = 0) {
+    if (void* p = counted(n, align)) return p;
+    throw std::bad_alloc();
+}
+} // namespace
+void* operator new(std::size_t n) { return counted_or_throw(n); }
+void* operator new[](std::size_t n) { return counted_or_throw(n); }
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted(n); }
+void* operator new(std::size_t n, std::align_val_t a) { return counted_or_throw(n, static_cast<std::size_t>(a)); }
+void* operator new[](std::size_t n, std::align_val_t a) { return counted_or_throw(n, static_cast<std::size_t>(a)); }
+void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted(n, static_cast<std::size_t>(a));
+}
+void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
+    return counted(n, static_cast<std::size_t>(a));
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace {
 
@@ -331,6 +375,32 @@ BOOST_AUTO_TEST_CASE(bad_input_is_refused_without_writing, *utf::precondition(De
     BOOST_CHECK_EXCEPTION(backend::OpenCl{}.compile(broken), shape_error, [](const shape_error& err) {
         return std::string(err.what()).find("conv2d_0") != std::string::npos;
     });
+}
+
+BOOST_AUTO_TEST_CASE(run_makes_no_allocation_of_its_own, *utf::precondition(DevicePresent{})) {
+    // fp32 and int8, each with a CPU part (its Simd engine runs in the arena too).
+    for (const bool int8 : {false, true}) {
+        const auto g = int8 ? test::quantized(residual()) : backend::nets::cnn(10);
+        backend::OpenCl cl;
+        cl.cpu_ops = {Op::max_pool2d};
+        const auto e = cl.compile(g);
+        BOOST_TEST(e.split().second >= 1u);
+        auto arena = e.make_arena(3);
+        const auto x = backend::nets::random_inputs(g, 3, 4);
+        std::vector<float> y(3 * e.output_size());
+        BOOST_REQUIRE(e.run(x, y, arena)); // warm: the driver builds its kernels on first use
+        const long before = g_news.load();
+        bool ok = true;
+        for (int i = 0; i < 5; ++i) ok = e.run(x, y, arena) && ok;
+        const long news = g_news.load() - before;
+        BOOST_TEST(ok);
+        BOOST_TEST(news == 0);
+    }
+    // The counter sees an allocation when there is one.
+    const long before = g_news.load();
+    auto* probe = new std::vector<int>(3);
+    BOOST_TEST(g_news.load() > before);
+    delete probe;
 }
 
 BOOST_AUTO_TEST_CASE(profile_splits_transfer_launch_compute, *utf::precondition(DevicePresent{})) {

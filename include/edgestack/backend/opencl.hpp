@@ -283,7 +283,6 @@ private:
                 }
                 // A CPU part: one read from the device, the Simd engine, one write back.
                 const auto& p = s.parts[idx];
-                OpenClProfile::Entry entry{p.nodes, p.kernels, false, 0, 0, 0};
                 const std::size_t nin = p.in_size * batch, nout = p.out_size * batch;
                 cl_event rd = nullptr, wr = nullptr;
                 if (clEnqueueReadBuffer(q, m, CL_TRUE, p.in_off * M * E, nin * E, a.stage_in_.data(), 0, nullptr,
@@ -300,12 +299,13 @@ private:
                                        {reinterpret_cast<float*>(a.stage_out_.data()), nout}, a.cpu_[idx]);
                 }
                 if (!ok) return false;
-                entry.compute_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - c0).count();
+                const double compute_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - c0).count();
                 if (clEnqueueWriteBuffer(q, m, CL_TRUE, p.out_off * M * E, nout * E, a.stage_out_.data(), 0, nullptr,
                                          ev_ptr(wr)) != CL_SUCCESS)
                     return false;
                 ClEvent hold_wr(wr);
-                if (prof) {
+                if (prof) { // the names are copied only here: a plain run allocates nothing
+                    OpenClProfile::Entry entry{p.nodes, p.kernels, false, 0, compute_us, 0};
                     entry.transfer_us = event_us(rd, CL_PROFILING_COMMAND_START, CL_PROFILING_COMMAND_END) +
                                         event_us(wr, CL_PROFILING_COMMAND_START, CL_PROFILING_COMMAND_END);
                     cl_ulong end = 0;
