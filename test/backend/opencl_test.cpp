@@ -20,10 +20,15 @@
 #include "edgestack/backend/opencl.hpp"
 #include "edgestack/backend/reference.hpp"
 #include "edgestack/backend/reference_nets.hpp"
+#include "edgestack/concepts.hpp"
 
 namespace utf = boost::unit_test;
 using namespace edgestack;
 using compile::Op;
+
+// A stage of a pipeline like the other backends.
+static_assert(Backend<backend::OpenCl>);
+static_assert(Engine<backend::OpenClEngine>);
 
 // Every form of the global operator new counts, so a test can show that run() allocates
 // nothing itself. (The OpenCL driver allocates inside enqueue with malloc, its own business.)
