@@ -5,6 +5,7 @@
 //   edgestack registry promote DIR MODEL VERSION  make VERSION the serving one
 //   edgestack registry rollback DIR MODEL         back to the version served before
 //   edgestack inspect FILE                        layers, parameters, MACs, arena, int8, fit
+//   edgestack inspect --devices                   the OpenCL devices backend::OpenCl can use
 //   edgestack bench FILE [--backend B] [--batch N] [--runs N]   latency and layer profile
 //   edgestack quantize FILE --calibration DATA -o OUT           post-training int8
 //   edgestack convert MODEL.onnx -o OUT           ONNX to a model file (with edgestack::onnx)
@@ -33,6 +34,9 @@
 #include "edgestack/backend/reference.hpp"
 #include "edgestack/backend/reference_nets.hpp"
 #include "edgestack/backend/simd.hpp"
+#if defined(EDGESTACK_HAS_OPENCL)
+#include "edgestack/backend/opencl.hpp"
+#endif
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/data/csv.hpp"
@@ -160,7 +164,23 @@ int registry_rollback(const RegistryArgs& a) {
 
 struct ModelArgs {
     std::string file, key_file;
+    bool devices = false;
 };
+
+// The OpenCL devices, numbered as EDGESTACK_OPENCL_DEVICE and backend::OpenCl::device take them.
+void print_devices() {
+#if defined(EDGESTACK_HAS_OPENCL)
+    const auto ds = es::backend::OpenCl::devices();
+    if (ds.empty()) {
+        std::printf("OpenCL devices: none (no OpenCL driver installed; Debian's pocl-opencl-icd runs OpenCL on the CPU)\n");
+        return;
+    }
+    std::printf("OpenCL devices (EDGESTACK_OPENCL_DEVICE=<index>, <platform>:<device> or part of a name):\n");
+    for (const auto& d : ds) std::printf("  %s\n", d.c_str());
+#else
+    std::printf("OpenCL devices: this build has no OpenCL backend (edgestack::opencl; Debian: ocl-icd-opencl-dev)\n");
+#endif
+}
 
 es::compile::Graph load_graph(const ModelArgs& a) {
     es::io::LoadOptions o;
@@ -175,6 +195,12 @@ std::string node_quant(const es::compile::Graph& g, const es::compile::Node& n) 
 }
 
 int inspect(const ModelArgs& a) {
+    if (a.devices) {
+        print_devices();
+        if (a.file.empty()) return 0;
+        std::printf("\n");
+    }
+    if (a.file.empty()) throw es::config_error("inspect: give a model file, or --devices");
     const auto g = load_graph(a);
     std::printf("%s: %s model, input %s, output %s, %zu nodes\n", a.file.c_str(),
                 g.value_quant.empty() ? "fp32" : "int8", es::compile::to_string(g.input_shape()).c_str(),
@@ -426,7 +452,8 @@ int main(int argc, char** argv) {
 
     ModelArgs ia;
     auto* insp = app.add_subcommand("inspect", "Layers, parameters, MACs, arena, quantization, device fit");
-    insp->add_option("file", ia.file, "Model file")->required();
+    insp->add_option("file", ia.file, "Model file");
+    insp->add_flag("--devices", ia.devices, "List the OpenCL devices (with or without a model file)");
     insp->add_option("--model-key", ia.key_file, "Key file of an encrypted model file");
 
     BenchArgs ba;

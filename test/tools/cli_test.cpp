@@ -161,6 +161,20 @@ BOOST_AUTO_TEST_CASE(registry_publish_list_promote_rollback) {
     BOOST_TEST(reg.serving("kws").value() == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(inspect_lists_opencl_devices) {
+    auto r = tool({"inspect", "--devices"});
+    BOOST_TEST(r.status == 0, r.out);
+    BOOST_TEST(has(r.out, "OpenCL devices"), r.out);
+#if defined(EDGESTACK_CLI_HAS_OPENCL) && defined(EDGESTACK_REQUIRE_COMPLETE)
+    // A complete build has an OpenCL device (PoCL at least), numbered as the backend takes it.
+    BOOST_TEST(has(r.out, "EDGESTACK_OPENCL_DEVICE="), r.out);
+    BOOST_TEST(has(r.out, "  0 (0:0): "), r.out);
+#endif
+    r = tool({"inspect"});
+    BOOST_TEST(r.status == 1, r.out);
+    BOOST_TEST(has(r.out, "give a model file, or --devices"), r.out);
+}
+
 BOOST_AUTO_TEST_CASE(inspect_fp32_and_int8_files) {
     Scratch dir("inspect");
     auto g = fp32_graph();
