@@ -252,16 +252,21 @@ private:
             prof->entries.push_back(std::move(entry));
         };
         auto ev_ptr = [&](cl_event& e) { return prof ? &e : nullptr; };
+        // On an error, wait for what was enqueued: it may still read the caller's input.
+        auto fail = [q] {
+            clFinish(q);
+            return false;
+        };
         try {
             cl_event ev = nullptr;
             // Input: fp32 as given; int8 quantized on the host, exactly as the CPU engines do.
             if (s.int8) {
                 for (std::size_t i = 0; i < in.size(); ++i) a.codes_[i] = quant::quantize(in[i], s.in_scale, s.in_zp);
                 if (clEnqueueWriteBuffer(q, m, CL_FALSE, s.in_off * M, in.size(), a.codes_.data(), 0, nullptr, ev_ptr(ev)) != CL_SUCCESS)
-                    return false;
+                    return fail();
             } else if (clEnqueueWriteBuffer(q, m, CL_FALSE, s.in_off * M * E, in.size() * E, in.data(), 0,
                                             nullptr, ev_ptr(ev)) != CL_SUCCESS) {
-                return false;
+                return fail();
             }
             if (prof) {
                 ClEvent hold(ev);
@@ -274,7 +279,7 @@ private:
                     if (global == 0) continue;
                     if (clEnqueueNDRangeKernel(q, a.kernels_[idx].get(), 1, nullptr, &global, &st.local, 0, nullptr,
                                                ev_ptr(ev)) != CL_SUCCESS)
-                        return false;
+                        return fail();
                     if (prof) {
                         ClEvent hold(ev);
                         record(ev, {st.node, st.kernel, true, 0, 0, 0}, false);
@@ -287,7 +292,7 @@ private:
                 cl_event rd = nullptr, wr = nullptr;
                 if (clEnqueueReadBuffer(q, m, CL_TRUE, p.in_off * M * E, nin * E, a.stage_in_.data(), 0, nullptr,
                                         ev_ptr(rd)) != CL_SUCCESS)
-                    return false;
+                    return fail();
                 ClEvent hold_rd(rd);
                 const auto c0 = std::chrono::steady_clock::now();
                 bool ok = false;
@@ -298,11 +303,11 @@ private:
                     ok = p.engine->run({reinterpret_cast<const float*>(a.stage_in_.data()), nin},
                                        {reinterpret_cast<float*>(a.stage_out_.data()), nout}, a.cpu_[idx]);
                 }
-                if (!ok) return false;
+                if (!ok) return fail();
                 const double compute_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - c0).count();
                 if (clEnqueueWriteBuffer(q, m, CL_TRUE, p.out_off * M * E, nout * E, a.stage_out_.data(), 0, nullptr,
                                          ev_ptr(wr)) != CL_SUCCESS)
-                    return false;
+                    return fail();
                 ClEvent hold_wr(wr);
                 if (prof) { // the names are copied only here: a plain run allocates nothing
                     OpenClProfile::Entry entry{p.nodes, p.kernels, false, 0, compute_us, 0};
@@ -318,7 +323,7 @@ private:
             void* dst = s.int8 ? static_cast<void*>(a.codes_.data()) : static_cast<void*>(out.data());
             if (clEnqueueReadBuffer(q, m, CL_TRUE, s.out_off * M * E, out.size() * E, dst, 0, nullptr, ev_ptr(ev)) !=
                 CL_SUCCESS)
-                return false;
+                return fail();
             if (prof) {
                 ClEvent hold(ev);
                 record(ev, {"output", "", true, 0, 0, 0}, true);
@@ -328,8 +333,7 @@ private:
             if (prof) prof->total_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
             return true;
         } catch (...) { // only the profiling path allocates
-            clFinish(q);
-            return false;
+            return fail();
         }
     }
 
