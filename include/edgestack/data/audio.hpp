@@ -182,7 +182,8 @@ inline std::vector<double> dct_ii_ortho(std::size_t n_mfcc, std::size_t n_mels) 
 /// Streaming: `push` samples as they come; each completed frame is handed to a callback as a
 /// span valid during the call; `finish` ends the utterance (with `center`, the frames of the
 /// reflected end) and makes the front end ready for the next. Streaming and batch give the
-/// same frames. After construction neither `push` nor `finish` allocates.
+/// same frames. After construction neither `push`, `finish` nor `run(samples, out)` allocates
+/// (only their refusals do: the exception for input too short for a frame).
 ///
 /// One front end per stream: it holds the stream's state and KissFFT's scratch space. It moves
 /// but does not copy; build another from `options()` for another thread.
