@@ -15,6 +15,7 @@
 #include "edgestack/backend/detail/program.hpp"
 #include "edgestack/compile/graph.hpp"
 #include "edgestack/compile/memory_plan.hpp"
+#include "edgestack/compile/ops.hpp"
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/core/cpu.hpp"
 #include "edgestack/quant/fixed_point.hpp"
@@ -42,6 +43,7 @@ public:
             pack(s); // may grow the step's scratch
             program_.scratch_bytes = std::max(program_.scratch_bytes, compile::align_up(s.scratch_bytes));
         }
+        bind();
     }
 
     /// Floats per input sample.
@@ -158,66 +160,34 @@ private:
             std::byte* in0 = base + s.in_off[0] * batch;
             std::byte* in1 = base + s.in_off[1] * batch;
             std::byte* out = base + s.out_off * batch;
-            if (program_.int8)
-                step<std::int8_t>(s, in0, in1, out, batch, scratch);
-            else
-                step<float>(s, in0, in1, out, batch, scratch);
+            fns_[i](s, in0, in1, out, batch, scratch);
             tap(i, s, static_cast<const std::byte*>(out));
         }
     }
 
-    template <class T>
-    static void step(const detail::Step& s, std::byte* in0, std::byte* in1, std::byte* out,
+    /// Runs one step: the kernel set's kernel for the step's op unit, in element type T.
+    template <class U, class T>
+    static void call(const detail::Step& s, std::byte* in0, std::byte* in1, std::byte* out,
                      std::size_t batch, std::byte* scratch) noexcept {
-        using compile::Op;
-        const T* x = reinterpret_cast<const T*>(in0);
-        const T* x2 = reinterpret_cast<const T*>(in1);
-        T* y = reinterpret_cast<T*>(out);
-        const std::size_t n = batch * s.out.size();
-        constexpr bool q = std::is_same_v<T, std::int8_t>;
-#define EDGESTACK_DISPATCH(op)                                                                 \
-    if constexpr (q) Kernels::qs8_##op(s, x, y, batch, scratch);                              \
-    else Kernels::f32_##op(s, x, y, batch, scratch)
-        switch (s.op) {
-        case Op::dense: EDGESTACK_DISPATCH(dense); break;
-        case Op::conv2d: EDGESTACK_DISPATCH(conv2d); break;
-        case Op::depthwise_conv2d: EDGESTACK_DISPATCH(depthwise_conv2d); break;
-        case Op::max_pool2d: EDGESTACK_DISPATCH(max_pool2d); break;
-        case Op::avg_pool2d: EDGESTACK_DISPATCH(avg_pool2d); break;
-        case Op::global_avg_pool: EDGESTACK_DISPATCH(global_avg_pool); break;
-        case Op::flatten:
-        case Op::dropout: break; // aliased by the memory plan
-        case Op::relu:
-        case Op::relu6:
-        case Op::sigmoid:
-        case Op::tanh:
-        case Op::hard_swish:
-        case Op::leaky_relu:
-            if constexpr (q) Kernels::qs8_unary(s, x, y, n);
-            else Kernels::f32_unary(s, x, y, n);
-            break;
-        case Op::softmax:
-            if constexpr (q) Kernels::qs8_softmax(s, x, y, batch);
-            else Kernels::f32_softmax(s, x, y, batch);
-            break;
-        case Op::add:
-            if constexpr (q) Kernels::qs8_add(s, x, x2, y, n);
-            else Kernels::f32_add(s, x, x2, y, n);
-            break;
-        case Op::batch_norm:
-            if constexpr (!q) Kernels::f32_batch_norm(s, x, y, n);
-            break;
-        case Op::concat:
-            if constexpr (q) Kernels::qs8_concat(s, x, x2, y, batch);
-            else Kernels::f32_concat(s, x, x2, y, batch);
-            break;
-        default: break; // rejected by build_program
-        }
-#undef EDGESTACK_DISPATCH
+        if constexpr (!U::alias && U::runs)
+            Kernels::kernel(U{}, s, reinterpret_cast<const T*>(in0), reinterpret_cast<const T*>(in1),
+                            reinterpret_cast<T*>(out), batch, scratch);
+    }
+    using StepFn = void (*)(const detail::Step&, std::byte*, std::byte*, std::byte*, std::size_t,
+                            std::byte*) noexcept;
+
+    /// Each step's function, chosen once from its op and the graph's element type.
+    void bind() {
+        fns_.clear();
+        for (const auto& s : program_.steps)
+            fns_.push_back(compile::ops::visit(s.op, [&]<class U>() -> StepFn {
+                return program_.int8 ? &call<U, std::int8_t> : &call<U, float>;
+            }));
     }
 
     compile::Graph graph_;
     detail::Program program_;
+    std::vector<StepFn> fns_;
     Arena own_;
 };
 

@@ -22,19 +22,24 @@ namespace detail {
 struct XnnpackKernels : SimdKernels {
     static constexpr const char* name = "xnnpack";
 
-#define EDGESTACK_XNN_OR(base, op, T)                                                          \
-    static void op(const Step& s, const T* x, T* y, std::size_t batch, std::byte* scratch) noexcept { \
+    using SimdKernels::kernel; // the ops without an XNNPACK operator
+
+    // Steps holding an XNNPACK operator run it; the others fall back to Simd's kernels.
+    // These hide SimdKernels' overloads of the same signature.
+#define EDGESTACK_XNN_OR(Unit, T)                                                              \
+    static void kernel(compile::ops::Unit u, const Step& s, const T* x, const T* x2, T* y,      \
+                       std::size_t batch, std::byte* scratch) noexcept {                        \
         if (s.handle) xnn::run(s, x, y, batch);                                                \
-        else base::op(s, x, y, batch, scratch);                                                \
+        else SimdKernels::kernel(u, s, x, x2, y, batch, scratch);                              \
     }
-    EDGESTACK_XNN_OR(SimdKernels, f32_dense, float)
-    EDGESTACK_XNN_OR(SimdKernels, f32_conv2d, float)
-    EDGESTACK_XNN_OR(SimdKernels, f32_depthwise_conv2d, float)
-    EDGESTACK_XNN_OR(SimdKernels, f32_max_pool2d, float)
-    EDGESTACK_XNN_OR(SimdKernels, qs8_dense, std::int8_t)
-    EDGESTACK_XNN_OR(SimdKernels, qs8_conv2d, std::int8_t)
-    EDGESTACK_XNN_OR(SimdKernels, qs8_depthwise_conv2d, std::int8_t)
-    EDGESTACK_XNN_OR(SimdKernels, qs8_max_pool2d, std::int8_t)
+    EDGESTACK_XNN_OR(Dense, float)
+    EDGESTACK_XNN_OR(Conv2d, float)
+    EDGESTACK_XNN_OR(DepthwiseConv2d, float)
+    EDGESTACK_XNN_OR(MaxPool2d, float)
+    EDGESTACK_XNN_OR(Dense, std::int8_t)
+    EDGESTACK_XNN_OR(Conv2d, std::int8_t)
+    EDGESTACK_XNN_OR(DepthwiseConv2d, std::int8_t)
+    EDGESTACK_XNN_OR(MaxPool2d, std::int8_t)
 #undef EDGESTACK_XNN_OR
 };
 

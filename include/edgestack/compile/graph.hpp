@@ -10,67 +10,26 @@
 #include <string_view>
 #include <vector>
 
+#include "edgestack/compile/ops/list.hpp"
 #include "edgestack/core/error.hpp"
 
 namespace edgestack::compile {
 
-/// Every operation a graph can hold; the comment beside each gives its weight layout.
+/// Every operation a graph can hold, generated from compile/ops/list.hpp. Each op's unit
+/// header (compile/ops/<name>.hpp) says what its fields and weights mean.
 enum class Op : std::uint8_t {
-    dense,            // weights [out][in], bias [out]
-    conv2d,           // weights [out][kh][kw][in], bias [out]
-    depthwise_conv2d, // weights [kh][kw][channels], bias [channels]
-    max_pool2d,
-    avg_pool2d,
-    global_avg_pool,
-    batch_norm,       // params: gamma, beta, running mean, running var (per channel); alpha = eps
-    relu,
-    relu6,
-    leaky_relu,       // alpha = negative slope
-    sigmoid,
-    tanh,
-    hard_swish,
-    softmax,
-    flatten,
-    add,              // element-wise sum of two values
-    dropout,          // identity at inference; removed by passes
-    lstm,             // input T x F; weights W_x [4U][F] then W_h [4U][U], bias [4U]; gates
-                      // i, f, g, o; output U (last step) or T x U (every step)
-    gru,              // input T x F; weights W_x [3U][F] then W_h [3U][U], bias b_x [3U] then
-                      // b_h [3U]; gates r, z, n with n = tanh(W_xn x + b_xn + r*(W_hn h + b_hn))
-    layer_norm,       // over the last axis; extra = gamma | beta; alpha = eps
-    attention,        // multi-head self-attention over T x D; weights W_q|W_k|W_v|W_o, each
-                      // [D][D]; bias b_q|b_k|b_v|b_o; kernel[0] = heads; scale 1/sqrt(D/heads)
-    positional_embedding, // adds a learned table: weights [T][D]
-    concat,           // two values side by side along the last axis (channels); the other
-                      // axes equal. Wider concats are chains of these.
+#define EDGESTACK_OP_ENUM(name, Unit) name,
+    EDGESTACK_COMPILE_OPS(EDGESTACK_OP_ENUM)
+#undef EDGESTACK_OP_ENUM
 };
 
 /// The op's name in snake case, as in node names and reports ("conv2d").
 constexpr std::string_view op_name(Op op) noexcept {
     switch (op) {
-    case Op::dense: return "dense";
-    case Op::conv2d: return "conv2d";
-    case Op::depthwise_conv2d: return "depthwise_conv2d";
-    case Op::max_pool2d: return "max_pool2d";
-    case Op::avg_pool2d: return "avg_pool2d";
-    case Op::global_avg_pool: return "global_avg_pool";
-    case Op::batch_norm: return "batch_norm";
-    case Op::relu: return "relu";
-    case Op::relu6: return "relu6";
-    case Op::leaky_relu: return "leaky_relu";
-    case Op::sigmoid: return "sigmoid";
-    case Op::tanh: return "tanh";
-    case Op::hard_swish: return "hard_swish";
-    case Op::softmax: return "softmax";
-    case Op::flatten: return "flatten";
-    case Op::add: return "add";
-    case Op::dropout: return "dropout";
-    case Op::lstm: return "lstm";
-    case Op::gru: return "gru";
-    case Op::layer_norm: return "layer_norm";
-    case Op::attention: return "attention";
-    case Op::positional_embedding: return "positional_embedding";
-    case Op::concat: return "concat";
+#define EDGESTACK_OP_NAME(name, Unit)                                                          \
+    case Op::name: return #name;
+        EDGESTACK_COMPILE_OPS(EDGESTACK_OP_NAME)
+#undef EDGESTACK_OP_NAME
     }
     return "unknown";
 }
@@ -109,7 +68,7 @@ inline std::string to_string(const Dims& d) {
     return s;
 }
 
-/// One operation. Which fields mean something depends on `op`; the comments on `Op` say.
+/// One operation. Which fields mean something depends on `op`; its unit header says.
 struct Node {
     Op op{};                 ///< what the node does
     std::string name;        ///< stable, unique: "dense_0", "conv2d_1", ...

@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 // <sys/mman.h> (io/model_file.hpp) defines MAP_TYPE, which ONNX's parser.h uses as an
@@ -27,6 +29,7 @@
 #pragma pop_macro("MAP_TYPE")
 
 #include "edgestack/compile/graph.hpp"
+#include "edgestack/compile/ops.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/io/detail/mapped_file.hpp"
 #include "edgestack/io/detail/validate.hpp"
@@ -79,7 +82,36 @@ public:
         (void)quantized;
     }
 
-private:
+    // --- what op units' to_onnx() call (compile/ops/<name>.hpp) -------------------------
+    const compile::Dims& in() const { return g_.values[static_cast<std::size_t>(cur_->inputs[0])]; } ///< first input's shape
+    const compile::Dims& out() const { return g_.values[static_cast<std::size_t>(cur_->output)]; }  ///< output's shape
+    const std::string& x() const { return tensor_[static_cast<std::size_t>(cur_->inputs[0])]; }     ///< first input's tensor
+    const std::string& x2() const { return tensor_[static_cast<std::size_t>(cur_->inputs[1])]; }    ///< second input's tensor
+    bool spatial2() const { return spatial_[static_cast<std::size_t>(cur_->inputs[1])]; }           ///< second input is NCHW
+    std::string y;        ///< the tensor holding the node's result (a unit may rename it)
+    bool spatial = false; ///< whether that tensor is NCHW (a unit may change it)
+
+    /// An attribute on node p: integer, float or list of integers.
+    template <class V>
+    void attr(onnx::NodeProto& p, const std::string& name, const V& v) {
+        if constexpr (std::is_integral_v<V>) p.add_attribute()->CopyFrom(int_attr(name, static_cast<std::int64_t>(v)));
+        else if constexpr (std::is_floating_point_v<V>) p.add_attribute()->CopyFrom(float_attr(name, static_cast<float>(v)));
+        else p.add_attribute()->CopyFrom(ints_attr(name, v));
+    }
+    /// A float initializer.
+    void initializer(const std::string& name, std::vector<std::int64_t> dims, const std::vector<float>& data) {
+        initializer(name, onnx::TensorProto::FLOAT, std::move(dims), data);
+    }
+    /// An int64 initializer.
+    void initializer_i64(const std::string& name, std::vector<std::int64_t> dims, const std::vector<std::int64_t>& data) {
+        initializer(name, onnx::TensorProto::INT64, std::move(dims), data);
+    }
+    /// Refuses a node whose input is not an H x W x C (NCHW) tensor.
+    void require_spatial(const compile::Node& n) {
+        if (!spatial_[static_cast<std::size_t>(n.inputs[0])])
+            unsupported(n, "needs an H x W x C input, got " + compile::to_string(in()));
+    }
+
     // --- protobuf helpers --------------------------------------------------------------
     static void set_type(onnx::ValueInfoProto& vi, int elem, const compile::Dims& dims) {
         auto* t = vi.mutable_type()->mutable_tensor_type();
@@ -215,7 +247,7 @@ private:
         node("Clip", name, {x, name + ".min", name + ".max"}, {name});
         return name;
     }
-    void spatial_attrs(onnx::NodeProto& p, const compile::Node& n, bool dilations) {
+    void window_attrs(onnx::NodeProto& p, const compile::Node& n, bool dilations) {
         p.add_attribute()->CopyFrom(ints_attr("kernel_shape", {static_cast<std::int64_t>(n.kernel[0]),
                                                                static_cast<std::int64_t>(n.kernel[1])}));
         p.add_attribute()->CopyFrom(ints_attr("strides", {static_cast<std::int64_t>(n.stride[0]),
@@ -234,225 +266,12 @@ private:
     }
 
     void emit(const compile::Node& n) {
-        using compile::Op;
-        const auto in_v = static_cast<std::size_t>(n.inputs[0]);
+        cur_ = &n;
         const auto out_v = static_cast<std::size_t>(n.output);
-        const auto& in = g_.values[in_v];
-        const auto& out = g_.values[out_v];
-        const std::string x = tensor_[in_v];
-        std::string y = n.name;
-        bool spatial = spatial_[in_v];
-        if ((n.op == Op::conv2d || n.op == Op::depthwise_conv2d || n.op == Op::max_pool2d ||
-             n.op == Op::avg_pool2d || n.op == Op::global_avg_pool) &&
-            !spatial_[in_v])
-            unsupported(n, "needs an H x W x C input, got " + compile::to_string(in));
-        switch (n.op) {
-        case Op::dense: {
-            const std::size_t oi = compile::volume(out), ii = compile::volume(in);
-            std::vector<std::size_t> order(oi * ii);
-            for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-            const auto w = weight(n, {static_cast<std::int64_t>(oi), static_cast<std::int64_t>(ii)}, order);
-            const auto b = bias(n, oi);
-            // Ours reads the whole value in (h, w, c) or (t, f) order; Gemm wants N x features.
-            std::string src = x;
-            if (spatial) src = transpose(x, n.name + "_to_nhwc", {0, 2, 3, 1});
-            if (in.size() != 1) {
-                node("Flatten", n.name + "_flatten", {src}, {n.name + "_flatten"})
-                    .add_attribute()->CopyFrom(int_attr("axis", 1));
-                src = n.name + "_flatten";
-            }
-            std::vector<std::string> ins{src, w};
-            if (!b.empty()) ins.push_back(b);
-            node("Gemm", n.name, ins, {y}).add_attribute()->CopyFrom(int_attr("transB", 1));
-            y = fused(n, y);
-            spatial = false;
-            break;
-        }
-        case Op::conv2d:
-        case Op::depthwise_conv2d: {
-            const bool dw = n.op == Op::depthwise_conv2d;
-            const std::size_t kh = n.kernel[0], kw = n.kernel[1], ci = in[2], co = out[2];
-            // ours [O][kh][kw][I] (depthwise [kh][kw][C]) -> ONNX [O][I][kh][kw] ([C][1][kh][kw])
-            const std::size_t per_out = dw ? 1 : ci;
-            std::vector<std::size_t> order(co * per_out * kh * kw);
-            std::size_t k = 0;
-            for (std::size_t o = 0; o < co; ++o)
-                for (std::size_t i = 0; i < per_out; ++i)
-                    for (std::size_t r = 0; r < kh; ++r)
-                        for (std::size_t c = 0; c < kw; ++c)
-                            order[k++] = dw ? (r * kw + c) * co + o : ((o * kh + r) * kw + c) * ci + i;
-            const auto w = weight(n, {static_cast<std::int64_t>(co), static_cast<std::int64_t>(per_out),
-                                      static_cast<std::int64_t>(kh), static_cast<std::int64_t>(kw)},
-                                  order);
-            const auto b = bias(n, co);
-            std::vector<std::string> ins{x, w};
-            if (!b.empty()) ins.push_back(b);
-            auto& p = node("Conv", n.name, ins, {y});
-            spatial_attrs(p, n, true);
-            p.add_attribute()->CopyFrom(int_attr("group", dw ? static_cast<std::int64_t>(co) : 1));
-            y = fused(n, y);
-            break;
-        }
-        case Op::max_pool2d:
-            spatial_attrs(node("MaxPool", n.name, {x}, {y}), n, false);
-            break;
-        case Op::avg_pool2d: {
-            auto& p = node("AveragePool", n.name, {x}, {y});
-            spatial_attrs(p, n, false);
-            p.add_attribute()->CopyFrom(int_attr("count_include_pad", 0));
-            break;
-        }
-        case Op::global_avg_pool:
-            node("GlobalAveragePool", n.name, {x}, {y});
-            if (out.size() != 3) {
-                node("Flatten", n.name + "_flatten", {y}, {n.name + "_flatten"});
-                y = n.name + "_flatten";
-                spatial = false;
-            }
-            break;
-        case Op::batch_norm: {
-            // BatchNormalization normalises axis 1: the channels of NCHW, the features of
-            // N x F; a T x F value (N x T x F) is transposed so that F comes second.
-            const std::size_t c = in.back();
-            auto part = [&](std::size_t k) {
-                return std::vector<float>(n.extra.begin() + static_cast<long>(k * c),
-                                          n.extra.begin() + static_cast<long>((k + 1) * c));
-            };
-            const char* names[] = {".scale", ".bias", ".mean", ".var"};
-            const bool sequence = !spatial && in.size() == 2;
-            std::vector<std::string> ins{sequence ? transpose(x, n.name + "_to_nft", {0, 2, 1}) : x};
-            for (std::size_t k = 0; k < 4; ++k) {
-                initializer(n.name + names[k], onnx::TensorProto::FLOAT, {static_cast<std::int64_t>(c)}, part(k));
-                ins.push_back(n.name + names[k]);
-            }
-            if (!spatial && in.size() > 2) unsupported(n, "batch norm over a rank " + std::to_string(in.size()) + " value");
-            const std::string bn = sequence ? n.name + "_nft" : y;
-            node("BatchNormalization", n.name, ins, {bn}).add_attribute()->CopyFrom(
-                float_attr("epsilon", n.alpha));
-            if (sequence) node("Transpose", n.name + "_to_ntf", {bn}, {y}).add_attribute()->CopyFrom(
-                ints_attr("perm", {0, 2, 1}));
-            break;
-        }
-        case Op::layer_norm: {
-            // LayerNormalization arrives in opset 17; in 13 it is (x - mean) / sqrt(var + eps)
-            // * gamma + beta over our last axis (the channels: axis 1 of NCHW).
-            const std::size_t c = in.back();
-            const std::int64_t axis = spatial ? 1 : -1;
-            std::vector<std::int64_t> pdims{static_cast<std::int64_t>(c)};
-            if (spatial) pdims = {static_cast<std::int64_t>(c), 1, 1};
-            initializer(n.name + ".gamma", onnx::TensorProto::FLOAT, pdims,
-                        std::vector<float>(n.extra.begin(), n.extra.begin() + static_cast<long>(c)));
-            initializer(n.name + ".beta", onnx::TensorProto::FLOAT, pdims,
-                        std::vector<float>(n.extra.begin() + static_cast<long>(c), n.extra.begin() + static_cast<long>(2 * c)));
-            initializer(n.name + ".eps", onnx::TensorProto::FLOAT, {}, std::vector<float>{n.alpha});
-            const std::string p = n.name + "_";
-            node("ReduceMean", p + "mean", {x}, {p + "mean"}).add_attribute()->CopyFrom(ints_attr("axes", {axis}));
-            node("Sub", p + "centred", {x, p + "mean"}, {p + "centred"});
-            node("Mul", p + "squared", {p + "centred", p + "centred"}, {p + "squared"});
-            node("ReduceMean", p + "var", {p + "squared"}, {p + "var"}).add_attribute()->CopyFrom(ints_attr("axes", {axis}));
-            node("Add", p + "var_eps", {p + "var", n.name + ".eps"}, {p + "var_eps"});
-            node("Sqrt", p + "std", {p + "var_eps"}, {p + "std"});
-            node("Div", p + "normed", {p + "centred", p + "std"}, {p + "normed"});
-            node("Mul", p + "scaled", {p + "normed", n.name + ".gamma"}, {p + "scaled"});
-            node("Add", n.name, {p + "scaled", n.name + ".beta"}, {y});
-            break;
-        }
-        case Op::lstm:
-        case Op::gru: {
-            // ONNX LSTM / GRU run time-major ([T, N, F]) with gates i, o, f, c (LSTM) and
-            // z, r, h (GRU, linear_before_reset = 1: our n gate); ours are batch-major with
-            // gates i, f, g, o and r, z, n. One bias per gate goes in W's half of B (LSTM).
-            if (spatial || in.size() != 2) unsupported(n, "needs a T x F input, got " + compile::to_string(in));
-            const bool lstm = n.op == Op::lstm;
-            const std::size_t G = lstm ? 4 : 3, U = out.back(), F = in[1];
-            const std::vector<std::size_t> gate_of = lstm ? std::vector<std::size_t>{0, 3, 1, 2}
-                                                          : std::vector<std::size_t>{1, 0, 2};
-            if (n.weights.size() != G * U * (F + U) || n.bias.size() != (lstm ? 4 : 6) * U)
-                unsupported(n, "has weights that do not fit its shapes");
-            std::vector<float> W(G * U * F), R(G * U * U), B(2 * G * U, 0.0f);
-            const float* wx = n.weights.data();
-            const float* wh = wx + G * U * F;
-            for (std::size_t k = 0; k < G; ++k) {
-                const std::size_t o = gate_of[k]; // our gate in ONNX position k
-                std::copy_n(wx + o * U * F, U * F, W.begin() + static_cast<long>(k * U * F));
-                std::copy_n(wh + o * U * U, U * U, R.begin() + static_cast<long>(k * U * U));
-                std::copy_n(n.bias.data() + o * U, U, B.begin() + static_cast<long>(k * U));
-                if (!lstm) std::copy_n(n.bias.data() + (G + o) * U, U, B.begin() + static_cast<long>((G + k) * U));
-            }
-            const auto g = static_cast<std::int64_t>(G * U);
-            initializer(n.name + ".W", onnx::TensorProto::FLOAT, {1, g, static_cast<std::int64_t>(F)}, W);
-            initializer(n.name + ".R", onnx::TensorProto::FLOAT, {1, g, static_cast<std::int64_t>(U)}, R);
-            initializer(n.name + ".B", onnx::TensorProto::FLOAT, {1, 2 * g}, B);
-            const std::string p = n.name + "_";
-            node("Transpose", p + "time_major", {x}, {p + "time_major"}).add_attribute()->CopyFrom(
-                ints_attr("perm", {1, 0, 2}));
-            auto& r = node(lstm ? "LSTM" : "GRU", p + "run", {p + "time_major", n.name + ".W", n.name + ".R", n.name + ".B"},
-                           {p + "all", p + "last"});
-            r.add_attribute()->CopyFrom(int_attr("hidden_size", static_cast<std::int64_t>(U)));
-            if (!lstm) r.add_attribute()->CopyFrom(int_attr("linear_before_reset", 1));
-            if (out.size() == 1) { // the last step: Y_h is [1, N, U]
-                initializer(p + "axis0", onnx::TensorProto::INT64, {1}, std::vector<std::int64_t>{0});
-                node("Squeeze", n.name, {p + "last", p + "axis0"}, {y});
-            } else { // every step: Y is [T, 1, N, U]
-                initializer(p + "axis1", onnx::TensorProto::INT64, {1}, std::vector<std::int64_t>{1});
-                node("Squeeze", p + "steps", {p + "all", p + "axis1"}, {p + "steps"});
-                node("Transpose", n.name, {p + "steps"}, {y}).add_attribute()->CopyFrom(ints_attr("perm", {1, 0, 2}));
-            }
-            break;
-        }
-        case Op::positional_embedding: {
-            initializer(n.name + ".table", onnx::TensorProto::FLOAT,
-                        {static_cast<std::int64_t>(in[0]), static_cast<std::int64_t>(in[1])}, n.weights);
-            node("Add", n.name, {x, n.name + ".table"}, {y});
-            break;
-        }
-        case Op::relu: node("Relu", n.name, {x}, {y}); break;
-        case Op::relu6: y = clip6(n.name, x); break;
-        case Op::leaky_relu:
-            node("LeakyRelu", n.name, {x}, {y}).add_attribute()->CopyFrom(float_attr("alpha", n.alpha));
-            break;
-        case Op::sigmoid: node("Sigmoid", n.name, {x}, {y}); break;
-        case Op::tanh: node("Tanh", n.name, {x}, {y}); break;
-        case Op::hard_swish: {
-            // HardSwish arrives in opset 14; x * HardSigmoid(x) is the same function in 13.
-            auto& hs = node("HardSigmoid", n.name + "_gate", {x}, {n.name + "_gate"});
-            hs.add_attribute()->CopyFrom(float_attr("alpha", 1.0f / 6.0f));
-            hs.add_attribute()->CopyFrom(float_attr("beta", 0.5f));
-            node("Mul", n.name, {x, n.name + "_gate"}, {y});
-            break;
-        }
-        case Op::softmax:
-            // Ours normalises the last (channel) axis: axis 1 in NCHW, the last one otherwise.
-            node("Softmax", n.name, {x}, {y}).add_attribute()->CopyFrom(
-                int_attr("axis", spatial ? 1 : -1));
-            break;
-        case Op::flatten: {
-            std::string src = x;
-            if (spatial) src = transpose(x, n.name + "_to_nhwc", {0, 2, 3, 1});
-            node("Flatten", n.name, {src}, {y}).add_attribute()->CopyFrom(int_attr("axis", 1));
-            spatial = false;
-            if (out.size() != 1) unsupported(n, "flatten to rank " + std::to_string(out.size()));
-            break;
-        }
-        case Op::add: {
-            const auto b_v = static_cast<std::size_t>(n.inputs[1]);
-            if (spatial_[b_v] != spatial) unsupported(n, "adds values of different layouts");
-            node("Add", n.name, {x, tensor_[b_v]}, {y});
-            break;
-        }
-        case Op::concat: {
-            const auto b_v = static_cast<std::size_t>(n.inputs[1]);
-            if (spatial_[b_v] != spatial) unsupported(n, "joins values of different layouts");
-            // NCHW: channels are axis 1; flat and sequence values keep them last.
-            node("Concat", n.name, {x, tensor_[b_v]}, {y})
-                .add_attribute()
-                ->CopyFrom(int_attr("axis", spatial ? 1 : -1));
-            break;
-        }
-        case Op::dropout: node("Identity", n.name, {x}, {y}); break;
-        default: unsupported(n, "no ONNX mapping for this op yet");
-        }
-        if (out.size() == 3 && !spatial)
+        y = n.name;
+        spatial = spatial_[static_cast<std::size_t>(n.inputs[0])];
+        compile::ops::visit(n.op, [&]<class U>() { U::to_onnx(*this, n); });
+        if (out().size() == 3 && !spatial)
             unsupported(n, "produces an H x W x C value from a flat one, which the exporter "
                            "does not lay out");
         spatial_[out_v] = spatial;
@@ -463,6 +282,7 @@ private:
     onnx::GraphProto& gp_;
     std::vector<std::string> tensor_; // ONNX tensor holding each value (float)
     std::vector<bool> spatial_;       // that tensor is NCHW
+    const compile::Node* cur_ = nullptr; // the node being emitted
 };
 
 } // namespace detail

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "edgestack/compile/graph.hpp"
+#include "edgestack/compile/ops.hpp"
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/io/detail/onnx_model.hpp"
@@ -38,11 +39,13 @@
 
 namespace edgestack::io {
 
-/// The ONNX operators import_onnx_graph reads, for messages and docs.
+/// The ONNX operators import_onnx_graph reads itself, for messages and docs; besides these
+/// it reads every operator an op unit names as its ONNX form (compile/ops/<name>.hpp:
+/// Relu, LeakyRelu, Sigmoid, Tanh, HardSwish, Add of two tensors).
 inline constexpr const char* onnx_graph_supported_ops =
-    "Conv, Gemm, MatMul (+ Add of a constant), BatchNormalization, Relu, Clip (0..6 or 0..inf), "
-    "LeakyRelu, Sigmoid, Tanh, HardSwish, HardSigmoid + Mul (as HardSwish), Softmax, MaxPool, "
-    "AveragePool, GlobalAveragePool, Add (of two tensors, or of a constant per channel), Mul (by "
+    "Conv, Gemm, MatMul (+ Add of a constant), BatchNormalization, Clip (0..6 or 0..inf), "
+    "HardSigmoid + Mul (as HardSwish), Softmax, MaxPool, "
+    "AveragePool, GlobalAveragePool, Add (of a constant per channel), Mul (by "
     "a constant per channel), Concat (along the channels), Flatten, Reshape (to N x features), "
     "Pad (constant 0, "
     "folded into the next Conv or pool), Transpose (NCHW <-> NHWC), Identity, Dropout, "
@@ -331,7 +334,7 @@ private:
         const std::string w = where(n, i);
         const std::string& t = n.op_type();
         if (!n.domain().empty() && n.domain() != "ai.onnx")
-            refuse(w, "operator domain '" + n.domain() + "' is not read; supported: " + onnx_graph_supported_ops);
+            refuse(w, "operator domain '" + n.domain() + "' is not read; supported: " + supported_ops());
         if (n.output_size() < 1 || n.output(0).empty()) refuse(w, "has no output");
         if (t == "Constant") return constant_node(n, w);
         if (t == "Identity" || t == "Dropout") {
@@ -351,8 +354,7 @@ private:
         if (t == "Gemm" || t == "MatMul") return dense(n, w);
         if (t == "Add") return add(n, w);
         if (t == "BatchNormalization") return batch_norm(n, w);
-        if (t == "Relu" || t == "Sigmoid" || t == "Tanh" || t == "HardSwish" || t == "LeakyRelu" || t == "Clip")
-            return unary(n, w);
+        if (t == "Clip") return clip(n, w);
         if (t == "HardSigmoid") return hard_sigmoid(n, w);
         if (t == "Mul") return mul(n, w);
         if (t == "Concat") return concat(n, w);
@@ -374,7 +376,8 @@ private:
         if (t == "Transpose") return transpose(n, w);
         if (t == "QuantizeLinear") return quantize(n, w);
         if (t == "DequantizeLinear") return dequantize(n, w);
-        refuse(w, "operator " + t + " has no counterpart in the graph; supported: " + onnx_graph_supported_ops);
+        if (by_unit(n, w)) return;
+        refuse(w, "operator " + t + " has no counterpart in the graph; supported: " + supported_ops());
     }
 
     void constant_node(const onnx::NodeProto& n, const std::string& w) {
@@ -671,16 +674,59 @@ private:
             for (std::size_t k = 0; k < ch; ++k) p->bias[k] += bias[k];
             return set_output(n, x);
         }
-        const Entry& a = input_act(n, 0, w);
-        const Entry& b = input_act(n, 1, w);
-        if (dims(a) != dims(b) || a.layout != b.layout || a.chw != b.chw)
-            refuse(w, "adds tensors of different shapes or layouts (" + compile::to_string(dims(a)) + " and " +
-                          compile::to_string(dims(b)) + "); broadcasting is not supported");
-        compile::Node s;
-        s.op = compile::Op::add;
-        Entry e = append(std::move(s), {a.value, b.value}, dims(a), a.layout, w);
-        e.chw = a.chw;
-        set_output(n, e);
+        by_unit(n, w); // two tensors: the add unit's own form
+    }
+
+    /// The ONNX attributes of one node, for an op unit's from_onnx().
+    struct UnitAttrs {
+        const onnx::NodeProto& n; ///< the node
+        /// A float attribute, or `def`.
+        float f(const std::string& name, float def) const { return attr_f(n, name, def); }
+        /// An integer attribute, or `def`.
+        std::int64_t i(const std::string& name, std::int64_t def) const { return attr_i(n, name, def); }
+    };
+
+    /// A node whose op unit names its ONNX operator (`onnx_op`): one or two activations of
+    /// one shape in, the same shape out, attributes read by the unit. False when no unit
+    /// names the operator.
+    bool by_unit(const onnx::NodeProto& n, const std::string& w) {
+        bool done = false;
+        compile::ops::for_each([&]<class U>() {
+            if constexpr (requires { U::onnx_op; }) {
+                if (done || n.op_type() != U::onnx_op) return;
+                done = true;
+                only_first_output(n, w);
+                if (n.input_size() != static_cast<int>(U::arity))
+                    refuse(w, "needs " + std::to_string(U::arity) + " input(s), has " + std::to_string(n.input_size()));
+                const Entry a = input_act(n, 0, w);
+                if (a.layout == Layout::nhwc) spatial_act(a, w);
+                std::vector<int> ins{a.value};
+                for (int k = 1; k < static_cast<int>(U::arity); ++k) {
+                    const Entry& b = input_act(n, k, w);
+                    if (dims(a) != dims(b) || a.layout != b.layout || a.chw != b.chw)
+                        refuse(w, "reads tensors of different shapes or layouts (" + compile::to_string(dims(a)) +
+                                      " and " + compile::to_string(dims(b)) + "); broadcasting is not supported");
+                    ins.push_back(b.value);
+                }
+                compile::Node u;
+                u.op = U::op;
+                if constexpr (requires { U::from_onnx(UnitAttrs{n}, u); }) U::from_onnx(UnitAttrs{n}, u);
+                Entry e = append(std::move(u), std::move(ins), dims(a), a.layout, w);
+                e.chw = a.chw;
+                e.nonneg = U::nonnegative;
+                set_output(n, e);
+            }
+        });
+        return done;
+    }
+
+    /// The supported operators: those read here and those op units name.
+    static std::string supported_ops() {
+        std::string s = onnx_graph_supported_ops;
+        compile::ops::for_each([&]<class U>() {
+            if constexpr (requires { U::onnx_op; }) s += ", " + std::string(U::onnx_op);
+        });
+        return s;
     }
 
     void batch_norm(const onnx::NodeProto& n, const std::string& w) {
@@ -714,29 +760,20 @@ private:
         return static_cast<float>(c.data[0]);
     }
 
-    void unary(const onnx::NodeProto& n, const std::string& w) {
-        const std::string& t = n.op_type();
+    /// Clip(0, 6) as relu6, Clip(0, inf) as relu.
+    void clip(const onnx::NodeProto& n, const std::string& w) {
         const Entry& x = input_act(n, 0, w);
         if (x.layout == Layout::nhwc) spatial_act(x, w);
         compile::Node u;
-        bool nonneg = false;
-        if (t == "Relu") { u.op = compile::Op::relu; nonneg = true; }
-        else if (t == "Sigmoid") { u.op = compile::Op::sigmoid; nonneg = true; }
-        else if (t == "Tanh") u.op = compile::Op::tanh;
-        else if (t == "HardSwish") u.op = compile::Op::hard_swish;
-        else if (t == "LeakyRelu") { u.op = compile::Op::leaky_relu; u.alpha = attr_f(n, "alpha", 0.01f); }
-        else { // Clip
-            const float lo = clip_bound(n, 1, "min", -std::numeric_limits<float>::infinity(), w);
-            const float hi = clip_bound(n, 2, "max", std::numeric_limits<float>::infinity(), w);
-            if (lo == 0.0f && hi == 6.0f) u.op = compile::Op::relu6;
-            else if (lo == 0.0f && hi == std::numeric_limits<float>::infinity()) u.op = compile::Op::relu;
-            else refuse(w, "Clip(" + std::to_string(lo) + ", " + std::to_string(hi) + "): only Clip(0, 6) (ReLU6) and "
-                           "Clip(0, inf) (ReLU) have graph ops");
-            nonneg = true;
-        }
+        const float lo = clip_bound(n, 1, "min", -std::numeric_limits<float>::infinity(), w);
+        const float hi = clip_bound(n, 2, "max", std::numeric_limits<float>::infinity(), w);
+        if (lo == 0.0f && hi == 6.0f) u.op = compile::Op::relu6;
+        else if (lo == 0.0f && hi == std::numeric_limits<float>::infinity()) u.op = compile::Op::relu;
+        else refuse(w, "Clip(" + std::to_string(lo) + ", " + std::to_string(hi) + "): only Clip(0, 6) (ReLU6) and "
+                       "Clip(0, inf) (ReLU) have graph ops");
         Entry e = append(std::move(u), {x.value}, dims(x), x.layout, w);
         e.chw = x.chw;
-        e.nonneg = nonneg;
+        e.nonneg = true;
         set_output(n, e);
     }
 
@@ -769,8 +806,9 @@ private:
             const int k = is_const(n.input(0)) ? 0 : 1;
             return per_channel_affine(n, input_act(n, 1 - k, w), find_const(n.input(k)), nullptr, w);
         }
+        if (by_unit(n, w)) return; // two tensors, when a unit reads Mul
         refuse(w, "operator Mul has no counterpart in the graph (only a constant per channel, or "
-                  "HardSigmoid(x) * x, read as HardSwish); supported: " + std::string(onnx_graph_supported_ops));
+                  "HardSigmoid(x) * x, read as HardSwish); supported: " + supported_ops());
     }
 
     /// x * scale + shift with one constant per channel (either may be absent): a batch norm

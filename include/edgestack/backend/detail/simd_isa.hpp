@@ -89,13 +89,8 @@ inline std::int32_t requant_packed(std::int32_t acc, const std::int32_t* p32, co
 
 /// <dtype>-<op>: the start of a step's kernel name.
 inline std::string kernel_prefix(const Step& s) {
-    std::string k = s.int8 ? "qs8-" : "f32-";
-    switch (s.op) {
-    case compile::Op::dense: return k + "gemm";
-    case compile::Op::conv2d: return k + "igemm";
-    case compile::Op::depthwise_conv2d: return k + "dwconv";
-    default: return k + std::string(compile::op_name(s.op));
-    }
+    const std::string_view family = compile::ops::visit(s.op, []<class U>() { return U::kernel; });
+    return (s.int8 ? "qs8-" : "f32-") + std::string(family.empty() ? compile::op_name(s.op) : family);
 }
 
 } // namespace edgestack::backend::detail::simd_isa

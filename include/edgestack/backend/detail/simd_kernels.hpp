@@ -25,6 +25,7 @@ namespace edgestack::backend::detail {
 
 struct SimdKernels : ReferenceKernels {
     static constexpr const char* name = "simd";
+    using ReferenceKernels::kernel; // the ops below without a vector kernel
 
     static bool gemm_like(const Step& s) noexcept {
         return s.op == compile::Op::dense || s.op == compile::Op::conv2d;
@@ -151,11 +152,11 @@ struct SimdKernels : ReferenceKernels {
     }
 
     // ---- fp32 -------------------------------------------------------------------------
-    static void f32_dense(const Step& s, const float* x, float* y, std::size_t batch, std::byte* scratch) noexcept {
+    static void kernel(compile::ops::Dense, const Step& s, const float* x, const float*, float* y, std::size_t batch, std::byte* scratch) noexcept {
         EDGESTACK_SIMD_ISA_CALL(s.level, f32_dense, s, x, y, batch, scratch)
     }
 
-    static void f32_conv2d(const Step& s, const float* x, float* y, std::size_t batch,
+    static void kernel(compile::ops::Conv2d, const Step& s, const float* x, const float*, float* y, std::size_t batch,
                            std::byte* scratch) noexcept {
 #if defined(EDGESTACK_SIMD_AVX2)
         if (s.winograd) {
@@ -167,7 +168,7 @@ struct SimdKernels : ReferenceKernels {
         EDGESTACK_SIMD_ISA_CALL(s.level, f32_conv2d, s, x, y, batch, scratch)
     }
 
-    static void f32_depthwise_conv2d(const Step& s, const float* x, float* y, std::size_t batch,
+    static void kernel(compile::ops::DepthwiseConv2d, const Step& s, const float* x, const float*, float* y, std::size_t batch,
                                      std::byte* scratch) noexcept {
         EDGESTACK_SIMD_ISA_CALL(s.level, f32_depthwise_conv2d, s, x, y, batch, scratch)
     }
@@ -195,22 +196,21 @@ struct SimdKernels : ReferenceKernels {
                     }
                 }
     }
-    static void f32_max_pool2d(const Step& s, const float* x, float* y, std::size_t batch,
+    static void kernel(compile::ops::MaxPool2d, const Step& s, const float* x, const float*, float* y, std::size_t batch,
                                std::byte*) noexcept {
         max_pool(s, x, y, batch);
     }
-    static void qs8_max_pool2d(const Step& s, const std::int8_t* x, std::int8_t* y,
-                               std::size_t batch, std::byte*) noexcept {
+    static void kernel(compile::ops::MaxPool2d, const Step& s, const std::int8_t* x, const std::int8_t*, std::int8_t* y, std::size_t batch, std::byte*) noexcept {
         max_pool(s, x, y, batch);
     }
 
     // ---- int8 -------------------------------------------------------------------------
-    static void qs8_dense(const Step& s, const std::int8_t* x, std::int8_t* y, std::size_t batch,
+    static void kernel(compile::ops::Dense, const Step& s, const std::int8_t* x, const std::int8_t*, std::int8_t* y, std::size_t batch,
                           std::byte* scratch) noexcept {
         EDGESTACK_SIMD_ISA_CALL(s.level, qs8_dense, s, x, y, batch, scratch)
     }
 
-    static void qs8_conv2d(const Step& s, const std::int8_t* x, std::int8_t* y, std::size_t batch,
+    static void kernel(compile::ops::Conv2d, const Step& s, const std::int8_t* x, const std::int8_t*, std::int8_t* y, std::size_t batch,
                            std::byte* scratch) noexcept {
 #if defined(EDGESTACK_SIMD_AVX2)
         if (s.winograd) return winograd::qs8_conv(s, x, y, batch, scratch);
@@ -218,8 +218,7 @@ struct SimdKernels : ReferenceKernels {
         EDGESTACK_SIMD_ISA_CALL(s.level, qs8_conv2d, s, x, y, batch, scratch)
     }
 
-    static void qs8_depthwise_conv2d(const Step& s, const std::int8_t* x, std::int8_t* y,
-                                     std::size_t batch, std::byte* scratch) noexcept {
+    static void kernel(compile::ops::DepthwiseConv2d, const Step& s, const std::int8_t* x, const std::int8_t*, std::int8_t* y, std::size_t batch, std::byte* scratch) noexcept {
         EDGESTACK_SIMD_ISA_CALL(s.level, qs8_depthwise_conv2d, s, x, y, batch, scratch)
     }
 };

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "edgestack/compile/graph.hpp"
+#include "edgestack/compile/ops.hpp"
 #include "edgestack/core/error.hpp"
 
 namespace edgestack::io::detail {
@@ -53,7 +54,6 @@ inline TensorCounts counts_of(const compile::Node& n) noexcept {
 /// `counts(i)` gives node i's tensor sizes.
 template <class Counts>
 void validate_graph(const compile::Graph& g, const std::string& file, Counts counts) {
-    using compile::Op;
     if (g.values.empty()) throw format_error(file + ": graph has no input value");
     for (std::size_t v = 0; v < g.values.size(); ++v) {
         const auto& d = g.values[v];
@@ -83,7 +83,7 @@ void validate_graph(const compile::Graph& g, const std::string& file, Counts cou
         const TensorCounts c = counts(i);
         const std::string where = file + ": node " + std::to_string(i) + " '" + n.name + "' (" +
                                   std::string(compile::op_name(n.op)) + ")";
-        const std::size_t want_inputs = n.op == Op::add || n.op == Op::concat ? 2 : 1;
+        const std::size_t want_inputs = compile::ops::arity(n.op);
         if (n.inputs.size() != want_inputs)
             throw format_error(where + ": " + std::to_string(n.inputs.size()) +
                                " inputs, expected " + std::to_string(want_inputs));
@@ -111,7 +111,6 @@ void validate_graph(const compile::Graph& g, const std::string& file, Counts cou
 
         const auto& in = g.values[static_cast<std::size_t>(n.inputs[0])];
         const auto& out = g.values[static_cast<std::size_t>(n.output)];
-        const std::size_t in_n = compile::volume(in), out_n = compile::volume(out);
         auto expect = [&](const char* field, std::size_t got, std::size_t want, bool may_be_empty) {
             if (got == want || (may_be_empty && got == 0)) return;
             throw format_error(where + ": " + field + " has " + std::to_string(got) +
@@ -119,125 +118,13 @@ void validate_graph(const compile::Graph& g, const std::string& file, Counts cou
                                " for input " + compile::to_string(in) + " and output " +
                                compile::to_string(out));
         };
-        auto spatial = [&](std::size_t out_c) {
-            if (in.size() != 3 || out.size() != 3)
-                throw format_error(where + ": needs HxWxC input and output, got " +
-                                   compile::to_string(in) + " -> " + compile::to_string(out));
-            for (int a = 0; a < 2; ++a) {
-                const std::size_t span = in[a] + n.pad[a] + n.pad[a + 2];
-                const std::size_t reach = n.dilation[a] * (n.kernel[a] - 1) + 1;
-                if (reach > span || (span - reach) / n.stride[a] + 1 != out[a])
-                    throw format_error(where + ": output " + compile::to_string(out) +
-                                       " does not follow from input " + compile::to_string(in) +
-                                       ", kernel, stride and padding");
-            }
-            if (out[2] != out_c)
-                throw format_error(where + ": output has " + std::to_string(out[2]) +
-                                   " channels, expected " + std::to_string(out_c));
-        };
-        std::size_t weight_n = 0, channels = 0, bias_n = static_cast<std::size_t>(-1);
-        switch (n.op) {
-        case Op::dense:
-            weight_n = in_n * out_n;
-            channels = out_n;
-            break;
-        case Op::conv2d:
-            channels = out.back();
-            spatial(channels);
-            weight_n = channels * n.kernel[0] * n.kernel[1] * in.back();
-            break;
-        case Op::depthwise_conv2d:
-            channels = in.back();
-            spatial(channels);
-            weight_n = n.kernel[0] * n.kernel[1] * channels;
-            break;
-        case Op::max_pool2d:
-        case Op::avg_pool2d: spatial(in.back()); break;
-        case Op::batch_norm:
-            if (in != out) throw format_error(where + ": input and output shapes differ");
-            expect("batch norm parameters", c.extra, 4 * in.back(), false);
-            break;
-        case Op::global_avg_pool:
-            if (in.size() != 3 || out_n != in.back())
-                throw format_error(where + ": " + compile::to_string(in) + " -> " +
-                                   compile::to_string(out));
-            break;
-        case Op::flatten:
-        case Op::dropout:
-        case Op::relu:
-        case Op::relu6:
-        case Op::leaky_relu:
-        case Op::sigmoid:
-        case Op::tanh:
-        case Op::hard_swish:
-        case Op::softmax:
-            if (in_n != out_n)
-                throw format_error(where + ": changes the element count " +
-                                   compile::to_string(in) + " -> " + compile::to_string(out));
-            break;
-        case Op::add: {
-            const auto& b = g.values[static_cast<std::size_t>(n.inputs[1])];
-            if (b != in || out != in)
-                throw format_error(where + ": shapes " + compile::to_string(in) + " + " +
-                                   compile::to_string(b) + " -> " + compile::to_string(out));
-            break;
-        }
-        case Op::concat: {
-            const auto& b = g.values[static_cast<std::size_t>(n.inputs[1])];
-            const bool ok = !in.empty() && b.size() == in.size() && out.size() == in.size() &&
-                            std::equal(in.begin(), in.end() - 1, b.begin()) &&
-                            std::equal(in.begin(), in.end() - 1, out.begin()) &&
-                            out.back() == in.back() + b.back();
-            if (!ok)
-                throw format_error(where + ": shapes " + compile::to_string(in) + " and " +
-                                   compile::to_string(b) + " do not concatenate to " +
-                                   compile::to_string(out));
-            break;
-        }
-        case Op::lstm:
-        case Op::gru: {
-            const std::size_t gates = n.op == Op::lstm ? 4 : 3;
-            if (in.size() != 2 || out.size() > 2 || (out.size() == 2 && out[0] != in[0]))
-                throw format_error(where + ": needs a T x F input and a U or T x U output, got " +
-                                   compile::to_string(in) + " -> " + compile::to_string(out));
-            const std::size_t u = out.back();
-            channels = u;
-            weight_n = gates * u * (in[1] + u);
-            bias_n = n.op == Op::lstm ? 4 * u : 6 * u;
-            break;
-        }
-        case Op::layer_norm:
-            if (in != out) throw format_error(where + ": input and output shapes differ");
-            expect("layer norm parameters", c.extra, 2 * in.back(), false);
-            break;
-        case Op::attention: {
-            if (in.size() != 2 || out != in)
-                throw format_error(where + ": needs equal T x D input and output, got " +
-                                   compile::to_string(in) + " -> " + compile::to_string(out));
-            const std::size_t d = in[1];
-            if (d % n.kernel[0] != 0)
-                throw format_error(where + ": " + std::to_string(n.kernel[0]) +
-                                   " heads do not divide the width " + std::to_string(d));
-            channels = d;
-            weight_n = 4 * d * d;
-            bias_n = 4 * d;
-            break;
-        }
-        case Op::positional_embedding:
-            if (in.size() != 2 || out != in)
-                throw format_error(where + ": needs equal T x D input and output");
-            channels = in[1];
-            weight_n = in_n;
-            bias_n = 0;
-            break;
-        default:
-            // Ops whose tensor sizes this checker does not know cannot be trusted from a file.
-            throw format_error(where + ": this reader cannot check the op's tensors, so it "
-                                       "does not accept it");
-        }
-        if (n.op != Op::batch_norm && n.op != Op::layer_norm && c.extra != 0)
+        if (const std::string why = compile::ops::check(g, n); !why.empty())
+            throw format_error(where + ": " + why);
+        const compile::ops::Tensors t = compile::ops::tensors(g, n);
+        const std::size_t weight_n = t.weights, channels = t.channels, bias_n = t.bias;
+        if (t.extra != 0) expect("normalisation parameters", c.extra, t.extra, false);
+        if (t.extra == 0 && c.extra != 0)
             throw format_error(where + ": carries normalisation parameters on another op");
-        if (bias_n == static_cast<std::size_t>(-1)) bias_n = channels;
         if (weight_n != 0) {
             const bool q = c.qweights != 0;
             expect("weights", c.weights, weight_n, q);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "edgestack/compile/graph.hpp"
+#include "edgestack/compile/ops.hpp"
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/quant/fixed_point.hpp"
@@ -17,8 +18,7 @@
 namespace edgestack::quant::detail {
 
 inline bool has_weights(compile::Op op) noexcept {
-    return op == compile::Op::dense || op == compile::Op::conv2d ||
-           op == compile::Op::depthwise_conv2d;
+    return compile::ops::int8_role(op) == compile::ops::Int8Role::weights;
 }
 
 /// What a value of the fp32 graph becomes in the int8 graph.
@@ -56,24 +56,22 @@ inline Plan make_plan(const compile::Graph& g) {
         const auto out = static_cast<std::size_t>(n.output);
         const auto in = n.inputs.empty() ? std::size_t{0} : static_cast<std::size_t>(n.inputs[0]);
         auto& vp = p.values[out];
-        switch (n.op) {
-        case compile::Op::dense:
-        case compile::Op::conv2d:
-        case compile::Op::depthwise_conv2d:
+        using compile::ops::Int8Role;
+        switch (compile::ops::int8_role(n.op)) {
+        case Int8Role::weights:
             vp.role = Role::observed;
             chain[out] = 1;
             break;
-        case compile::Op::batch_norm:
+        case Int8Role::folds:
             if (!chain[in] || consumers[in] != 1)
-                throw config_error("quant: batch norm '" + n.name +
+                throw config_error("quant: " + std::string(compile::op_name(n.op)) + " '" + n.name +
                                    "' does not follow a conv/dense it can be folded into; the "
-                                   "int8 engine has no batch norm");
+                                   "int8 engine has no " + std::string(compile::op_name(n.op)));
             p.values[in].role = Role::absorbed;
             vp.role = Role::observed;
             chain[out] = 1;
             break;
-        case compile::Op::relu:
-        case compile::Op::relu6:
+        case Int8Role::fuses:
             if (chain[in] && consumers[in] == 1) {
                 p.values[in].role = Role::absorbed;
                 vp.role = Role::observed;
@@ -81,13 +79,9 @@ inline Plan make_plan(const compile::Graph& g) {
                 vp = {Role::inherit, static_cast<int>(in)};
             }
             break;
-        case compile::Op::max_pool2d:
-        case compile::Op::flatten:
-        case compile::Op::dropout:
-            vp = {Role::inherit, static_cast<int>(in)};
-            break;
-        case compile::Op::softmax: vp.role = Role::fixed; break;
-        default: vp.role = Role::observed; break;
+        case Int8Role::inherit: vp = {Role::inherit, static_cast<int>(in)}; break;
+        case Int8Role::fixed: vp.role = Role::fixed; break;
+        case Int8Role::observed: vp.role = Role::observed; break;
         }
     }
     return p;
