@@ -76,7 +76,7 @@ inline std::string kernel_name(const backend::detail::Step& s, std::string_view 
     if (impl == "xnnpack" && !s.handle) impl = "simd";
     if (s.alias) return k + " (in place, no work)";
     if (impl == "simd" && !s.kernel.empty()) return s.kernel; // named by the kernel set itself
-    if (s.winograd) impl += "-winograd";
+    if (s.pack().winograd) impl += "-winograd";
     return k + "-" + impl;
 }
 

@@ -117,7 +117,7 @@ BOOST_AUTO_TEST_CASE(the_cap_is_honoured_and_the_kernels_named_for_it) {
                 std::size_t vector_steps = 0;
                 for (std::size_t i = 0; i < names.size(); ++i) {
                     const auto& s = e.program().steps[i];
-                    if (s.winograd || s.alias) continue;
+                    if (s.pack().winograd || s.alias) continue;
                     BOOST_TEST_CONTEXT("step " << s.name << ": " << names[i]) {
                         BOOST_TEST(names[i].rfind(s.int8 ? "qs8-" : "f32-", 0) == 0);
                         BOOST_TEST(s.level <= cap_level);

@@ -103,7 +103,7 @@ BOOST_AUTO_TEST_CASE(xnnpack_runs_from_two_threads_in_their_own_arenas) {
                     test::check_equal(got[t][i], want[(t + i) % 2]);
             // Three arenas (this thread's and two more): one setup each, no more.
             for (const auto& st : e.program().steps)
-                if (st.handle) BOOST_TEST(backend::detail::xnn::setups(st) == 3u, st.name << " (int8 " << int8 << "): " << backend::detail::xnn::setups(st));
+                if (st.xnn()) BOOST_TEST(backend::detail::xnn::setups(st) == 3u, st.name << " (int8 " << int8 << "): " << backend::detail::xnn::setups(st));
         }
     }
 }
@@ -119,14 +119,14 @@ BOOST_AUTO_TEST_CASE(xnnpack_arenas_alternating_in_one_thread_are_set_up_once) {
         test::check_equal(y, first);
     }
     for (const auto& st : e.program().steps)
-        if (st.handle) BOOST_TEST(backend::detail::xnn::setups(st) == 2u, st.name);
+        if (st.xnn()) BOOST_TEST(backend::detail::xnn::setups(st) == 2u, st.name);
 }
 
 BOOST_AUTO_TEST_CASE(xnnpack_leaves_other_ops_to_the_simd_kernels) {
     // avg pool, softmax, tables run on the Simd kernels; conv, depthwise, dense in XNNPACK.
     const auto e = backend::Xnnpack{}.compile(test::op_zoo()[2]);
     std::size_t xnn = 0, own = 0;
-    for (const auto& s : e.program().steps) (s.handle ? xnn : own) += 1;
+    for (const auto& s : e.program().steps) (s.xnn() ? xnn : own) += 1;
     BOOST_TEST(xnn == 5u);
     BOOST_TEST(own == 6u);
 }

@@ -32,7 +32,7 @@ compile::Graph conv_graph(const Case& k, std::uint64_t seed) {
 template <class Engine>
 std::size_t winograd_steps(const Engine& e) {
     std::size_t n = 0;
-    for (const auto& s : e.program().steps) n += s.winograd ? 1 : 0;
+    for (const auto& s : e.program().steps) n += s.pack().winograd ? 1 : 0;
     return n;
 }
 

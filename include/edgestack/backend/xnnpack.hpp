@@ -29,7 +29,7 @@ struct XnnpackKernels : SimdKernels {
 #define EDGESTACK_XNN_OR(Unit, T)                                                              \
     static void kernel(compile::ops::Unit u, const Step& s, const T* x, const T* x2, T* y,      \
                        std::size_t batch, std::byte* scratch) noexcept {                        \
-        if (s.handle) xnn::run(s, x, y, batch);                                                \
+        if (s.xnn()) xnn::run(s, x, y, batch);                                                 \
         else SimdKernels::kernel(u, s, x, x2, y, batch, scratch);                              \
     }
     EDGESTACK_XNN_OR(Dense, float)

@@ -6,7 +6,9 @@
 
 #include <cstddef>
 #include <string>
+#include <type_traits>
 #include <utility>
+#include <variant>
 
 #include "edgestack/compile/graph.hpp"
 #include "edgestack/compile/ops/list.hpp"
@@ -35,6 +37,36 @@
 #include "edgestack/compile/ops/concat.hpp"
 
 namespace edgestack::compile::ops {
+
+namespace detail {
+template <class... Ts>
+struct TypeList {};
+template <class L, class T>
+struct AddUnique;
+template <class... Ts, class T>
+struct AddUnique<TypeList<Ts...>, T> {
+    using type = std::conditional_t<(std::is_same_v<T, Ts> || ...), TypeList<Ts...>, TypeList<Ts..., T>>;
+};
+template <class L, class... Units>
+struct StatesOf {
+    using type = L;
+};
+template <class L, class U, class... Units>
+struct StatesOf<L, U, Units...> : StatesOf<typename AddUnique<L, typename U::State>::type, Units...> {};
+template <class L>
+struct VariantOf;
+template <class... Ts>
+struct VariantOf<TypeList<Ts...>> {
+    using type = std::variant<Ts...>;
+};
+#define EDGESTACK_OP_UNIT_ARG(name, Unit) , Unit
+using AllStates =
+    typename StatesOf<TypeList<NoState> EDGESTACK_COMPILE_OPS(EDGESTACK_OP_UNIT_ARG)>::type;
+#undef EDGESTACK_OP_UNIT_ARG
+} // namespace detail
+
+/// The typed state an engine keeps for one step: one of the units' State types.
+using State = typename detail::VariantOf<detail::AllStates>::type;
 
 /// f.template operator()<Unit>() with the unit of `op`: the one switch over ops in the
 /// tree. Every branch must return the same type.

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "edgestack/compile/graph.hpp"
@@ -33,8 +34,26 @@ inline Hwc hwc_of(const compile::Dims& d) {
     return {1, 1, compile::volume(d)};
 }
 
-/// One step: its geometry (in, out, kernel, stride, padding: what the kernels read) and the
-/// rest.
+namespace xnn {
+struct Operator; // backend/detail/xnnpack_adapter.hpp
+}
+
+/// The Simd kernels' own per-step state: weights packed in their tile layout.
+struct SimdPack {
+    std::vector<float> packed;          // fp32: per 16-channel block, biases then weights
+    std::vector<std::int8_t> qpacked;   // int8 weights in pairs per block
+    std::vector<std::int32_t> qpack32;  // int32 data beside them (bias, multipliers)
+    std::vector<std::int64_t> qpack64;  // shifts and rounding terms
+    std::vector<std::int16_t> qpack16;  // int16 weights (depthwise pairs, Winograd-transformed)
+    bool winograd = false;              // the conv runs as Winograd F(2x2, 3x3)
+};
+
+/// A backend's own state of one step: nothing, the Simd packing, or an XNNPACK operator.
+using BackendState = std::variant<std::monostate, SimdPack, std::shared_ptr<xnn::Operator>>;
+
+/// One step: where it reads and writes, its geometry (what the kernels read), the int8
+/// grids of its inputs and output, its op's own parameters (typed by the op's unit,
+/// compile/ops/<name>.hpp) and the backend's own state (typed by the backend).
 struct Step : kernels::Window {
     compile::Op op{};
     std::string name;
@@ -43,28 +62,36 @@ struct Step : kernels::Window {
     std::size_t out_off = 0;
     compile::Activation act = compile::Activation::none;
     float alpha = 0.0f;
-    bool alias = false; // output shares the input's storage: nothing to do
-
-    // fp32 parameters (weights in graph layout) and the backend's packed copy.
-    std::vector<float> w, b, packed;
-    // int8: weights, bias with -zp_in * sum(w) folded in, per-channel requantization.
-    std::vector<std::int8_t> qw, qpacked;
-    std::vector<std::int32_t> qpack32; // backend-packed int32 data (bias, multipliers)
-    std::vector<std::int64_t> qpack64; // backend-packed shifts and rounding terms
-    std::vector<std::int16_t> qpack16; // backend-packed int16 weights (Winograd-transformed)
-    bool winograd = false;             // the backend runs this conv as Winograd F(2x2, 3x3)
-    Isa level = Isa::scalar;           // the instruction-set level of the kernel it runs
-    std::string kernel;                // that kernel's name, <dtype>-<op>-<tile>-<isa> (empty: unnamed)
-    std::vector<std::int32_t> qb;
-    std::vector<quant::Requant> rq;
-    std::vector<float> wscale; // int8 weight scales as given (1 or one per channel)
-    std::int32_t zp_in = 0, zp_in2 = 0, zp_out = 0, lo = -128, hi = 127;
-    float s_in = 1.0f, s_in2 = 1.0f, s_out = 1.0f;
-    std::vector<std::int8_t> table; // 256 entries, indexed by q + 128
-    std::vector<quant::Requant> count_rq; // avg pools: by number of real positions (index n)
-    quant::Requant add_a, add_b;
+    bool alias = false;            // output shares the input's storage: nothing to do
+    Isa level = Isa::scalar;       // the instruction-set level of the kernel it runs
+    std::string kernel;            // that kernel's name, <dtype>-<op>-<tile>-<isa> (empty: unnamed)
     std::size_t scratch_bytes = 0; // per step, not per sample
-    std::shared_ptr<void> handle;  // a backend's own per-step state (an XNNPACK operator)
+    std::int32_t zp_in = 0, zp_in2 = 0, zp_out = 0; // int8: zero points of inputs and output
+    float s_in = 1.0f, s_in2 = 1.0f, s_out = 1.0f;  // int8: their scales
+    compile::ops::State state;     // the op's parameters, as its unit prepared them
+    BackendState backend;          // the backend's own
+
+    /// The op's state as type St (the unit's State; the step's op decides which).
+    template <class St>
+    const St& get() const noexcept { return *std::get_if<St>(&state); }
+    /// A weighted op's (dense, conv2d, depthwise_conv2d) parameters.
+    const compile::ops::Weighted& weighted() const noexcept { return get<compile::ops::Weighted>(); }
+    /// The Simd packing (an empty one when the step has none).
+    const SimdPack& pack() const noexcept {
+        static const SimdPack none;
+        const auto* p = std::get_if<SimdPack>(&backend);
+        return p != nullptr ? *p : none;
+    }
+    /// The Simd packing, made on first use.
+    SimdPack& pack() {
+        if (!std::holds_alternative<SimdPack>(backend)) backend.emplace<SimdPack>();
+        return *std::get_if<SimdPack>(&backend);
+    }
+    /// The XNNPACK operator, or nullptr when XNNPACK does not run the step.
+    xnn::Operator* xnn() const noexcept {
+        const auto* p = std::get_if<std::shared_ptr<xnn::Operator>>(&backend);
+        return p != nullptr ? p->get() : nullptr;
+    }
 };
 
 struct Program {
@@ -176,7 +203,8 @@ inline Program build_program(const compile::Graph& g, const char* backend) {
                                 std::string("backend::") + backend + ": node '" + n.name + "' (" +
                                     std::string(compile::op_name(n.op)) + ")"};
         compile::ops::visit(n.op, [&]<class U>() {
-            if constexpr (requires { U::prepare(s, n, prep); }) U::prepare(s, n, prep);
+            auto& st = s.state.emplace<typename U::State>();
+            if constexpr (requires { U::prepare(s, st, n, prep); }) U::prepare(s, st, n, prep);
         });
         p.weight_bytes += prep.weight_bytes;
         p.scratch_bytes = std::max(p.scratch_bytes, s.scratch_bytes);

@@ -22,31 +22,31 @@ struct ReferenceKernels {
     template <class U, class T>
     static void kernel(U, const Step& s, const T* x, const T* x2, T* y, std::size_t batch,
                        std::byte*) noexcept {
-        U::reference(s, x, x2, y, batch);
+        U::reference(s, s.get<typename U::State>(), x, x2, y, batch);
     }
 
     // The reference forms of the kernels the vector sets replace, for their fallbacks.
     static void f32_dense(const Step& s, const float* x, float* y, std::size_t batch, std::byte*) noexcept {
-        compile::ops::Dense::reference(s, x, x, y, batch);
+        compile::ops::Dense::reference(s, s.weighted(), x, x, y, batch);
     }
     static void f32_conv2d(const Step& s, const float* x, float* y, std::size_t batch, std::byte*) noexcept {
-        compile::ops::Conv2d::reference(s, x, x, y, batch);
+        compile::ops::Conv2d::reference(s, s.weighted(), x, x, y, batch);
     }
     static void f32_depthwise_conv2d(const Step& s, const float* x, float* y, std::size_t batch,
                                      std::byte*) noexcept {
-        compile::ops::DepthwiseConv2d::reference(s, x, x, y, batch);
+        compile::ops::DepthwiseConv2d::reference(s, s.weighted(), x, x, y, batch);
     }
     static void qs8_dense(const Step& s, const std::int8_t* x, std::int8_t* y, std::size_t batch,
                           std::byte*) noexcept {
-        compile::ops::Dense::reference(s, x, x, y, batch);
+        compile::ops::Dense::reference(s, s.weighted(), x, x, y, batch);
     }
     static void qs8_conv2d(const Step& s, const std::int8_t* x, std::int8_t* y, std::size_t batch,
                            std::byte*) noexcept {
-        compile::ops::Conv2d::reference(s, x, x, y, batch);
+        compile::ops::Conv2d::reference(s, s.weighted(), x, x, y, batch);
     }
     static void qs8_depthwise_conv2d(const Step& s, const std::int8_t* x, std::int8_t* y,
                                      std::size_t batch, std::byte*) noexcept {
-        compile::ops::DepthwiseConv2d::reference(s, x, x, y, batch);
+        compile::ops::DepthwiseConv2d::reference(s, s.weighted(), x, x, y, batch);
     }
 };
 

@@ -81,35 +81,35 @@ struct SimdKernels : ReferenceKernels {
             const std::size_t oc = s.out.c, rows = rows_of(s), seg = seg_of(s), K = rows * seg;
             const std::size_t nb = blocks(oc);
             if (!s.int8) {
-                s.packed.assign(nb * nr * (K + 1), 0.0f);
+                s.pack().packed.assign(nb * nr * (K + 1), 0.0f);
                 for (std::size_t b = 0; b < nb; ++b) {
-                    float* dst = s.packed.data() + b * nr * (K + 1);
+                    float* dst = s.pack().packed.data() + b * nr * (K + 1);
                     for (std::size_t j = 0; j < nr && b * nr + j < oc; ++j) {
                         const std::size_t o = b * nr + j;
-                        dst[j] = s.b[o];
-                        for (std::size_t k = 0; k < K; ++k) dst[nr + k * nr + j] = s.w[o * K + k];
+                        dst[j] = s.weighted().b[o];
+                        for (std::size_t k = 0; k < K; ++k) dst[nr + k * nr + j] = s.weighted().w[o * K + k];
                     }
                 }
                 if (s.op == compile::Op::conv2d && s.pt + s.pb + s.pl + s.pr != 0)
                     s.scratch_bytes = padded_bytes(s, sizeof(float));
             } else {
                 const std::size_t pairs = (seg + 1) / 2;
-                s.qpacked.assign(nb * rows * pairs * 32, 0);
-                s.qpack32.assign(nb * 32, 0);
-                s.qpack64.assign(nb * 32, 0);
+                s.pack().qpacked.assign(nb * rows * pairs * 32, 0);
+                s.pack().qpack32.assign(nb * 32, 0);
+                s.pack().qpack64.assign(nb * 32, 0);
                 for (std::size_t b = 0; b < nb; ++b) {
-                    std::int8_t* dst = s.qpacked.data() + b * rows * pairs * 32;
+                    std::int8_t* dst = s.pack().qpacked.data() + b * rows * pairs * 32;
                     for (std::size_t j = 0; j < nr; ++j) {
                         const std::size_t o = b * nr + j;
                         if (o >= oc) break;
-                        s.qpack32[b * 32 + j] = s.qb[o];
+                        s.pack().qpack32[b * 32 + j] = s.weighted().qb[o];
                         for (std::size_t r = 0; r < rows; ++r)
                             for (std::size_t k = 0; k < seg; ++k)
                                 dst[(r * pairs + k / 2) * 32 + (j / 8) * 16 + (j % 8) * 2 + k % 2] =
-                                    s.qw[o * rows * seg + r * seg + k];
+                                    s.weighted().qw[o * rows * seg + r * seg + k];
                     }
-                    simd::pack_rq(s, b * nr, s.qpack32.data() + b * 32 + 16, s.qpack64.data() + b * 32);
-                    simd::pack_rq(s, b * nr + 8, s.qpack32.data() + b * 32 + 24, s.qpack64.data() + b * 32 + 16);
+                    simd::pack_rq(s, b * nr, s.pack().qpack32.data() + b * 32 + 16, s.pack().qpack64.data() + b * 32);
+                    simd::pack_rq(s, b * nr + 8, s.pack().qpack32.data() + b * 32 + 24, s.pack().qpack64.data() + b * 32 + 16);
                 }
                 // int16 copy of the (padded) input, plus slack for the pair read past a row.
                 const std::size_t elems = s.op == compile::Op::dense
@@ -119,25 +119,25 @@ struct SimdKernels : ReferenceKernels {
             }
         } else if (s.op == compile::Op::depthwise_conv2d && s.int8) {
             const std::size_t nb = blocks(s.out.c);
-            s.qpack32.assign(nb * 32, 0);
-            s.qpack64.assign(nb * 32, 0);
+            s.pack().qpack32.assign(nb * 32, 0);
+            s.pack().qpack64.assign(nb * 32, 0);
             for (std::size_t b = 0; b < nb; ++b) {
-                simd::pack_rq(s, b * nr, s.qpack32.data() + b * 32 + 16, s.qpack64.data() + b * 32);
-                simd::pack_rq(s, b * nr + 8, s.qpack32.data() + b * 32 + 24, s.qpack64.data() + b * 32 + 16);
+                simd::pack_rq(s, b * nr, s.pack().qpack32.data() + b * 32 + 16, s.pack().qpack64.data() + b * 32);
+                simd::pack_rq(s, b * nr + 8, s.pack().qpack32.data() + b * 32 + 24, s.pack().qpack64.data() + b * 32 + 16);
             }
             // Taps in pairs, as int16, laid out as _mm256_unpack{lo,hi}_epi16 interleaves two
             // taps' inputs: per 128-bit lane, channels (lane * 8 + i) for lo, + 4 for hi.
             const std::size_t C = s.in.c, taps = s.kh * s.kw, tpairs = (taps + 1) / 2, full = C / nr;
-            s.qpack16.assign(full * tpairs * 32, 0);
+            s.pack().qpack16.assign(full * tpairs * 32, 0);
             for (std::size_t b = 0; b < full; ++b)
                 for (std::size_t pr = 0; pr < tpairs; ++pr) {
-                    std::int16_t* dst = s.qpack16.data() + (b * tpairs + pr) * 32;
+                    std::int16_t* dst = s.pack().qpack16.data() + (b * tpairs + pr) * 32;
                     for (std::size_t half = 0; half < 2; ++half)
                         for (std::size_t lane = 0; lane < 2; ++lane)
                             for (std::size_t i = 0; i < 4; ++i)
                                 for (std::size_t k = 0; k < 2; ++k) {
                                     const std::size_t t = 2 * pr + k, c = b * nr + lane * 8 + half * 4 + i;
-                                    dst[half * 16 + lane * 8 + 2 * i + k] = t < taps ? s.qw[t * C + c] : 0;
+                                    dst[half * 16 + lane * 8 + 2 * i + k] = t < taps ? s.weighted().qw[t * C + c] : 0;
                                 }
                 }
             s.scratch_bytes = padded_bytes(s, sizeof(std::int8_t));
@@ -159,7 +159,7 @@ struct SimdKernels : ReferenceKernels {
     static void kernel(compile::ops::Conv2d, const Step& s, const float* x, const float*, float* y, std::size_t batch,
                            std::byte* scratch) noexcept {
 #if defined(EDGESTACK_SIMD_AVX2)
-        if (s.winograd) {
+        if (s.pack().winograd) {
             float lo, hi;
             simd_isa::act_bounds(s, lo, hi);
             return winograd::f32_conv(s, x, y, batch, scratch, lo, hi);
@@ -213,7 +213,7 @@ struct SimdKernels : ReferenceKernels {
     static void kernel(compile::ops::Conv2d, const Step& s, const std::int8_t* x, const std::int8_t*, std::int8_t* y, std::size_t batch,
                            std::byte* scratch) noexcept {
 #if defined(EDGESTACK_SIMD_AVX2)
-        if (s.winograd) return winograd::qs8_conv(s, x, y, batch, scratch);
+        if (s.pack().winograd) return winograd::qs8_conv(s, x, y, batch, scratch);
 #endif
         EDGESTACK_SIMD_ISA_CALL(s.level, qs8_conv2d, s, x, y, batch, scratch)
     }

@@ -20,11 +20,11 @@ using namespace kernels::simd;
 /// Per-channel requantization data for channels [c0, c0 + 8): multipliers (8 x int32)
 /// and (shift, rounding half) as 64-bit lanes for even and odd channels.
 inline void pack_rq(const Step& s, std::size_t c0, std::int32_t* m, std::int64_t* sh) {
-    const std::size_t oc = s.rq.size();
+    const std::size_t oc = s.weighted().rq.size();
     for (std::size_t j = 0; j < 8; ++j) {
         const std::size_t c = std::min(c0 + j, oc - 1);
-        m[j] = s.rq[c].multiplier;
-        const std::int64_t t = 31 + s.rq[c].shift;
+        m[j] = s.weighted().rq[c].multiplier;
+        const std::int64_t t = 31 + s.weighted().rq[c].shift;
         const std::size_t lane = j / 2, odd = j % 2;
         sh[odd * 4 + lane] = t;
         sh[8 + odd * 4 + lane] = std::int64_t{1} << (t - 1);

@@ -52,32 +52,32 @@ inline Geometry geometry(const Step& s) noexcept { return kernels::winograd::geo
 inline void pack(Step& s) {
     const std::size_t C = s.in.c, OC = s.out.c, nb = (OC + simd::nr - 1) / simd::nr;
     if (!s.int8) {
-        pack_f32(s, s.w, s.packed);
+        pack_f32(s, s.weighted().w, s.pack().packed);
     } else {
         const std::size_t pairs = geometry(s).cp / 2, blk = pairs * 32;
-        s.qpack16.assign(16 * nb * blk, 0);
+        s.pack().qpack16.assign(16 * nb * blk, 0);
         for (std::size_t o = 0; o < OC; ++o)
             for (std::size_t c = 0; c < C; ++c) {
-                const auto u = transform_kernel(kernel_of(s.qw, o, c, C), 4.0);
+                const auto u = transform_kernel(kernel_of(s.weighted().qw, o, c, C), 4.0);
                 const std::size_t j = o % simd::nr;
                 for (std::size_t xi = 0; xi < 16; ++xi)
-                    s.qpack16[(xi * nb + o / simd::nr) * blk + (c / 2) * 32 + (j / 8) * 16 + (j % 8) * 2 + c % 2] =
+                    s.pack().qpack16[(xi * nb + o / simd::nr) * blk + (c / 2) * 32 + (j / 8) * 16 + (j % 8) * 2 + c % 2] =
                         static_cast<std::int16_t>(u[xi]);
             }
-        s.qpack32.assign(nb * 32, 0);
-        s.qpack64.assign(nb * 32, 0);
+        s.pack().qpack32.assign(nb * 32, 0);
+        s.pack().qpack64.assign(nb * 32, 0);
         for (std::size_t b = 0; b < nb; ++b) {
-            simd::pack_rq(s, b * simd::nr, s.qpack32.data() + b * 32 + 16, s.qpack64.data() + b * 32);
-            simd::pack_rq(s, b * simd::nr + 8, s.qpack32.data() + b * 32 + 24, s.qpack64.data() + b * 32 + 16);
+            simd::pack_rq(s, b * simd::nr, s.pack().qpack32.data() + b * 32 + 16, s.pack().qpack64.data() + b * 32);
+            simd::pack_rq(s, b * simd::nr + 8, s.pack().qpack32.data() + b * 32 + 24, s.pack().qpack64.data() + b * 32 + 16);
         }
     }
-    s.winograd = true;
+    s.pack().winograd = true;
     s.scratch_bytes = scratch_bytes(s, s.int8);
 }
 
 inline void f32_conv(const Step& s, const float* x, float* y, std::size_t batch, std::byte* scratch,
                      float lo, float hi) noexcept {
-    kernels::winograd::f32_conv(s, s.packed.data(), s.b.data(), x, y, batch, scratch, lo, hi);
+    kernels::winograd::f32_conv(s, s.pack().packed.data(), s.weighted().b.data(), x, y, batch, scratch, lo, hi);
 }
 
 inline void qs8_conv(const Step& s, const std::int8_t* x, std::int8_t* y, std::size_t batch,
@@ -89,7 +89,7 @@ inline void qs8_conv(const Step& s, const std::int8_t* x, std::int8_t* y, std::s
     auto* V = reinterpret_cast<std::int16_t*>(scratch + g.pad_bytes);
     auto* M = reinterpret_cast<std::int32_t*>(scratch + g.pad_bytes + g.v_bytes);
     const simd::Tile tile{g.cp, 0, 1, g.cp};
-    const __m256i vzp = _mm256_set1_epi32(s.zp_out), vlo = _mm256_set1_epi32(s.lo), vhi = _mm256_set1_epi32(s.hi);
+    const __m256i vzp = _mm256_set1_epi32(s.zp_out), vlo = _mm256_set1_epi32(s.weighted().lo), vhi = _mm256_set1_epi32(s.weighted().hi);
     for (std::size_t b = 0; b < batch; ++b) {
         pad_image(s, x + b * s.in.size(), pad, g.ph, g.pw, static_cast<std::int16_t>(s.zp_in));
         std::int8_t* dst = y + b * s.out.size();
@@ -98,7 +98,7 @@ inline void qs8_conv(const Step& s, const std::int8_t* x, std::int8_t* y, std::s
             transform_inputs<vec::I16>(s, g, pad, t0, n, V);
             for (std::size_t xi = 0; xi < 16; ++xi)
                 for (std::size_t blk = 0; blk < nb; ++blk) {
-                    const std::int16_t* w = s.qpack16.data() + (xi * nb + blk) * pairs * 32;
+                    const std::int16_t* w = s.pack().qpack16.data() + (xi * nb + blk) * pairs * 32;
                     const std::size_t nvalid = std::min(simd::nr, OC - blk * simd::nr);
                     for (std::size_t i = 0, mr = 0; i < n; i += mr) {
                         mr = simd::tile_width(n, i, simd::max_mr_int8);
@@ -114,9 +114,9 @@ inline void qs8_conv(const Step& s, const std::int8_t* x, std::int8_t* y, std::s
                     vec::I32 r[2][2];
                     output_transform(m + c, n * OC, r);
                     const std::size_t blk = c / simd::nr, half = (c % simd::nr) / 8;
-                    const simd::Rq8 q = simd::load_rq(s.qpack32.data() + blk * 32 + 16 + half * 8,
-                                                      s.qpack64.data() + blk * 32 + half * 16);
-                    const auto bias = vec::I32::load_unaligned(s.qb.data() + c);
+                    const simd::Rq8 q = simd::load_rq(s.pack().qpack32.data() + blk * 32 + 16 + half * 8,
+                                                      s.pack().qpack64.data() + blk * 32 + half * 16);
+                    const auto bias = vec::I32::load_unaligned(s.weighted().qb.data() + c);
                     each_output(s, g, t0 + i, [&](std::size_t at, std::size_t dy, std::size_t dx) {
                         // (A^T M A) is 4x the direct sum, exactly: shift it back.
                         const __m256i acc = _mm256_add_epi32(_mm256_srai_epi32(r[dy][dx], 2), bias);
@@ -128,7 +128,7 @@ inline void qs8_conv(const Step& s, const std::int8_t* x, std::int8_t* y, std::s
                     std::int32_t r[2][2];
                     output_transform(m + c, n * OC, r);
                     each_output(s, g, t0 + i, [&](std::size_t at, std::size_t dy, std::size_t dx) {
-                        dst[at + c] = quant::requantize((r[dy][dx] >> 2) + s.qb[c], s.rq[c], s.zp_out, s.lo, s.hi);
+                        dst[at + c] = quant::requantize((r[dy][dx] >> 2) + s.weighted().qb[c], s.weighted().rq[c], s.zp_out, s.weighted().lo, s.weighted().hi);
                     });
                 }
             }

@@ -91,7 +91,7 @@ inline float act_hi(const Step& s) {
 inline bool supported(const Step& s) noexcept {
     using compile::Op;
     if (s.op == Op::conv2d || s.op == Op::depthwise_conv2d || s.op == Op::max_pool2d) return true;
-    return s.op == Op::dense && (!s.int8 || s.wscale.size() == 1); // XNNPACK has no qc8 FC here
+    return s.op == Op::dense && (!s.int8 || s.weighted().wscale.size() == 1); // XNNPACK has no qc8 FC here
 }
 
 /// XNNPACK's operator for a supported step `s`, with its weights packed.
@@ -104,11 +104,11 @@ inline xnn_status make_operator(const Step& s, xnn_operator_t* out) {
         if (conv || dw) {
             st = xnn_create_convolution2d_nhwc_f32(
                 u(s.pt), u(s.pr), u(s.pb), u(s.pl), u(s.kh), u(s.kw), u(s.sh), u(s.sw), 1, 1,
-                dw ? u(s.in.c) : 1, dw ? 1 : s.in.c, dw ? 1 : s.out.c, s.in.c, s.out.c, s.w.data(),
-                s.b.data(), act_lo(s), act_hi(s), dw ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0, out);
+                dw ? u(s.in.c) : 1, dw ? 1 : s.in.c, dw ? 1 : s.out.c, s.in.c, s.out.c, s.weighted().w.data(),
+                s.weighted().b.data(), act_lo(s), act_hi(s), dw ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0, out);
         } else if (s.op == Op::dense) {
-            st = xnn_create_fully_connected_nc_f32(s.in.c, s.out.c, s.in.c, s.out.c, s.w.data(),
-                                                   s.b.data(), act_lo(s), act_hi(s), 0, out);
+            st = xnn_create_fully_connected_nc_f32(s.in.c, s.out.c, s.in.c, s.out.c, s.weighted().w.data(),
+                                                   s.weighted().b.data(), act_lo(s), act_hi(s), 0, out);
         } else if (s.op == Op::max_pool2d) {
             st = xnn_create_max_pooling2d_nhwc_f32(u(s.pt), u(s.pr), u(s.pb), u(s.pl), u(s.kh), u(s.kw),
                                                    u(s.sh), u(s.sw), 1, 1, s.in.c, s.in.c, s.in.c,
@@ -119,31 +119,33 @@ inline xnn_status make_operator(const Step& s, xnn_operator_t* out) {
         }
     } else {
         const auto i8 = [](std::int32_t v) { return static_cast<std::int8_t>(v); };
+        if (s.op == Op::max_pool2d)
+            return xnn_create_max_pooling2d_nhwc_s8(u(s.pt), u(s.pr), u(s.pb), u(s.pl), u(s.kh), u(s.kw),
+                                                    u(s.sh), u(s.sw), 1, 1, s.in.c, s.in.c, s.in.c, -128, 127,
+                                                    0, out);
+        if (!conv && !dw && s.op != Op::dense) return xnn_status_unsupported_parameter;
+        const auto& wt = s.weighted();
         // XNNPACK wants the original bias; ours has -zp_in * sum(w) folded in. Undo it.
-        std::vector<std::int32_t> bias(s.qb);
-        const std::size_t oc = s.out.c, taps = s.qw.size() / oc;
+        std::vector<std::int32_t> bias(wt.qb);
+        const std::size_t oc = s.out.c, taps = wt.qw.size() / oc;
         for (std::size_t c = 0; c < oc; ++c) {
             std::int64_t sum = 0;
-            for (std::size_t t = 0; t < taps; ++t) sum += dw ? s.qw[t * oc + c] : s.qw[c * taps + t];
-            if (conv || dw || s.op == Op::dense) bias[c] = static_cast<std::int32_t>(s.qb[c] + s.zp_in * sum);
+            for (std::size_t t = 0; t < taps; ++t) sum += dw ? wt.qw[t * oc + c] : wt.qw[c * taps + t];
+            bias[c] = static_cast<std::int32_t>(wt.qb[c] + s.zp_in * sum);
         }
         if (conv || dw) {
             std::vector<float> ks(oc);
             for (std::size_t c = 0; c < oc; ++c) // recover s_w[c] from the multiplier's source
-                ks[c] = s.wscale.size() == 1 ? s.wscale[0] : s.wscale[c];
+                ks[c] = wt.wscale.size() == 1 ? wt.wscale[0] : wt.wscale[c];
             st = xnn_create_convolution2d_nhwc_qc8(
                 u(s.pt), u(s.pr), u(s.pb), u(s.pl), u(s.kh), u(s.kw), u(s.sh), u(s.sw), 1, 1,
                 dw ? u(s.in.c) : 1, dw ? 1 : s.in.c, dw ? 1 : s.out.c, s.in.c, s.out.c, i8(s.zp_in), s.s_in,
-                ks.data(), s.qw.data(), bias.data(), i8(s.zp_out), s.s_out, i8(s.lo), i8(s.hi),
+                ks.data(), wt.qw.data(), bias.data(), i8(s.zp_out), s.s_out, i8(wt.lo), i8(wt.hi),
                 dw ? XNN_FLAG_DEPTHWISE_CONVOLUTION : 0, out);
-        } else if (s.op == Op::dense && s.wscale.size() == 1) { // XNNPACK has no qc8 FC here
+        } else if (wt.wscale.size() == 1) { // dense; XNNPACK has no qc8 FC here
             st = xnn_create_fully_connected_nc_qs8(s.in.c, s.out.c, s.in.c, s.out.c, i8(s.zp_in), s.s_in,
-                                                   s.wscale[0], s.qw.data(), bias.data(), i8(s.zp_out),
-                                                   s.s_out, i8(s.lo), i8(s.hi), 0, out);
-        } else if (s.op == Op::max_pool2d) {
-            st = xnn_create_max_pooling2d_nhwc_s8(u(s.pt), u(s.pr), u(s.pb), u(s.pl), u(s.kh), u(s.kw),
-                                                  u(s.sh), u(s.sw), 1, 1, s.in.c, s.in.c, s.in.c, -128, 127,
-                                                  0, out);
+                                                   wt.wscale[0], wt.qw.data(), bias.data(), i8(s.zp_out),
+                                                   s.s_out, i8(wt.lo), i8(wt.hi), 0, out);
         } else {
             return xnn_status_unsupported_parameter;
         }
@@ -158,7 +160,7 @@ inline bool create(Step& s, const std::shared_ptr<pthreadpool>& pool) {
     auto o = std::make_shared<Operator>();
     o->pool = pool;
     check(make_operator(s, &o->spare), s, "create");
-    s.handle = std::move(o);
+    s.backend = std::move(o);
     return true;
 }
 
@@ -219,7 +221,7 @@ inline Bound* bound_for(const Step& s, Operator& o, const void* x, void* y, std:
 /// in the shared operator, set up again under its mutex. noexcept: failures after a
 /// successful create cannot happen for the sizes the engine checked; false if they do.
 inline bool run(const Step& s, const void* x, void* y, std::size_t batch) noexcept {
-    auto* o = static_cast<Operator*>(s.handle.get());
+    auto* o = s.xnn();
     pthreadpool_t pool = o->pool.get();
     if (Bound* b = bound_for(s, *o, x, y, batch))
         return xnn_run_operator(b->op, pool) == xnn_status_success;
@@ -243,7 +245,7 @@ inline bool run(const Step& s, const void* x, void* y, std::size_t batch) noexce
 
 /// Setups done so far for step `s` (0 for a step XNNPACK does not run).
 inline std::size_t setups(const Step& s) noexcept {
-    const auto* o = static_cast<const Operator*>(s.handle.get());
+    const auto* o = s.xnn();
     return o == nullptr ? 0 : o->setups.load();
 }
 

@@ -14,6 +14,7 @@ namespace edgestack::compile::ops {
 /// a + b.
 struct Add : UnitBase {
     static constexpr Op op = Op::add;          ///< its enumerator
+    using State = Rescale; ///< what an engine keeps per step
     static constexpr std::size_t arity = 2;    ///< two inputs
     static constexpr std::string_view onnx_op = "Add"; ///< the ONNX operator it reads as (two tensors)
 
@@ -26,16 +27,16 @@ struct Add : UnitBase {
     }
     /// int8: each input's multiplier onto the output's scale.
     template <class S>
-    static void prepare(S& s, const Node&, Prep& p) {
+    static void prepare(S& s, State& st, const Node&, Prep& p) {
         if (!p.int8) return;
         if (s.s_in / s.s_out >= 4.0f || s.s_in2 / s.s_out >= 4.0f)
             throw p.bad("an input scale is 4x the output scale or more");
-        s.add_a = quant::quantize_multiplier(static_cast<double>(s.s_in) / s.s_out);
-        s.add_b = quant::quantize_multiplier(static_cast<double>(s.s_in2) / s.s_out);
+        st.a = quant::quantize_multiplier(static_cast<double>(s.s_in) / s.s_out);
+        st.b = quant::quantize_multiplier(static_cast<double>(s.s_in2) / s.s_out);
     }
     /// The definition.
     template <class S, class T>
-    static void reference(const S& s, const T* a, const T* b, T* y, std::size_t batch) noexcept {
+    static void reference(const S& s, const State& st, const T* a, const T* b, T* y, std::size_t batch) noexcept {
         const std::size_t n = batch * s.out.size();
         if constexpr (std::is_same_v<T, float>) {
             for (std::size_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
@@ -43,8 +44,8 @@ struct Add : UnitBase {
             constexpr int k = 20;
             const quant::Requant down{1 << 30, k - 1}; // 2^30 * 2^-(31 + k - 1) = 2^-k
             for (std::size_t i = 0; i < n; ++i) {
-                const std::int32_t ea = quant::multiply_by_quantized((std::int32_t{a[i]} - s.zp_in) * (1 << k), s.add_a);
-                const std::int32_t eb = quant::multiply_by_quantized((std::int32_t{b[i]} - s.zp_in2) * (1 << k), s.add_b);
+                const std::int32_t ea = quant::multiply_by_quantized((std::int32_t{a[i]} - s.zp_in) * (1 << k), st.a);
+                const std::int32_t eb = quant::multiply_by_quantized((std::int32_t{b[i]} - s.zp_in2) * (1 << k), st.b);
                 y[i] = quant::requantize(ea + eb, down, s.zp_out);
             }
         }

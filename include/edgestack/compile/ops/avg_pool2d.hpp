@@ -14,6 +14,7 @@ namespace edgestack::compile::ops {
 /// The mean under each window position, per channel.
 struct AvgPool2d : UnitBase {
     static constexpr Op op = Op::avg_pool2d; ///< its enumerator
+    using State = CountRequant; ///< what an engine keeps per step
 
     /// The window rule, keeping the channels.
     static std::string check(const Node& n, const Io& io) {
@@ -21,16 +22,16 @@ struct AvgPool2d : UnitBase {
     }
     /// int8: one multiplier per possible count of real positions.
     template <class S>
-    static void prepare(S& s, const Node&, Prep& p) {
+    static void prepare(S& s, State& st, const Node&, Prep& p) {
         if (!p.int8) return;
-        s.count_rq.resize(s.kh * s.kw + 1);
+        st.count_rq.resize(s.kh * s.kw + 1);
         for (std::size_t c = 1; c <= s.kh * s.kw; ++c)
-            s.count_rq[c] = quant::quantize_multiplier(static_cast<double>(s.s_in) /
+            st.count_rq[c] = quant::quantize_multiplier(static_cast<double>(s.s_in) /
                                                        (static_cast<double>(s.s_out) * static_cast<double>(c)));
     }
     /// The definition.
     template <class S, class T>
-    static void reference(const S& s, const T* x, const T*, T* y, std::size_t batch) noexcept {
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
         constexpr bool f32 = std::is_same_v<T, float>;
         const std::size_t C = s.in.c;
         for (std::size_t b = 0; b < batch; ++b)
@@ -47,7 +48,7 @@ struct AvgPool2d : UnitBase {
                         });
                         T& out = y[b * s.out.size() + (oh * s.out.w + ow) * C + c];
                         if constexpr (f32) out = acc / static_cast<float>(count);
-                        else out = quant::requantize(acc, s.count_rq[count], s.zp_out);
+                        else out = quant::requantize(acc, st.count_rq[count], s.zp_out);
                     }
     }
     /// AveragePool with count_include_pad = 0.

@@ -17,6 +17,7 @@ namespace edgestack::compile::ops {
 /// y = gamma * (x - mean) / sqrt(var + eps) + beta over the last axis.
 struct BatchNorm : UnitBase {
     static constexpr Op op = Op::batch_norm;                ///< its enumerator
+    using State = Affine; ///< what an engine keeps per step
     static constexpr Int8Role int8_role = Int8Role::folds;  ///< see Int8Role
 
     /// Same shape in and out.
@@ -28,27 +29,27 @@ struct BatchNorm : UnitBase {
     static Tensors tensors(const Node&, const Io& io) { return {0, 0, 4 * io.in.back(), 0}; }
     /// The affine map: w = gamma / sqrt(var + eps), b = beta - mean * w.
     template <class S>
-    static void prepare(S& s, const Node& n, Prep& p) {
+    static void prepare(S& s, State& st, const Node& n, Prep& p) {
         if (p.int8) throw p.bad("batch norm must be folded before quantization (compile::canonicalize)");
         const std::size_t C = s.in.c;
         if (n.extra.size() != 4 * C)
             throw shape_error(p.where + ": has " + std::to_string(n.extra.size()) + " parameters, expected 4 x " +
                               std::to_string(C));
-        s.w.resize(C);
-        s.b.resize(C);
+        st.w.resize(C);
+        st.b.resize(C);
         for (std::size_t c = 0; c < C; ++c) {
             const float k = n.extra[c] / std::sqrt(n.extra[3 * C + c] + n.alpha);
-            s.w[c] = k;
-            s.b[c] = n.extra[C + c] - n.extra[2 * C + c] * k;
+            st.w[c] = k;
+            st.b[c] = n.extra[C + c] - n.extra[2 * C + c] * k;
         }
         p.weight_bytes += 2 * C * sizeof(float);
     }
     /// The definition (fp32).
     template <class S, class T>
-    static void reference(const S& s, const T* x, const T*, T* y, std::size_t batch) noexcept {
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
         if constexpr (std::is_same_v<T, float>) {
             const std::size_t C = s.in.c, n = batch * s.out.size();
-            for (std::size_t i = 0; i < n; ++i) y[i] = x[i] * s.w[i % C] + s.b[i % C];
+            for (std::size_t i = 0; i < n; ++i) y[i] = x[i] * st.w[i % C] + st.b[i % C];
         }
     }
     /// BatchNormalization, which normalises axis 1: the channels of NCHW, the features of N

@@ -15,6 +15,7 @@ namespace edgestack::compile::ops {
 /// [a | b] along the last axis.
 struct Concat : UnitBase {
     static constexpr Op op = Op::concat;       ///< its enumerator
+    using State = Rescale; ///< what an engine keeps per step
     static constexpr std::size_t arity = 2;    ///< two inputs
 
     /// The inputs differ only in their last axis; the output is both side by side.
@@ -31,27 +32,27 @@ struct Concat : UnitBase {
     }
     /// int8: each input's multiplier onto the output's grid.
     template <class S>
-    static void prepare(S& s, const Node&, Prep& p) {
+    static void prepare(S& s, State& st, const Node&, Prep& p) {
         if (!p.int8) return;
-        s.add_a = quant::quantize_multiplier(static_cast<double>(s.s_in) / s.s_out);
-        s.add_b = quant::quantize_multiplier(static_cast<double>(s.s_in2) / s.s_out);
+        st.a = quant::quantize_multiplier(static_cast<double>(s.s_in) / s.s_out);
+        st.b = quant::quantize_multiplier(static_cast<double>(s.s_in2) / s.s_out);
     }
     /// The definition: per position, the first input's channels, then the second's.
     template <class S, class T>
-    static void reference(const S& s, const T* a, const T* b, T* y, std::size_t batch) noexcept {
+    static void reference(const S& s, const State& st, const T* a, const T* b, T* y, std::size_t batch) noexcept {
         const std::size_t ca = s.in.c, cb = s.out.c - s.in.c, rows = batch * s.out.h * s.out.w;
         for (std::size_t r = 0; r < rows; ++r) {
-            for (std::size_t c = 0; c < ca; ++c) *y++ = onto(s, a[r * ca + c], true);
-            for (std::size_t c = 0; c < cb; ++c) *y++ = onto(s, b[r * cb + c], false);
+            for (std::size_t c = 0; c < ca; ++c) *y++ = onto(s, st, a[r * ca + c], true);
+            for (std::size_t c = 0; c < cb; ++c) *y++ = onto(s, st, b[r * cb + c], false);
         }
     }
     /// One element onto the output's grid.
     template <class S, class T>
-    static T onto(const S& s, T v, bool first) noexcept {
+    static T onto(const S& s, const State& st, T v, bool first) noexcept {
         if constexpr (std::is_same_v<T, float>) return v;
         else
-            return first ? quant::requantize(std::int32_t{v} - s.zp_in, s.add_a, s.zp_out)
-                         : quant::requantize(std::int32_t{v} - s.zp_in2, s.add_b, s.zp_out);
+            return first ? quant::requantize(std::int32_t{v} - s.zp_in, st.a, s.zp_out)
+                         : quant::requantize(std::int32_t{v} - s.zp_in2, st.b, s.zp_out);
     }
     /// Concat along axis 1 in NCHW, the last axis otherwise.
     template <class E>

@@ -17,6 +17,7 @@ namespace edgestack::compile::ops {
 /// Convolution of an H x W x C value.
 struct Conv2d : UnitBase {
     static constexpr Op op = Op::conv2d;                      ///< its enumerator
+    using State = Weighted;                                   ///< weights, bias, int8 form
     static constexpr Int8Role int8_role = Int8Role::weights;  ///< see Int8Role
     static constexpr std::string_view kernel = "igemm";       ///< XNNPACK's kernel family
 
@@ -35,8 +36,8 @@ struct Conv2d : UnitBase {
     }
     /// The weights, and scratch for a padded copy of the input.
     template <class S>
-    static void prepare(S& s, const Node& n, Prep& p) {
-        prepare_weighted(s, n, p, s.out.c, s.kh * s.kw * s.in.c, false);
+    static void prepare(S& s, State& st, const Node& n, Prep& p) {
+        prepare_weighted(s, st, n, p, s.out.c, s.kh * s.kw * s.in.c, false);
         pad_scratch(s, p);
     }
     /// Scratch for the padded copy of one image, when the window pads.
@@ -48,12 +49,12 @@ struct Conv2d : UnitBase {
 
     /// The definition (depthwise: one filter per channel, weights [kh][kw][C]).
     template <class S, class T>
-    static void reference(const S& s, const T* x, const T*, T* y, std::size_t batch) noexcept {
-        run(s, x, y, batch, false);
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
+        run(s, st, x, y, batch, false);
     }
     /// The loops conv2d and depthwise_conv2d share.
     template <class S, class T>
-    static void run(const S& s, const T* x, T* y, std::size_t batch, bool depthwise) noexcept {
+    static void run(const S& s, const Weighted& st, const T* x, T* y, std::size_t batch, bool depthwise) noexcept {
         constexpr bool f32 = std::is_same_v<T, float>;
         using Acc = std::conditional_t<f32, float, std::int32_t>;
         const std::size_t C = s.in.c, OC = s.out.c;
@@ -64,8 +65,8 @@ struct Conv2d : UnitBase {
                 for (std::size_t ow = 0; ow < s.out.w; ++ow)
                     for (std::size_t o = 0; o < OC; ++o) {
                         Acc acc;
-                        if constexpr (f32) acc = s.b[o];
-                        else acc = s.qb[o];
+                        if constexpr (f32) acc = st.b[o];
+                        else acc = st.qb[o];
                         // qb holds -zp_in * sum(w), so a padded tap adds zp_in * w in int8.
                         const Acc pad_value = f32 ? Acc{0} : static_cast<Acc>(s.zp_in);
                         for (std::size_t i = 0; i < s.kh; ++i)
@@ -80,19 +81,19 @@ struct Conv2d : UnitBase {
                                 if (depthwise) {
                                     const std::size_t wi = (i * s.kw + j) * OC + o;
                                     const Acc v = pad ? pad_value : static_cast<Acc>(px[o]);
-                                    if constexpr (f32) acc += v * s.w[wi];
-                                    else acc += v * s.qw[wi];
+                                    if constexpr (f32) acc += v * st.w[wi];
+                                    else acc += v * st.qw[wi];
                                 } else {
                                     const std::size_t wo = ((o * s.kh + i) * s.kw + j) * C;
                                     for (std::size_t c = 0; c < C; ++c) {
                                         const Acc v = pad ? pad_value : static_cast<Acc>(px[c]);
-                                        if constexpr (f32) acc += v * s.w[wo + c];
-                                        else acc += v * std::int32_t{s.qw[wo + c]};
+                                        if constexpr (f32) acc += v * st.w[wo + c];
+                                        else acc += v * std::int32_t{st.qw[wo + c]};
                                     }
                                 }
                             }
                         if constexpr (f32) yb[(oh * s.out.w + ow) * OC + o] = apply_activation(acc, s.act);
-                        else yb[(oh * s.out.w + ow) * OC + o] = quant::requantize(acc, s.rq[o], s.zp_out, s.lo, s.hi);
+                        else yb[(oh * s.out.w + ow) * OC + o] = quant::requantize(acc, st.rq[o], s.zp_out, st.lo, st.hi);
                     }
         }
     }

@@ -15,6 +15,7 @@ namespace edgestack::compile::ops {
 /// out = W x + b, then the fused activation.
 struct Dense : UnitBase {
     static constexpr Op op = Op::dense;                       ///< its enumerator
+    using State = Weighted;                                   ///< weights, bias, int8 form
     static constexpr Int8Role int8_role = Int8Role::weights;  ///< see Int8Role
     static constexpr std::string_view kernel = "gemm";        ///< XNNPACK's kernel family
 
@@ -30,28 +31,28 @@ struct Dense : UnitBase {
 
     /// Flat geometry and the weights.
     template <class S>
-    static void prepare(S& s, const Node& n, Prep& p) {
+    static void prepare(S& s, State& st, const Node& n, Prep& p) {
         const std::size_t in = s.in.size(), out = s.out.size();
         s.in = {1, 1, in};
         s.out = {1, 1, out};
-        prepare_weighted(s, n, p, out, in, false);
+        prepare_weighted(s, st, n, p, out, in, false);
     }
 
     /// The definition.
     template <class S, class T>
-    static void reference(const S& s, const T* x, const T*, T* y, std::size_t batch) noexcept {
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
         const std::size_t in = s.in.c, out = s.out.c;
         for (std::size_t b = 0; b < batch; ++b)
             for (std::size_t o = 0; o < out; ++o) {
                 if constexpr (std::is_same_v<T, float>) {
-                    float acc = s.b[o];
-                    for (std::size_t i = 0; i < in; ++i) acc += x[b * in + i] * s.w[o * in + i];
+                    float acc = st.b[o];
+                    for (std::size_t i = 0; i < in; ++i) acc += x[b * in + i] * st.w[o * in + i];
                     y[b * out + o] = apply_activation(acc, s.act);
                 } else {
-                    std::int32_t acc = s.qb[o];
+                    std::int32_t acc = st.qb[o];
                     for (std::size_t i = 0; i < in; ++i)
-                        acc += std::int32_t{x[b * in + i]} * std::int32_t{s.qw[o * in + i]};
-                    y[b * out + o] = quant::requantize(acc, s.rq[o], s.zp_out, s.lo, s.hi);
+                        acc += std::int32_t{x[b * in + i]} * std::int32_t{st.qw[o * in + i]};
+                    y[b * out + o] = quant::requantize(acc, st.rq[o], s.zp_out, st.lo, st.hi);
                 }
             }
     }

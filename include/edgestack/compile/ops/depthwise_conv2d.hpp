@@ -12,6 +12,7 @@ namespace edgestack::compile::ops {
 /// Depthwise convolution of an H x W x C value.
 struct DepthwiseConv2d : UnitBase {
     static constexpr Op op = Op::depthwise_conv2d;            ///< its enumerator
+    using State = Weighted;                                   ///< weights, bias, int8 form
     static constexpr Int8Role int8_role = Int8Role::weights;  ///< see Int8Role
     static constexpr std::string_view kernel = "dwconv";      ///< XNNPACK's kernel family
 
@@ -28,14 +29,14 @@ struct DepthwiseConv2d : UnitBase {
     static std::size_t macs(const Node& n, const Io& io) { return volume(io.out) * n.kernel[0] * n.kernel[1]; }
     /// The weights (channel-last), and scratch for a padded copy of the input.
     template <class S>
-    static void prepare(S& s, const Node& n, Prep& p) {
-        prepare_weighted(s, n, p, s.out.c, s.kh * s.kw, true);
+    static void prepare(S& s, State& st, const Node& n, Prep& p) {
+        prepare_weighted(s, st, n, p, s.out.c, s.kh * s.kw, true);
         Conv2d::pad_scratch(s, p);
     }
     /// The definition.
     template <class S, class T>
-    static void reference(const S& s, const T* x, const T*, T* y, std::size_t batch) noexcept {
-        Conv2d::run(s, x, y, batch, true);
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
+        Conv2d::run(s, st, x, y, batch, true);
     }
     /// Conv with group = channels.
     template <class E>

@@ -16,12 +16,12 @@ struct Flatten : UnitBase {
     static constexpr Int8Role int8_role = Int8Role::inherit;  ///< see Int8Role
     /// int8: same parameters in and out.
     template <class S>
-    static void prepare(S& s, const Node&, Prep& p) {
+    static void prepare(S& s, State&, const Node&, Prep& p) {
         if (p.int8 && (s.s_in != s.s_out || s.zp_in != s.zp_out)) throw p.bad("must keep its input's scale and zero point");
     }
     /// Nothing to do: the output is the input's storage.
     template <class S, class T>
-    static void reference(const S&, const T*, const T*, T*, std::size_t) noexcept {}
+    static void reference(const S&, const State&, const T*, const T*, T*, std::size_t) noexcept {}
     /// Flatten(axis 1), after a transpose of an NCHW input to NHWC order.
     template <class E>
     static void to_onnx(E& e, const Node& n) {

@@ -13,6 +13,7 @@ namespace edgestack::compile::ops {
 /// Per-channel mean of an H x W x C value.
 struct GlobalAvgPool : UnitBase {
     static constexpr Op op = Op::global_avg_pool; ///< its enumerator
+    using State = CountRequant; ///< what an engine keeps per step
 
     /// H x W x C in, C out.
     static std::string check(const Node&, const Io& io) {
@@ -23,16 +24,16 @@ struct GlobalAvgPool : UnitBase {
     }
     /// Flat output; int8: the multiplier for H x W positions.
     template <class S>
-    static void prepare(S& s, const Node&, Prep& p) {
+    static void prepare(S& s, State& st, const Node&, Prep& p) {
         s.out = {1, 1, s.in.c};
         if (!p.int8) return;
-        s.count_rq.resize(1);
-        s.count_rq[0] = quant::quantize_multiplier(static_cast<double>(s.s_in) /
+        st.count_rq.resize(1);
+        st.count_rq[0] = quant::quantize_multiplier(static_cast<double>(s.s_in) /
                                                    (static_cast<double>(s.s_out) * static_cast<double>(s.in.h * s.in.w)));
     }
     /// The definition.
     template <class S, class T>
-    static void reference(const S& s, const T* x, const T*, T* y, std::size_t batch) noexcept {
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
         const std::size_t hw = s.in.h * s.in.w, C = s.in.c;
         for (std::size_t b = 0; b < batch; ++b)
             for (std::size_t c = 0; c < C; ++c) {
@@ -43,7 +44,7 @@ struct GlobalAvgPool : UnitBase {
                 } else {
                     std::int32_t acc = 0;
                     for (std::size_t i = 0; i < hw; ++i) acc += std::int32_t{x[b * s.in.size() + i * C + c]} - s.zp_in;
-                    y[b * C + c] = quant::requantize(acc, s.count_rq[0], s.zp_out);
+                    y[b * C + c] = quant::requantize(acc, st.count_rq[0], s.zp_out);
                 }
             }
     }

@@ -22,13 +22,13 @@ struct MaxPool2d : UnitBase {
     }
     /// int8: the same scale and zero point in and out.
     template <class S>
-    static void prepare(S& s, const Node&, Prep& p) {
+    static void prepare(S& s, State&, const Node&, Prep& p) {
         if (p.int8 && (s.s_in != s.s_out || s.zp_in != s.zp_out))
             throw p.bad("max_pool2d must keep its input's scale and zero point");
     }
     /// The definition.
     template <class S, class T>
-    static void reference(const S& s, const T* x, const T*, T* y, std::size_t batch) noexcept {
+    static void reference(const S& s, const State&, const T* x, const T*, T* y, std::size_t batch) noexcept {
         const std::size_t C = s.in.c;
         for (std::size_t b = 0; b < batch; ++b)
             for (std::size_t oh = 0; oh < s.out.h; ++oh)

@@ -15,23 +15,24 @@ namespace edgestack::compile::ops {
 
 /// What relu and relu6 share: int8 is a clamp of codes in [lo, hi].
 struct ClampUnit : UnitBase {
+    using State = Clamp;                                   ///< the int8 clamp
     static constexpr Int8Role int8_role = Int8Role::fuses; ///< see Int8Role
     static constexpr bool nonnegative = true;              ///< its output is never below 0
     /// int8: same parameters in and out; lo = zp (real 0), hi = 127 or the code of 6.
     template <class S>
-    static void prepare_clamp(S& s, Prep& p, bool six) {
+    static void prepare_clamp(const S& s, Clamp& st, Prep& p, bool six) {
         if (!p.int8) return;
         if (s.s_in != s.s_out || s.zp_in != s.zp_out) throw p.bad("must keep its input's scale and zero point");
-        s.lo = s.zp_in;
-        s.hi = six ? std::min<std::int32_t>(127, quant::quantize(6.0f, s.s_out, s.zp_out)) : 127;
+        st.lo = s.zp_in;
+        st.hi = six ? std::min<std::int32_t>(127, quant::quantize(6.0f, s.s_out, s.zp_out)) : 127;
     }
     /// Clamps to [lo, hi] (fp32: [0, top]).
     template <class S, class T>
-    static void clamp(const S& s, const T* x, T* y, std::size_t batch, float top) noexcept {
+    static void clamp(const S& s, const Clamp& st, const T* x, T* y, std::size_t batch, float top) noexcept {
         const std::size_t n = batch * s.out.size();
         for (std::size_t i = 0; i < n; ++i) {
             if constexpr (std::is_same_v<T, float>) y[i] = std::clamp(x[i], 0.0f, top);
-            else y[i] = static_cast<T>(std::clamp<std::int32_t>(x[i], s.lo, s.hi));
+            else y[i] = static_cast<T>(std::clamp<std::int32_t>(x[i], st.lo, st.hi));
         }
     }
 };
@@ -42,11 +43,11 @@ struct Relu : ClampUnit {
     static constexpr std::string_view onnx_op = "Relu"; ///< the ONNX operator it reads as
     /// See ClampUnit.
     template <class S>
-    static void prepare(S& s, const Node&, Prep& p) { prepare_clamp(s, p, false); }
+    static void prepare(S& s, State& st, const Node&, Prep& p) { prepare_clamp(s, st, p, false); }
     /// The definition.
     template <class S, class T>
-    static void reference(const S& s, const T* x, const T*, T* y, std::size_t batch) noexcept {
-        clamp(s, x, y, batch, std::numeric_limits<float>::infinity());
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
+        clamp(s, st, x, y, batch, std::numeric_limits<float>::infinity());
     }
     /// Relu.
     template <class E>

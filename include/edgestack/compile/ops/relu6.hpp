@@ -12,11 +12,11 @@ struct Relu6 : ClampUnit {
     static constexpr Op op = Op::relu6; ///< its enumerator
     /// See ClampUnit.
     template <class S>
-    static void prepare(S& s, const Node&, Prep& p) { prepare_clamp(s, p, true); }
+    static void prepare(S& s, State& st, const Node&, Prep& p) { prepare_clamp(s, st, p, true); }
     /// The definition.
     template <class S, class T>
-    static void reference(const S& s, const T* x, const T*, T* y, std::size_t batch) noexcept {
-        clamp(s, x, y, batch, 6.0f);
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
+        clamp(s, st, x, y, batch, 6.0f);
     }
     /// Clip(0, 6).
     template <class E>

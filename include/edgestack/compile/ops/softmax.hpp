@@ -18,12 +18,12 @@ struct Softmax : UnitBase {
 
     /// Rows of the last axis.
     template <class S>
-    static void prepare(S& s, const Node&, Prep&) {
+    static void prepare(S& s, State&, const Node&, Prep&) {
         s.in = {1, s.in.size() / s.in.c, s.in.c};
     }
     /// The definition.
     template <class S, class T>
-    static void reference(const S& s, const T* x, const T*, T* y, std::size_t batch) noexcept {
+    static void reference(const S& s, const State&, const T* x, const T*, T* y, std::size_t batch) noexcept {
         const std::size_t C = s.in.c, rows = batch * s.in.h * s.in.w;
         for (std::size_t r = 0; r < rows; ++r) {
             const T* xr = x + r * C;

@@ -45,6 +45,53 @@ enum class Int8Role : unsigned char {
     fixed,    ///< softmax: scale 1/256, zero point -128
 };
 
+// ---- the typed state an engine keeps per step, one type per kind of op --------------
+
+/// An op with nothing to prepare.
+struct NoState {};
+
+/// dense, conv2d, depthwise_conv2d: fp32 weights and bias, or the int8 form (weights, bias
+/// with -zp_in * sum(w) folded in, one requantization per output channel, the fused
+/// activation as a clamp of codes [lo, hi]).
+struct Weighted {
+    std::vector<float> w;               ///< fp32 weights, the op's layout
+    std::vector<float> b;               ///< fp32 bias (zeros when the node has none)
+    std::vector<std::int8_t> qw;        ///< int8 weights, same layout
+    std::vector<std::int32_t> qb;       ///< int32 bias with the input zero point folded in
+    std::vector<quant::Requant> rq;     ///< per output channel: s_in * s_w[c] / s_out
+    std::vector<float> wscale;          ///< int8 weight scales as given (1 or per channel)
+    std::int32_t lo = -128;             ///< lowest output code (the fused activation's floor)
+    std::int32_t hi = 127;              ///< highest output code
+};
+
+/// relu, relu6 in int8: a clamp of codes.
+struct Clamp {
+    std::int32_t lo = -128; ///< lowest code
+    std::int32_t hi = 127;  ///< highest code
+};
+
+/// sigmoid, tanh, hard_swish, leaky_relu in int8: a table indexed by code + 128.
+struct Table {
+    std::vector<std::int8_t> table; ///< 256 entries (empty for fp32)
+};
+
+/// avg_pool2d, global_avg_pool in int8: a requantization per count of summed positions.
+struct CountRequant {
+    std::vector<quant::Requant> count_rq; ///< index: number of real positions (global: [0])
+};
+
+/// add, concat, mul in int8: each input's (or the product's) multiplier onto the output.
+struct Rescale {
+    quant::Requant a; ///< the first input's (mul: the product's)
+    quant::Requant b; ///< the second input's
+};
+
+/// batch_norm that could not be folded: a per-channel affine map.
+struct Affine {
+    std::vector<float> w; ///< scale per channel
+    std::vector<float> b; ///< shift per channel
+};
+
 /// What a unit's prepare() may read besides the node: the graph, and how to refuse.
 struct Prep {
     const Graph& graph;     ///< the graph being compiled
@@ -60,6 +107,7 @@ struct Prep {
 /// Defaults every unit starts from: one input, one output of the same element count, no
 /// weights, run by every engine. A unit hides what it does differently.
 struct UnitBase {
+    using State = NoState;                              ///< what an engine keeps per step
     static constexpr std::size_t arity = 1;            ///< inputs
     static constexpr bool alias = false;                ///< output shares the input's storage
     static constexpr bool runs = true;                  ///< the engines run it
@@ -126,23 +174,24 @@ void for_window(const S& s, std::size_t oh, std::size_t ow, F&& f) noexcept {
 /// 256-entry table prepare() fills with quantize(f(dequantize(q))).
 template <class F>
 struct TableUnit : UnitBase {
+    using State = Table; ///< the int8 table
     /// Fills the int8 table.
     template <class S>
-    static void prepare(S& s, const Node& n, Prep& p) {
+    static void prepare(const S& s, State& st, const Node& n, Prep& p) {
         if (!p.int8) return;
-        s.table.resize(256);
+        st.table.resize(256);
         for (int q = -128; q <= 127; ++q)
-            s.table[static_cast<std::size_t>(q + 128)] = quant::quantize(
+            st.table[static_cast<std::size_t>(q + 128)] = quant::quantize(
                 F::f(quant::dequantize(static_cast<std::int8_t>(q), s.s_in, s.zp_in), n.alpha), s.s_out,
                 s.zp_out);
     }
     /// f on every element (fp32) or the table (int8).
     template <class S, class T>
-    static void reference(const S& s, const T* x, const T*, T* y, std::size_t batch) noexcept {
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
         const std::size_t n = batch * s.out.size();
         for (std::size_t i = 0; i < n; ++i) {
             if constexpr (std::is_same_v<T, float>) y[i] = F::f(x[i], s.alpha);
-            else y[i] = s.table[static_cast<std::size_t>(std::int32_t{x[i]} + 128)];
+            else y[i] = st.table[static_cast<std::size_t>(std::int32_t{x[i]} + 128)];
         }
     }
 };

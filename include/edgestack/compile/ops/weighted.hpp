@@ -1,6 +1,6 @@
 // What dense, conv2d and depthwise_conv2d share: checking their weights and preparing
 // their fp32 parameters or int8 form (zero point folded into the bias, one requantization
-// multiplier per output channel, the fused activation as an int8 clamp).
+// multiplier per output channel, the fused activation as an int8 clamp) into its Weighted state.
 #pragma once
 
 #include <algorithm>
@@ -16,7 +16,7 @@ namespace edgestack::compile::ops {
 /// Fills step `s` for a weighted node with `oc` output channels of `taps` weights each
 /// (`channel_last`: depthwise layout [taps][oc]).
 template <class S>
-void prepare_weighted(S& s, const Node& n, Prep& p, std::size_t oc, std::size_t taps, bool channel_last) {
+void prepare_weighted(const S& s, Weighted& st, const Node& n, Prep& p, std::size_t oc, std::size_t taps, bool channel_last) {
     if (!p.int8) {
         if (n.weights.size() != oc * taps)
             throw shape_error(p.where + ": has " + std::to_string(n.weights.size()) +
@@ -24,9 +24,9 @@ void prepare_weighted(S& s, const Node& n, Prep& p, std::size_t oc, std::size_t 
         if (!n.bias.empty() && n.bias.size() != oc)
             throw shape_error(p.where + ": has " + std::to_string(n.bias.size()) + " biases, expected " +
                               std::to_string(oc));
-        s.w = n.weights;
-        s.b = n.bias.empty() ? std::vector<float>(oc, 0.0f) : n.bias;
-        p.weight_bytes += (s.w.size() + s.b.size()) * sizeof(float);
+        st.w = n.weights;
+        st.b = n.bias.empty() ? std::vector<float>(oc, 0.0f) : n.bias;
+        p.weight_bytes += (st.w.size() + st.b.size()) * sizeof(float);
         return;
     }
     if (n.qweights.size() != n.weights.size() && !n.weights.empty())
@@ -46,23 +46,23 @@ void prepare_weighted(S& s, const Node& n, Prep& p, std::size_t oc, std::size_t 
     if (!n.qbias.empty() && n.qbias.size() != oc)
         throw shape_error(p.where + ": int8 graph: has " + std::to_string(n.qbias.size()) +
                           " int32 biases, expected " + std::to_string(oc));
-    s.qw = n.qweights;
-    s.wscale = wq.scale;
-    s.qb.assign(oc, 0);
-    s.rq.resize(oc);
+    st.qw = n.qweights;
+    st.wscale = wq.scale;
+    st.qb.assign(oc, 0);
+    st.rq.resize(oc);
     for (std::size_t c = 0; c < oc; ++c) {
         std::int64_t sum = 0;
         for (std::size_t t = 0; t < taps; ++t)
             sum += channel_last ? n.qweights[t * oc + c] : n.qweights[c * taps + t];
-        s.qb[c] = static_cast<std::int32_t>((n.qbias.empty() ? 0 : n.qbias[c]) - s.zp_in * sum);
+        st.qb[c] = static_cast<std::int32_t>((n.qbias.empty() ? 0 : n.qbias[c]) - s.zp_in * sum);
         const double ws = wq.scale.size() == 1 ? wq.scale[0] : wq.scale[c];
-        s.rq[c] = quant::quantize_multiplier(static_cast<double>(s.s_in) * ws / s.s_out);
+        st.rq[c] = quant::quantize_multiplier(static_cast<double>(s.s_in) * ws / s.s_out);
     }
-    s.lo = -128;
-    s.hi = 127;
-    if (s.act != Activation::none) s.lo = std::max(-128, s.zp_out);
-    if (s.act == Activation::relu6) s.hi = std::min<std::int32_t>(127, quant::quantize(6.0f, s.s_out, s.zp_out));
-    p.weight_bytes += s.qw.size() + s.qb.size() * sizeof(std::int32_t);
+    st.lo = -128;
+    st.hi = 127;
+    if (s.act != Activation::none) st.lo = std::max(-128, s.zp_out);
+    if (s.act == Activation::relu6) st.hi = std::min<std::int32_t>(127, quant::quantize(6.0f, s.s_out, s.zp_out));
+    p.weight_bytes += st.qw.size() + st.qb.size() * sizeof(std::int32_t);
 }
 
 } // namespace edgestack::compile::ops
