@@ -35,6 +35,7 @@
 #include "edgestack/compile/ops/attention.hpp"
 #include "edgestack/compile/ops/positional_embedding.hpp"
 #include "edgestack/compile/ops/concat.hpp"
+#include "edgestack/compile/ops/mul.hpp"
 
 namespace edgestack::compile::ops {
 

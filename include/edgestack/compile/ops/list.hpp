@@ -29,4 +29,5 @@
     X(layer_norm, LayerNorm)                                                                   \
     X(attention, Attention)                                                                    \
     X(positional_embedding, PositionalEmbedding)                                               \
-    X(concat, Concat)
+    X(concat, Concat)                                                                          \
+    X(mul, Mul)
