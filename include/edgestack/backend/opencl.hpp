@@ -21,11 +21,13 @@
 #include <vector>
 
 #include "edgestack/backend/arena.hpp"
+#include "edgestack/backend/detail/program.hpp"
 #include "edgestack/backend/detail/opencl_kernels.hpp"
 #include "edgestack/backend/detail/opencl_runtime.hpp"
 #include "edgestack/backend/simd.hpp"
 #include "edgestack/compile/graph.hpp"
 #include "edgestack/compile/memory_plan.hpp"
+#include "edgestack/compile/ops.hpp"
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/quant/fixed_point.hpp"
@@ -358,23 +360,6 @@ inline bool opencl_device_runs(compile::Op op, bool int8) {
     }
 }
 
-inline float opencl_table_fn(compile::Op op, float x, float alpha) {
-    switch (op) {
-    case compile::Op::sigmoid: return 1.0f / (1.0f + std::exp(-x));
-    case compile::Op::tanh: return std::tanh(x);
-    case compile::Op::hard_swish: return x * std::clamp(x + 3.0f, 0.0f, 6.0f) / 6.0f;
-    case compile::Op::leaky_relu: return x > 0.0f ? x : alpha * x;
-    default: return x;
-    }
-}
-
-/// Per sample (h, w, c) of a value: rank 3 as is, rank 2 as 1 x d0 x d1, else 1 x 1 x n.
-inline std::array<std::size_t, 3> opencl_hwc(const compile::Dims& d) {
-    if (d.size() == 3) return {d[0], d[1], d[2]};
-    if (d.size() == 2) return {1, d[0], d[1]};
-    return {1, 1, compile::volume(d)};
-}
-
 template <class T>
 ClMem opencl_upload(cl_context ctx, const std::vector<T>& v, const std::string& what) {
     cl_int err = CL_SUCCESS;
@@ -515,6 +500,9 @@ inline OpenClEngine OpenCl::compile(const compile::Graph& graph) const {
     s.program = build_program_cached(ctx, dev, opencl_source, "",
                                      cache ? cache_folder(cache_dir) : std::filesystem::path{}, s.from_cache);
 
+    // Every node checked and prepared once, by its op unit: one Step per node.
+    const Program prog = detail::build_program(g, "OpenCl");
+
     std::size_t part_i = 0;
     for (std::size_t i = 0; i < N; ++i) {
         const compile::Node& n = g.nodes[i];
@@ -572,167 +560,88 @@ inline OpenClEngine OpenCl::compile(const compile::Graph& graph) const {
             ++part_i;
             continue;
         }
-        // A device step.
-        const std::size_t need = n.op == Op::add || n.op == Op::concat ? 2 : 1;
-        if (n.inputs.size() != need)
-            throw bad("expects " + std::to_string(need) + " input(s), has " + std::to_string(n.inputs.size()));
-        if (n.dilation[0] != 1 || n.dilation[1] != 1) throw bad("dilation is not supported");
-        const auto& din = g.values[static_cast<std::size_t>(n.inputs[0])];
-        const auto& dout = g.values[static_cast<std::size_t>(n.output)];
-        const std::size_t in_n = compile::volume(din), out_n = compile::volume(dout);
+        // A device step: its geometry and int8 parameters as the op's unit prepared them
+        // (compile/ops/<name>.hpp), which also checked its shapes and tensors.
+        const Step& ps = prog.steps[i];
         NodePlacement pl{n.name, n.op, true, ""};
-        if (is_alias(n)) {
-            if (in_n != out_n) throw bad("input and output sizes differ");
+        if (ps.alias) {
             s.placement.push_back(std::move(pl));
             continue;
         }
         OpenClStep st;
         st.node = n.name;
-        const auto ihwc = opencl_hwc(din), ohwc = opencl_hwc(dout);
         OpenClGeo& geo = st.geo;
         auto i32 = [](std::size_t v) { return static_cast<std::int32_t>(v); };
-        geo.ih = i32(ihwc[0]); geo.iw = i32(ihwc[1]); geo.ic = i32(ihwc[2]);
-        geo.oh = i32(ohwc[0]); geo.ow = i32(ohwc[1]); geo.oc = i32(ohwc[2]);
-        geo.kh = i32(n.kernel[0]); geo.kw = i32(n.kernel[1]);
-        geo.sh = i32(n.stride[0]); geo.sw = i32(n.stride[1]);
-        geo.pt = i32(n.pad[0]); geo.pl = i32(n.pad[1]);
-        geo.act = n.fused == compile::Activation::relu ? 1 : n.fused == compile::Activation::relu6 ? 2 : 0;
-        geo.alpha = n.alpha;
+        geo.ih = i32(ps.in.h); geo.iw = i32(ps.in.w); geo.ic = i32(ps.in.c);
+        geo.oh = i32(ps.out.h); geo.ow = i32(ps.out.w); geo.oc = i32(ps.out.c);
+        geo.kh = i32(ps.kh); geo.kw = i32(ps.kw);
+        geo.sh = i32(ps.sh); geo.sw = i32(ps.sw);
+        geo.pt = i32(ps.pt); geo.pl = i32(ps.pl);
+        geo.act = ps.act == compile::Activation::relu ? 1 : ps.act == compile::Activation::relu6 ? 2 : 0;
+        geo.alpha = ps.alpha;
+        geo.zp_in = ps.zp_in;
+        geo.zp_in2 = ps.zp_in2;
+        geo.zp_out = ps.zp_out;
         st.x_off = off(n.inputs[0]);
         st.y_off = off(n.output);
-        st.work = out_n;
-        if (need == 2) {
+        st.work = ps.out.size();
+        if (compile::ops::arity(n.op) == 2) {
             st.two_inputs = true;
             st.x2_off = off(n.inputs[1]);
         }
-        float s_in = 1, s_in2 = 1, s_out = 1;
-        if (s.int8) {
-            std::tie(s_in, geo.zp_in) = qp(n.inputs[0], n.name);
-            std::tie(s_out, geo.zp_out) = qp(n.output, n.name);
-            if (need == 2) std::tie(s_in2, geo.zp_in2) = qp(n.inputs[1], n.name);
-        }
         const char* dt = s.int8 ? "qs8" : "f32";
-        auto check_spatial = [&](std::size_t oc) {
-            if (n.kernel[0] == 0 || n.kernel[1] == 0 || n.stride[0] == 0 || n.stride[1] == 0)
-                throw bad("zero kernel or stride");
-            const std::size_t ph = ihwc[0] + n.pad[0] + n.pad[2], pw = ihwc[1] + n.pad[1] + n.pad[3];
-            if (ph < n.kernel[0] || pw < n.kernel[1]) throw bad("kernel larger than the padded input");
-            const std::size_t oh = (ph - n.kernel[0]) / n.stride[0] + 1, ow = (pw - n.kernel[1]) / n.stride[1] + 1;
-            if (ohwc[0] != oh || ohwc[1] != ow || ohwc[2] != oc)
-                throw shape_error("backend::OpenCl: node '" + n.name + "' output shape " + compile::to_string(dout) +
-                                  " does not match its geometry (" + std::to_string(oh) + "x" + std::to_string(ow) +
-                                  "x" + std::to_string(oc) + ")");
-        };
-        auto requant_params = [&](std::size_t oc) {
-            // acc scale s_in * s_w[c]; the multiplier of each output channel, and the clamp
-            // of the fused activation in the int8 domain.
-            const auto& wq = n.weight_quant;
-            if (wq.scale.size() != 1 && wq.scale.size() != oc)
-                throw bad("needs 1 or " + std::to_string(oc) + " weight scales, has " + std::to_string(wq.scale.size()));
-            std::vector<std::int32_t> mult(oc), shift(oc);
-            for (std::size_t c = 0; c < oc; ++c) {
-                const double ws = wq.scale.size() == 1 ? wq.scale[0] : wq.scale[c];
-                const auto r = quant::quantize_multiplier(static_cast<double>(s_in) * ws / s_out);
-                mult[c] = r.multiplier;
-                shift[c] = r.shift;
+        // Requantizations as the device kernels read them: multipliers, then shifts.
+        auto upload_rq = [&](const std::vector<quant::Requant>& rq, const std::string& what) {
+            std::vector<std::int32_t> mult(rq.size()), shift(rq.size());
+            for (std::size_t c = 0; c < rq.size(); ++c) {
+                mult[c] = rq[c].multiplier;
+                shift[c] = rq[c].shift;
             }
-            st.params.push_back(opencl_upload(ctx, mult, n.name + " multipliers"));
-            st.params.push_back(opencl_upload(ctx, shift, n.name + " shifts"));
-            geo.lo = -128;
-            geo.hi = 127;
-            if (n.fused != compile::Activation::none) geo.lo = std::max(-128, geo.zp_out);
-            if (n.fused == compile::Activation::relu6)
-                geo.hi = std::min<std::int32_t>(127, quant::quantize(6.0f, s_out, geo.zp_out));
+            st.params.push_back(opencl_upload(ctx, mult, n.name + " " + what + " multipliers"));
+            st.params.push_back(opencl_upload(ctx, shift, n.name + " " + what + " shifts"));
         };
         switch (n.op) {
         case Op::dense:
         case Op::conv2d:
         case Op::depthwise_conv2d: {
-            std::size_t taps = 0, oc = ohwc[2];
-            if (n.op == Op::dense) {
-                geo.ih = geo.iw = geo.oh = geo.ow = 1;
-                geo.ic = i32(in_n);
-                geo.oc = i32(out_n);
-                oc = out_n;
-                taps = in_n;
-                st.fn = std::string(dt) + "_dense";
-                st.kernel = std::string(dt) + "-dense-1x1-opencl";
-            } else if (n.op == Op::conv2d) {
-                check_spatial(oc);
-                taps = n.kernel[0] * n.kernel[1] * ihwc[2];
-                st.fn = std::string(dt) + "_conv2d";
-                st.kernel = std::string(dt) + "-conv2d-1x1-opencl";
-            } else {
-                if (ihwc[2] != oc) throw bad("depthwise input and output channels differ");
-                check_spatial(oc);
-                taps = n.kernel[0] * n.kernel[1];
-                st.fn = std::string(dt) + "_depthwise_conv2d";
-                st.kernel = std::string(dt) + "-dwconv-1x1-opencl";
-            }
+            const auto& w = ps.weighted();
+            const std::string name = n.op == Op::dense ? "dense" : n.op == Op::conv2d ? "conv2d" : "depthwise_conv2d";
+            st.fn = std::string(dt) + "_" + name;
+            st.kernel = std::string(dt) + (n.op == Op::depthwise_conv2d ? "-dwconv" : "-" + name) + "-1x1-opencl";
             if (!s.int8) {
-                if (n.weights.size() != oc * taps)
-                    throw shape_error("backend::OpenCl: node '" + n.name + "' has " + std::to_string(n.weights.size()) +
-                                      " weights, expected " + std::to_string(oc * taps));
-                if (!n.bias.empty() && n.bias.size() != oc)
-                    throw shape_error("backend::OpenCl: node '" + n.name + "' has " + std::to_string(n.bias.size()) +
-                                      " biases, expected " + std::to_string(oc));
-                st.params.push_back(opencl_upload(ctx, n.weights, n.name + " weights"));
-                st.params.push_back(opencl_upload(ctx, n.bias.empty() ? std::vector<float>(oc, 0.0f) : n.bias,
-                                                  n.name + " bias"));
+                st.params.push_back(opencl_upload(ctx, w.w, n.name + " weights"));
+                st.params.push_back(opencl_upload(ctx, w.b, n.name + " bias"));
             } else {
-                if (n.qweights.size() != oc * taps)
-                    throw shape_error("backend::OpenCl: node '" + n.name + "' has " + std::to_string(n.qweights.size()) +
-                                      " int8 weights, expected " + std::to_string(oc * taps));
-                if (!n.qbias.empty() && n.qbias.size() != oc)
-                    throw shape_error("backend::OpenCl: node '" + n.name + "' has " + std::to_string(n.qbias.size()) +
-                                      " int32 biases, expected " + std::to_string(oc));
-                st.params.push_back(opencl_upload(ctx, n.qweights, n.name + " weights"));
-                st.params.push_back(opencl_upload(ctx, n.qbias.empty() ? std::vector<std::int32_t>(oc, 0) : n.qbias,
+                // The device kernels subtract the input zero point themselves: the node's own
+                // bias, not the step's (which has -zp_in * sum(w) folded in).
+                st.params.push_back(opencl_upload(ctx, w.qw, n.name + " weights"));
+                st.params.push_back(opencl_upload(ctx, n.qbias.empty() ? std::vector<std::int32_t>(ps.out.c, 0) : n.qbias,
                                                   n.name + " bias"));
-                requant_params(oc);
+                upload_rq(w.rq, "output");
+                geo.lo = w.lo;
+                geo.hi = w.hi;
             }
             break;
         }
         case Op::max_pool2d:
         case Op::avg_pool2d: {
-            check_spatial(ihwc[2]);
             const bool mx = n.op == Op::max_pool2d;
             st.fn = std::string(dt) + (mx ? "_max_pool2d" : "_avg_pool2d");
             st.kernel = std::string(dt) + (mx ? "-maxpool-1x1-opencl" : "-avgpool-1x1-opencl");
-            if (s.int8 && mx && (s_in != s_out || geo.zp_in != geo.zp_out))
-                throw bad("max_pool2d must keep its input's scale and zero point");
-            if (s.int8 && !mx) { // by the number of real positions in the window
-                const std::size_t taps = n.kernel[0] * n.kernel[1];
-                std::vector<std::int32_t> mult(taps + 1, 0), shift(taps + 1, 0);
-                for (std::size_t c = 1; c <= taps; ++c) {
-                    const auto r = quant::quantize_multiplier(static_cast<double>(s_in) / (static_cast<double>(s_out) * c));
-                    mult[c] = r.multiplier;
-                    shift[c] = r.shift;
-                }
-                st.params.push_back(opencl_upload(ctx, mult, n.name + " multipliers"));
-                st.params.push_back(opencl_upload(ctx, shift, n.name + " shifts"));
-            }
+            if (s.int8 && !mx) upload_rq(ps.get<compile::ops::CountRequant>().count_rq, "count");
             break;
         }
-        case Op::global_avg_pool: {
-            if (out_n != ihwc[2]) throw bad("output must have one value per channel");
+        case Op::global_avg_pool:
             st.fn = std::string(dt) + "_global_avg_pool";
             st.kernel = std::string(dt) + "-gavgpool-1x1-opencl";
-            if (s.int8) {
-                const auto r = quant::quantize_multiplier(static_cast<double>(s_in) /
-                                                          (static_cast<double>(s_out) * ihwc[0] * ihwc[1]));
-                st.params.push_back(opencl_upload(ctx, std::vector<std::int32_t>{r.multiplier}, n.name + " multiplier"));
-                st.params.push_back(opencl_upload(ctx, std::vector<std::int32_t>{r.shift}, n.name + " shift"));
-            }
+            if (s.int8) upload_rq(ps.get<compile::ops::CountRequant>().count_rq, "count");
             break;
-        }
         case Op::relu:
         case Op::relu6:
         case Op::sigmoid:
         case Op::tanh:
         case Op::hard_swish:
         case Op::leaky_relu: {
-            if (in_n != out_n) throw bad("input and output sizes differ");
             st.fn = std::string(dt) + "_unary";
             st.kernel = std::string(dt) + "-" + std::string(compile::op_name(n.op)) + "-1x1-opencl";
             geo.unary = n.op == Op::relu ? 0 : n.op == Op::relu6 ? 1 : n.op == Op::sigmoid ? 2
@@ -740,72 +649,40 @@ inline OpenClEngine OpenCl::compile(const compile::Graph& graph) const {
             if (s.int8) {
                 std::vector<std::int8_t> table(256, 0);
                 if (n.op == Op::relu || n.op == Op::relu6) {
-                    if (s_in != s_out || geo.zp_in != geo.zp_out) throw bad("must keep its input's scale and zero point");
-                    geo.lo = geo.zp_in;
-                    geo.hi = n.op == Op::relu6 ? std::min<std::int32_t>(127, quant::quantize(6.0f, s_out, geo.zp_out)) : 127;
+                    const auto& c = ps.get<compile::ops::Clamp>();
+                    geo.lo = c.lo;
+                    geo.hi = c.hi;
                 } else {
                     geo.table = 1;
-                    for (int q = -128; q <= 127; ++q)
-                        table[static_cast<std::size_t>(q + 128)] = quant::quantize(
-                            opencl_table_fn(n.op, quant::dequantize(static_cast<std::int8_t>(q), s_in, geo.zp_in), n.alpha),
-                            s_out, geo.zp_out);
+                    table = ps.get<compile::ops::Table>().table;
                 }
                 st.params.push_back(opencl_upload(ctx, table, n.name + " table"));
             }
             break;
         }
         case Op::batch_norm: {
-            const std::size_t C = ihwc[2];
-            if (in_n != out_n) throw bad("input and output sizes differ");
-            if (n.extra.size() != 4 * C)
-                throw shape_error("backend::OpenCl: node '" + n.name + "' has " + std::to_string(n.extra.size()) +
-                                  " parameters, expected 4 x " + std::to_string(C));
-            std::vector<float> w(C), b(C);
-            for (std::size_t c = 0; c < C; ++c) {
-                const float k = n.extra[c] / std::sqrt(n.extra[3 * C + c] + n.alpha);
-                w[c] = k;
-                b[c] = n.extra[C + c] - n.extra[2 * C + c] * k;
-            }
-            st.params.push_back(opencl_upload(ctx, w, n.name + " scale"));
-            st.params.push_back(opencl_upload(ctx, b, n.name + " shift"));
+            const auto& a = ps.get<compile::ops::Affine>();
+            st.params.push_back(opencl_upload(ctx, a.w, n.name + " scale"));
+            st.params.push_back(opencl_upload(ctx, a.b, n.name + " shift"));
             st.fn = "f32_batch_norm";
             st.kernel = "f32-batchnorm-1x1-opencl";
             break;
         }
         case Op::softmax:
-            if (in_n != out_n) throw bad("input and output sizes differ");
-            geo.ic = i32(din.empty() ? 1 : din.back());
-            if (geo.ic == 0) throw bad("empty last axis");
-            st.work = in_n / din.back();
+            geo.ic = i32(ps.in.c);
+            st.work = ps.in.h * ps.in.w;
             st.fn = "f32_softmax";
             st.kernel = "f32-softmax-1x1-opencl";
             break;
         case Op::add:
-            if (compile::volume(g.values[static_cast<std::size_t>(n.inputs[1])]) != in_n || out_n != in_n)
-                throw bad("both inputs and the output must have the same size");
-            st.fn = std::string(dt) + "_add";
-            st.kernel = std::string(dt) + "-vadd-1x1-opencl";
-            if (s.int8) {
-                if (s_in / s_out >= 4.0f || s_in2 / s_out >= 4.0f)
-                    throw bad("an input scale is 4x the output scale or more");
-                const auto ra = quant::quantize_multiplier(static_cast<double>(s_in) / s_out);
-                const auto rb = quant::quantize_multiplier(static_cast<double>(s_in2) / s_out);
-                geo.a_mult = ra.multiplier; geo.a_shift = ra.shift;
-                geo.b_mult = rb.multiplier; geo.b_shift = rb.shift;
-            }
-            break;
         case Op::concat: {
-            const auto bh = opencl_hwc(g.values[static_cast<std::size_t>(n.inputs[1])]);
-            if (bh[0] != ihwc[0] || bh[1] != ihwc[1] || ohwc[0] != ihwc[0] || ohwc[1] != ihwc[1] ||
-                ohwc[2] != ihwc[2] + bh[2] || ihwc[2] == 0 || bh[2] == 0)
-                throw bad("the inputs must differ only in their last axis, and the output be the two side by side");
-            st.fn = std::string(dt) + "_concat";
-            st.kernel = std::string(dt) + "-concat-1x1-opencl";
+            const bool add = n.op == Op::add;
+            st.fn = std::string(dt) + (add ? "_add" : "_concat");
+            st.kernel = std::string(dt) + (add ? "-vadd-1x1-opencl" : "-concat-1x1-opencl");
             if (s.int8) {
-                const auto ra = quant::quantize_multiplier(static_cast<double>(s_in) / s_out);
-                const auto rb = quant::quantize_multiplier(static_cast<double>(s_in2) / s_out);
-                geo.a_mult = ra.multiplier; geo.a_shift = ra.shift;
-                geo.b_mult = rb.multiplier; geo.b_shift = rb.shift;
+                const auto& r = ps.get<compile::ops::Rescale>();
+                geo.a_mult = r.a.multiplier; geo.a_shift = r.a.shift;
+                geo.b_mult = r.b.multiplier; geo.b_shift = r.b.shift;
             }
             break;
         }
