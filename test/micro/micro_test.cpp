@@ -194,7 +194,7 @@ BOOST_AUTO_TEST_CASE(refuses_what_it_cannot_run) {
     {
         auto bad = g;
         bad.value_quant[1].scale.push_back(1.0f);
-        check_refused<config_error>([&] { deploy::lower_micro(bad); }, "needs one positive scale");
+        check_refused<config_error>([&] { deploy::lower_micro(bad); }, "needs one scale and one zero point");
     }
     {
         auto bad = g;

@@ -16,10 +16,13 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "edgestack/backend/reference.hpp"
 #include "edgestack/compile/graph.hpp"
+#include "edgestack/compile/ops.hpp"
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/micro/engine.hpp"
@@ -105,24 +108,6 @@ inline MicroKernel micro_kernel(compile::Op op) {
     case Op::softmax: return {&micro::qs8_softmax, "qs8_softmax"};
     default: return {nullptr, nullptr};
     }
-}
-
-/// The element-wise functions the lookup tables hold (the int8 contract's formulas).
-inline float micro_table_fn(compile::Op op, float x, float alpha) {
-    switch (op) {
-    case compile::Op::sigmoid: return 1.0f / (1.0f + std::exp(-x));
-    case compile::Op::tanh: return std::tanh(x);
-    case compile::Op::hard_swish: return x * std::clamp(x + 3.0f, 0.0f, 6.0f) / 6.0f;
-    case compile::Op::leaky_relu: return x > 0.0f ? x : alpha * x;
-    default: return x;
-    }
-}
-
-/// height, width, channels of a per-sample shape (vectors: 1 x 1 x n; rank 2: 1 x h x w).
-inline std::array<std::size_t, 3> micro_hwc(const compile::Dims& d) {
-    if (d.size() == 3) return {d[0], d[1], d[2]};
-    if (d.size() == 2) return {1, d[0], d[1]};
-    return {1, 1, compile::volume(d)};
 }
 
 } // namespace detail
@@ -211,23 +196,28 @@ inline MicroModel lower_micro(compile::Graph g) {
     std::tie(net.input_scale, net.input_zero_point) = qp(0, "the graph input");
     std::tie(net.output_scale, net.output_zero_point) = qp(g.output, "the graph output");
 
-    for (const auto& n : g.nodes) {
+    // Every node checked and prepared once, by its op unit (compile/ops/<name>.hpp): the
+    // Reference engine's steps hold the folded biases, multipliers, clamps and tables.
+    for (const auto& n : g.nodes)
+        if (!compile::ops::alias(n.op) && detail::micro_kernel(n.op).fn == nullptr)
+            throw config_error("lower_micro: node '" + n.name + "' (" + std::string(compile::op_name(n.op)) +
+                               "): the micro engine does not run this op");
+    const backend::ReferenceEngine ref = [&] {
+        try {
+            return backend::ReferenceEngine(g);
+        } catch (const shape_error& e) {
+            throw shape_error(std::string("lower_micro: ") + e.what());
+        } catch (const config_error& e) {
+            throw config_error(std::string("lower_micro: ") + e.what());
+        }
+    }();
+    const auto& steps = ref.program().steps;
+    for (std::size_t i = 0; i < nn; ++i) {
+        const compile::Node& n = g.nodes[i];
+        const backend::detail::Step& ps = steps[i];
         const std::string who = "node '" + n.name + "' (" + std::string(compile::op_name(n.op)) + ")";
         auto bad = [&](const std::string& why) { return config_error("lower_micro: " + who + ": " + why); };
-        const std::size_t need = n.op == Op::add || n.op == Op::concat ? 2 : 1;
-        if (n.inputs.size() != need)
-            throw bad("expects " + std::to_string(need) + " input(s), has " + std::to_string(n.inputs.size()));
-        if (n.dilation[0] != 1 || n.dilation[1] != 1) throw bad("dilation is not supported");
-        const auto [s_in, zp_in] = qp(n.inputs[0], who);
-        const auto [s_out, zp_out] = qp(n.output, who);
-        const auto& in_dims = g.values[static_cast<std::size_t>(n.inputs[0])];
-        const auto& out_dims = g.values[static_cast<std::size_t>(n.output)];
-        const std::size_t in_n = compile::volume(in_dims), out_n = compile::volume(out_dims);
-        if (n.op == Op::flatten || n.op == Op::dropout) {
-            if (in_n != out_n) throw bad("input and output sizes differ");
-            if (s_in != s_out || zp_in != zp_out) throw bad("must keep its input's scale and zero point");
-            continue; // an alias: no step
-        }
+        if (ps.alias) continue; // flatten, dropout: no step
         const auto kernel = detail::micro_kernel(n.op);
         if (kernel.fn == nullptr) throw bad("the micro engine does not run this op");
         MicroLayer ml;
@@ -237,163 +227,55 @@ inline MicroModel lower_micro(compile::Graph g) {
         L.run = kernel.fn;
         L.in = static_cast<std::uint32_t>(offset[static_cast<std::size_t>(n.inputs[0])]);
         L.out = static_cast<std::uint32_t>(offset[static_cast<std::size_t>(n.output)]);
-        auto hwc_in = detail::micro_hwc(in_dims), hwc_out = detail::micro_hwc(out_dims);
         auto i32 = [](std::size_t x) { return static_cast<std::int32_t>(x); };
-        auto set_geometry = [&] {
-            L.in_h = i32(hwc_in[0]);
-            L.in_w = i32(hwc_in[1]);
-            L.in_c = i32(hwc_in[2]);
-            L.out_h = i32(hwc_out[0]);
-            L.out_w = i32(hwc_out[1]);
-            L.out_c = i32(hwc_out[2]);
-        };
-        set_geometry();
-        L.kh = i32(n.kernel[0]);
-        L.kw = i32(n.kernel[1]);
-        L.sh = i32(n.stride[0]);
-        L.sw = i32(n.stride[1]);
-        L.pt = i32(n.pad[0]);
-        L.pl = i32(n.pad[1]);
-        L.zp_in = zp_in;
-        L.zp_out = zp_out;
+        L.in_h = i32(ps.in.h);
+        L.in_w = i32(ps.in.w);
+        L.in_c = i32(ps.in.c);
+        L.out_h = i32(ps.out.h);
+        L.out_w = i32(ps.out.w);
+        L.out_c = i32(ps.out.c);
+        L.kh = i32(ps.kh);
+        L.kw = i32(ps.kw);
+        L.sh = i32(ps.sh);
+        L.sw = i32(ps.sw);
+        L.pt = i32(ps.pt);
+        L.pl = i32(ps.pl);
+        L.zp_in = ps.zp_in;
+        L.zp_in2 = ps.zp_in2;
+        L.zp_out = ps.zp_out;
         L.lo = -128;
         L.hi = 127;
-        if (need == 2) {
-            L.in2 = static_cast<std::uint32_t>(offset[static_cast<std::size_t>(n.inputs[1])]);
-            L.zp_in2 = qp(n.inputs[1], who).second;
-        }
-        auto requant = [&](double real) {
-            const auto r = quant::quantize_multiplier(real);
+        if (n.inputs.size() == 2) L.in2 = static_cast<std::uint32_t>(offset[static_cast<std::size_t>(n.inputs[1])]);
+        auto requant = [&](const quant::Requant& r) {
             if (31 + r.shift > 62) throw bad("a requantization multiplier is below 2^-32");
             return micro::Requant{r.multiplier, r.shift};
         };
-        auto check_spatial = [&](std::size_t oc) {
-            if (n.kernel[0] == 0 || n.kernel[1] == 0 || n.stride[0] == 0 || n.stride[1] == 0)
-                throw bad("zero kernel or stride");
-            const std::size_t ph = hwc_in[0] + n.pad[0] + n.pad[2], pw = hwc_in[1] + n.pad[1] + n.pad[3];
-            if (ph < n.kernel[0] || pw < n.kernel[1]) throw bad("kernel larger than the padded input");
-            const std::size_t oh = (ph - n.kernel[0]) / n.stride[0] + 1, ow = (pw - n.kernel[1]) / n.stride[1] + 1;
-            if (hwc_out[0] != oh || hwc_out[1] != ow || hwc_out[2] != oc)
-                throw shape_error("lower_micro: " + who + ": output shape " + compile::to_string(out_dims) +
-                                  " does not match its geometry (" + std::to_string(oh) + "x" +
-                                  std::to_string(ow) + "x" + std::to_string(oc) + ")");
+        auto requants = [&](const std::vector<quant::Requant>& rq) {
+            for (const auto& r : rq) ml.rq.push_back(r.multiplier == 0 ? micro::Requant{0, 0} : requant(r));
         };
-        auto same_params = [&] {
-            if (s_in != s_out || zp_in != zp_out) throw bad("must keep its input's scale and zero point");
-        };
-        auto code_of_six = [&] {
-            return std::min<std::int32_t>(127, quant::quantize(6.0f, s_out, zp_out));
-        };
-        switch (n.op) {
-        case Op::dense:
-        case Op::conv2d:
-        case Op::depthwise_conv2d: {
-            std::size_t oc = hwc_out[2], taps = 0;
-            if (n.op == Op::dense) {
-                hwc_in = {1, 1, in_n};
-                hwc_out = {1, 1, out_n};
-                set_geometry();
-                oc = out_n;
-                taps = in_n;
-            } else if (n.op == Op::conv2d) {
-                check_spatial(oc);
-                taps = n.kernel[0] * n.kernel[1] * hwc_in[2];
-            } else {
-                if (hwc_in[2] != oc) throw bad("depthwise input and output channels differ");
-                check_spatial(oc);
-                taps = n.kernel[0] * n.kernel[1];
+        compile::ops::visit(n.op, [&]<class U>() {
+            using St = typename U::State;
+            if constexpr (std::is_same_v<St, compile::ops::Weighted>) {
+                const auto& w = ps.get<St>();
+                ml.w = w.qw;
+                ml.b = w.qb;
+                requants(w.rq);
+                L.lo = w.lo;
+                L.hi = w.hi;
+            } else if constexpr (std::is_same_v<St, compile::ops::Clamp>) {
+                L.lo = ps.get<St>().lo;
+                L.hi = ps.get<St>().hi;
+            } else if constexpr (std::is_same_v<St, compile::ops::Table>) {
+                ml.w = ps.get<St>().table;
+            } else if constexpr (std::is_same_v<St, compile::ops::CountRequant>) {
+                requants(ps.get<St>().count_rq);
+            } else if constexpr (std::is_same_v<St, compile::ops::Rescale>) {
+                ml.rq = {requant(ps.get<St>().a), requant(ps.get<St>().b)};
             }
-            if (n.qweights.size() != oc * taps)
-                throw shape_error("lower_micro: " + who + " has " + std::to_string(n.qweights.size()) +
-                                  " int8 weights, expected " + std::to_string(oc * taps));
-            const auto& wq = n.weight_quant;
-            if (wq.scale.size() != 1 && wq.scale.size() != oc)
-                throw bad("weight_quant has " + std::to_string(wq.scale.size()) + " scales; expected 1 or " +
-                          std::to_string(oc));
-            for (auto z : wq.zero_point)
-                if (z != 0) throw bad("weight zero points must be 0 (symmetric weights)");
-            for (auto q : n.qweights)
-                if (q == -128) throw bad("has a weight of -128; symmetric weights lie in [-127, 127]");
-            if (!n.qbias.empty() && n.qbias.size() != oc)
-                throw shape_error("lower_micro: " + who + " has " + std::to_string(n.qbias.size()) +
-                                  " int32 biases, expected " + std::to_string(oc));
-            const bool channel_last = n.op == Op::depthwise_conv2d;
-            ml.w = n.qweights;
-            ml.b.resize(oc);
-            ml.rq.resize(oc);
-            for (std::size_t c = 0; c < oc; ++c) {
-                std::int64_t sum = 0;
-                for (std::size_t t = 0; t < taps; ++t)
-                    sum += channel_last ? n.qweights[t * oc + c] : n.qweights[c * taps + t];
-                ml.b[c] = static_cast<std::int32_t>((n.qbias.empty() ? 0 : n.qbias[c]) - zp_in * sum);
-                const double ws = wq.scale.size() == 1 ? wq.scale[0] : wq.scale[c];
-                ml.rq[c] = requant(static_cast<double>(s_in) * ws / s_out);
-            }
-            if (n.fused != compile::Activation::none) L.lo = std::max(-128, zp_out);
-            if (n.fused == compile::Activation::relu6) L.hi = code_of_six();
-            break;
-        }
-        case Op::max_pool2d:
-            check_spatial(hwc_in[2]);
-            same_params();
-            break;
-        case Op::avg_pool2d:
-            check_spatial(hwc_in[2]);
-            ml.rq.resize(n.kernel[0] * n.kernel[1] + 1, micro::Requant{0, 0});
-            for (std::size_t c = 1; c < ml.rq.size(); ++c)
-                ml.rq[c] = requant(static_cast<double>(s_in) / (static_cast<double>(s_out) * c));
-            break;
-        case Op::global_avg_pool:
-            if (out_n != hwc_in[2]) throw bad("output must have one value per channel");
-            hwc_out = {1, 1, hwc_in[2]};
-            set_geometry();
-            ml.rq = {requant(static_cast<double>(s_in) / (static_cast<double>(s_out) * hwc_in[0] * hwc_in[1]))};
-            break;
-        case Op::relu:
-        case Op::relu6:
-            if (in_n != out_n) throw bad("input and output sizes differ");
-            same_params();
-            L.lo = zp_in;
-            if (n.op == Op::relu6) L.hi = code_of_six();
-            break;
-        case Op::sigmoid:
-        case Op::tanh:
-        case Op::hard_swish:
-        case Op::leaky_relu:
-            if (in_n != out_n) throw bad("input and output sizes differ");
-            ml.w.resize(256);
-            for (int q = -128; q <= 127; ++q)
-                ml.w[static_cast<std::size_t>(q + 128)] = quant::quantize(
-                    detail::micro_table_fn(n.op, quant::dequantize(static_cast<std::int8_t>(q), s_in, zp_in), n.alpha),
-                    s_out, zp_out);
-            break;
-        case Op::softmax:
-            if (in_n != out_n || hwc_in[2] == 0) throw bad("input and output sizes differ");
-            hwc_in = {1, in_n / hwc_in[2], hwc_in[2]};
-            hwc_out = hwc_in;
-            set_geometry();
-            L.s_in = s_in;
-            L.s_out = s_out;
-            break;
-        case Op::add: {
-            const float s_in2 = qp(n.inputs[1], who).first;
-            if (compile::volume(g.values[static_cast<std::size_t>(n.inputs[1])]) != in_n || out_n != in_n)
-                throw bad("both inputs and the output must have the same size");
-            if (s_in / s_out >= 4.0f || s_in2 / s_out >= 4.0f)
-                throw bad("an input scale is 4x the output scale or more");
-            ml.rq = {requant(static_cast<double>(s_in) / s_out), requant(static_cast<double>(s_in2) / s_out)};
-            break;
-        }
-        case Op::concat: {
-            const float s_in2 = qp(n.inputs[1], who).first;
-            const auto b = detail::micro_hwc(g.values[static_cast<std::size_t>(n.inputs[1])]);
-            if (b[0] != hwc_in[0] || b[1] != hwc_in[1] || hwc_out[0] != hwc_in[0] || hwc_out[1] != hwc_in[1] ||
-                hwc_out[2] != hwc_in[2] + b[2] || hwc_in[2] == 0 || b[2] == 0)
-                throw bad("the inputs must differ only in their last axis, and the output be the two side by side");
-            ml.rq = {requant(static_cast<double>(s_in) / s_out), requant(static_cast<double>(s_in2) / s_out)};
-            break;
-        }
-        default: throw bad("the micro engine does not run this op");
+        });
+        if (n.op == compile::Op::softmax) {
+            L.s_in = ps.s_in;
+            L.s_out = ps.s_out;
         }
         m.layers.push_back(std::move(ml));
     }

@@ -30,21 +30,21 @@ void prepare_weighted(const S& s, Weighted& st, const Node& n, Prep& p, std::siz
         return;
     }
     if (n.qweights.size() != n.weights.size() && !n.weights.empty())
-        throw shape_error(p.where + ": int8 graph: has " + std::to_string(n.qweights.size()) +
+        throw shape_error(p.where + ": has " + std::to_string(n.qweights.size()) +
                           " int8 weights, its fp32 weights have " + std::to_string(n.weights.size()));
     if (n.qweights.size() != oc * taps)
-        throw shape_error(p.where + ": int8 graph: has " + std::to_string(n.qweights.size()) +
+        throw shape_error(p.where + ": has " + std::to_string(n.qweights.size()) +
                           " int8 weights, expected " + std::to_string(oc * taps));
     const auto& wq = n.weight_quant;
     if (wq.scale.size() != 1 && wq.scale.size() != oc)
-        throw p.bad("int8 graph: weight_quant has " + std::to_string(wq.scale.size()) +
+        throw p.bad("weight_quant has " + std::to_string(wq.scale.size()) +
                     " scales; expected 1 or " + std::to_string(oc) + " (one per output channel)");
     for (auto z : wq.zero_point)
-        if (z != 0) throw p.bad("int8 graph: weight zero points must be 0 (symmetric weights)");
+        if (z != 0) throw p.bad("weight zero points must be 0 (symmetric weights)");
     for (auto q : n.qweights)
-        if (q == -128) throw p.bad("int8 graph: has a weight of -128; symmetric weights lie in [-127, 127]");
+        if (q == -128) throw p.bad("has a weight of -128; symmetric weights lie in [-127, 127]");
     if (!n.qbias.empty() && n.qbias.size() != oc)
-        throw shape_error(p.where + ": int8 graph: has " + std::to_string(n.qbias.size()) +
+        throw shape_error(p.where + ": has " + std::to_string(n.qbias.size()) +
                           " int32 biases, expected " + std::to_string(oc));
     st.qw = n.qweights;
     st.wscale = wq.scale;
