@@ -569,15 +569,7 @@ private:
         c.stride = win.stride;
         c.dilation = win.dilation;
         c.pad = win.pad;
-        c.weights.resize(wt.data.size());
-        for (std::size_t o = 0; o < O; ++o)
-            for (std::size_t ci = 0; ci < I; ++ci)
-                for (std::size_t r = 0; r < kh; ++r)
-                    for (std::size_t q = 0; q < kw; ++q) {
-                        const float v = static_cast<float>(wt.data[((o * I + ci) * kh + r) * kw + q]);
-                        if (dw) c.weights[(r * kw + q) * O + o] = v;
-                        else c.weights[((o * kh + r) * kw + q) * I + ci] = v;
-                    }
+        c.weights = compile::ops::Conv2d::weights_from_onnx(wt.data, O, I, kh, kw, dw);
         if (n.input_size() > 2 && !n.input(2).empty()) {
             const auto& b = constant(n, 2, w, "bias");
             if (b.data.size() != O) refuse(w, "bias has " + std::to_string(b.data.size()) + " values, " + std::to_string(O) + " channels");

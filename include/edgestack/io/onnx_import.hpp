@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "edgestack/compile/graph.hpp"
+#include "edgestack/compile/ops.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/io/detail/onnx_model.hpp"
 
@@ -435,13 +436,7 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
             check_spatial(true);
             const std::size_t co = out[2], ci = in[2], kh = ours.kernel[0], kw = ours.kernel[1];
             need(s.weight, co * ci * kh * kw, "weight");
-            std::vector<float> w(s.weight.data.size());
-            for (std::size_t o = 0; o < co; ++o)
-                for (std::size_t i = 0; i < ci; ++i)
-                    for (std::size_t r = 0; r < kh; ++r)
-                        for (std::size_t c = 0; c < kw; ++c)
-                            w[((o * kh + r) * kw + c) * ci + i] = s.weight.data[((o * ci + i) * kh + r) * kw + c];
-            assign(ours.weights, w);
+            assign(ours.weights, compile::ops::Conv2d::weights_from_onnx(s.weight.data, co, ci, kh, kw, false));
             if (!ours.bias.empty()) {
                 std::vector<float> b(co, 0.0f);
                 if (!s.bias.data.empty()) { need(s.bias, co, "bias"); b = s.bias.data; }
@@ -460,11 +455,7 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
             check_spatial(true);
             const std::size_t c_n = out[2], kh = ours.kernel[0], kw = ours.kernel[1];
             need(s.weight, c_n * kh * kw, "weight");
-            std::vector<float> w(s.weight.data.size());
-            for (std::size_t ch = 0; ch < c_n; ++ch)
-                for (std::size_t r = 0; r < kh; ++r)
-                    for (std::size_t c = 0; c < kw; ++c) w[(r * kw + c) * c_n + ch] = s.weight.data[(ch * kh + r) * kw + c];
-            assign(ours.weights, w);
+            assign(ours.weights, compile::ops::Conv2d::weights_from_onnx(s.weight.data, c_n, 1, kh, kw, true));
             if (!ours.bias.empty()) {
                 std::vector<float> b(c_n, 0.0f);
                 if (!s.bias.data.empty()) { need(s.bias, c_n, "bias"); b = s.bias.data; }

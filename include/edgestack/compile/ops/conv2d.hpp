@@ -98,6 +98,27 @@ struct Conv2d : UnitBase {
         }
     }
 
+    /// Where ONNX's weight element (o, i, r, c) of an OIHW tensor ([C][1][kh][kw] for a
+    /// depthwise one) sits in ours: [out][kh][kw][in], depthwise [kh][kw][C].
+    static constexpr std::size_t weight_index(std::size_t o, std::size_t i, std::size_t r, std::size_t c,
+                                              std::size_t kh, std::size_t kw, std::size_t ci, std::size_t co,
+                                              bool dw) noexcept {
+        return dw ? (r * kw + c) * co + o : ((o * kh + r) * kw + c) * ci + i;
+    }
+    /// Our weights from ONNX's OIHW ones: `co` outputs, `ci` inputs (1 for depthwise).
+    template <class V>
+    static std::vector<float> weights_from_onnx(const V& oihw, std::size_t co, std::size_t ci, std::size_t kh,
+                                                std::size_t kw, bool dw) {
+        std::vector<float> w(co * ci * kh * kw);
+        for (std::size_t o = 0; o < co; ++o)
+            for (std::size_t i = 0; i < ci; ++i)
+                for (std::size_t r = 0; r < kh; ++r)
+                    for (std::size_t c = 0; c < kw; ++c)
+                        w[weight_index(o, i, r, c, kh, kw, dw ? 1 : ci, co, dw)] =
+                            static_cast<float>(oihw[((o * ci + i) * kh + r) * kw + c]);
+        return w;
+    }
+
     /// Conv with weights re-laid out to OIHW.
     template <class E>
     static void to_onnx(E& e, const Node& n) { conv_to_onnx(e, n, false); }
@@ -113,7 +134,7 @@ struct Conv2d : UnitBase {
             for (std::size_t i = 0; i < per_out; ++i)
                 for (std::size_t r = 0; r < kh; ++r)
                     for (std::size_t c = 0; c < kw; ++c)
-                        order[k++] = dw ? (r * kw + c) * co + o : ((o * kh + r) * kw + c) * ci + i;
+                        order[k++] = weight_index(o, i, r, c, kh, kw, ci, co, dw);
         const auto w = e.weight(n, {static_cast<std::int64_t>(co), static_cast<std::int64_t>(per_out),
                                     static_cast<std::int64_t>(kh), static_cast<std::int64_t>(kw)},
                                 order);
