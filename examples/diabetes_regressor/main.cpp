@@ -11,6 +11,7 @@
 //   diabetes_regressor [--data DIR] [--epochs 60] [--seed 1] [-o diabetes-int8.edgemdl]
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -125,7 +126,9 @@ int main(int argc, char** argv) try {
     const data::Table raw_test = x_test;
     std::vector<float> y_train = targets_of(y, false);
     const std::vector<float> y_test = targets_of(y, true);
-    data::Cleaner<data::Standardize> clean;
+    // Missing measurements are filled with the training mean, then every column is
+    // standardized; the same cleaning travels in the deployment file (below).
+    data::Cleaner<data::ImputeMean, data::Standardize> clean;
     clean.fit(x_train); // fits, and standardizes the training rows
     clean.apply(x_test);
     data::TargetScaler scaler;
@@ -153,11 +156,7 @@ int main(int argc, char** argv) try {
 
     // Deployed: the int8 graph with the feature and target scaling fitted above, in one file.
     es::io::SaveOptions save;
-    const auto& ms = clean.get<0>().state(); // mean, sd per column
-    for (std::size_t c = 0; c < 10; ++c) {
-        save.scaling.input_mean.push_back(ms[2 * c]);
-        save.scaling.input_sd.push_back(ms[2 * c + 1] > 0 ? ms[2 * c + 1] : 1.0); // as Standardize
-    }
+    save.scaling = clean.input_scaling(); // fill missing values, then standardize
     save.scaling.output_mean = scaler.mean();
     save.scaling.output_sd = scaler.sd();
     es::compile::Graph g8 = int8.model().lower();
@@ -174,6 +173,17 @@ int main(int argc, char** argv) try {
         if (!served->infer(raw_test.row(r), std::span<float>(&answers[r], 1)))
             throw es::error("the served model refused row " + std::to_string(r));
     report("file", es::train::regression_metrics(answers, y_test));
+    // A request with a measurement missing (JSON null on the wire, NaN here) is answered as
+    // the row with that measurement at its training mean.
+    std::vector<float> row(raw_test.row(0).begin(), raw_test.row(0).end()), filled = row;
+    row[2] = std::numeric_limits<float>::quiet_NaN();
+    filled[2] = static_cast<float>(clean.get<0>().fill[2]);
+    float with_gap = 0, with_mean = 0;
+    if (!served->infer(row, std::span<float>(&with_gap, 1)) || !served->infer(filled, std::span<float>(&with_mean, 1)) ||
+        with_gap != with_mean)
+        throw es::error("a missing measurement was not filled with its training mean");
+    std::printf("a row with its third measurement missing: %.1f (the same row with the training mean: %.1f)\n",
+                with_gap, with_mean);
     std::printf("wrote %s (int8, version %u: takes the 10 raw measurements, answers in the "
                 "target's units)\n",
                 o.out.c_str(), file.version());

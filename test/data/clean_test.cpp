@@ -10,6 +10,7 @@
 #include "data/fixtures.hpp"
 #include "edgestack/data/clean.hpp"
 #include "edgestack/data/csv.hpp"
+#include "edgestack/io/scaling.hpp"
 
 using namespace edgestack;
 using namespace edgestack::data;
@@ -270,6 +271,61 @@ BOOST_AUTO_TEST_CASE(csv_to_clean_loader) {
     std::vector<float> x(2);
     BOOST_TEST(l.read(0, x) == 1);
     BOOST_TEST((x[0] >= 0.0f && x[0] <= 1.0f));
+}
+
+// The deployment form of fitted cleaning (io::Scaling, applied by the server before the
+// engine) must clean a request row exactly as the Cleaner cleans it: missing values filled,
+// outliers clipped, then scaled.
+BOOST_AUTO_TEST_CASE(input_scaling_cleans_a_row_as_the_cleaner_does) {
+    Table train = table(3, {1, 10, -5, kNan, 20, 0, 3, kInf, 5, 8, 40, 2, 2, 15, 100, 5, 30, 1});
+    auto check = [&](const auto& cleaner, const char* what) {
+        const io::Scaling s = cleaner.input_scaling();
+        for (std::vector<float> row : {std::vector<float>{kNan, 1e6f, -1e6f}, {2.5f, 12.0f, kInf}, {-50, kNan, 3}}) {
+            std::vector<float> want = row, got = row;
+            cleaner.transform(want);
+            s.to_model(got);
+            for (std::size_t c = 0; c < 3; ++c)
+                BOOST_TEST(got[c] == want[c], what << ": column " << c << ": " << got[c] << " vs " << want[c]
+                                                   << boost::test_tools::tolerance(1e-5f));
+        }
+    };
+    {
+        Cleaner<ImputeMean, ZScoreClip, Standardize> c(ImputeMean{}, ZScoreClip{1.0f}, Standardize{});
+        Table t = train;
+        c.fit(t);
+        const auto s = c.input_scaling();
+        BOOST_TEST(s.input_fill.size() == 3u);
+        BOOST_TEST(s.input_lo.size() == 3u);
+        BOOST_TEST(s.input_mean.size() == 3u);
+        BOOST_TEST(s.cleans());
+        check(c, "impute, z-score clip, standardize");
+    }
+    {
+        Cleaner<DropDuplicates, ImputeMedian, IqrClip, MinMaxScale> c;
+        Table t = train;
+        c.fit(t);
+        check(c, "drop duplicates, impute median, IQR clip, min-max");
+    }
+    {
+        Cleaner<ImputeConstant, MinMaxScale> c(ImputeConstant{-1.0f}, MinMaxScale{-1.0f, 1.0f});
+        Table t = table(2, {1, 4, kNan, 4, 3, 4}); // column 1 is constant
+        c.fit(t);
+        const io::Scaling s = c.input_scaling();
+        std::vector<float> want{kNan, 123.0f}, got = want;
+        c.transform(want);
+        s.to_model(got);
+        BOOST_TEST(got[0] == want[0], boost::test_tools::tolerance(1e-6f));
+        BOOST_TEST(got[1] == want[1]); // a constant column lands on lo whatever comes in
+    }
+}
+
+BOOST_AUTO_TEST_CASE(input_scaling_refuses_what_a_deployment_cannot_apply) {
+    Table train = table(2, {1, 10, kNan, 20, 3, 30});
+    Cleaner<Standardize, ImputeMean> late;
+    BOOST_CHECK_THROW((void)late.input_scaling(), config_error); // not fitted
+    late.fit(train);
+    const std::string m = message_of<config_error>([&] { (void)late.input_scaling(); });
+    BOOST_TEST(m.find("impute_mean after standardize") != std::string::npos, m);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,10 +1,12 @@
-// The fitted scaling saved in the deployment file (format version 2) and applied by the
-// server: a client sends raw features and reads answers in target units. Expected answers
-// are computed here by hand from the weights and the scaling, not by edgestack.
+// The fitted scaling saved in the deployment file (format version 2; 3 with input filling
+// and clipping) and applied by the server: a client sends raw features, missing ones as
+// null, and reads answers in target units. Expected answers are computed here by hand from
+// the weights and the scaling, not by edgestack.
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,15 @@ io::Scaling fitted() {
     s.input_sd = {2.0, 0.5, 40.0};
     s.output_mean = {150.0};
     s.output_sd = {75.0};
+    return s;
+}
+
+// fitted() plus input cleaning: a missing feature becomes its fill, a finite one is clipped.
+io::Scaling cleaning() {
+    auto s = fitted();
+    s.input_fill = {11.0, -2.5, 90.0};
+    s.input_lo = {0.0, -4.0, 50.0};
+    s.input_hi = {20.0, 0.0, 150.0};
     return s;
 }
 
@@ -116,6 +127,63 @@ BOOST_AUTO_TEST_CASE(the_server_takes_raw_features) {
         BOOST_TEST(out[i].get<double>() == expected(rows[i]), boost::test_tools::tolerance(1e-5));
     // The mean row gives the output mean plus the bias in target units.
     BOOST_TEST(out[0].get<double>() == 150.0 + 75.0, boost::test_tools::tolerance(1e-6));
+}
+
+BOOST_AUTO_TEST_CASE(input_cleaning_travels_in_version_3) {
+    test::Scratch dir("scaling-clean");
+    const auto path = (dir.path() / "clean.edgemdl").string();
+    io::SaveOptions opt;
+    opt.scaling = cleaning();
+    io::save_model(path, regressor(), opt);
+    const auto m = io::load_model(path);
+    BOOST_TEST(m.version() == 3u);
+    BOOST_TEST((m.scaling() == cleaning()));
+    // Bounds the wrong way round, or a fill that is not a number, are refused when saving.
+    opt.scaling.input_lo[1] = 1.0;
+    BOOST_CHECK_THROW(io::save_model(path, regressor(), opt), config_error);
+    opt.scaling = cleaning();
+    opt.scaling.input_fill[0] = std::numeric_limits<double>::quiet_NaN();
+    BOOST_CHECK_THROW(io::save_model(path, regressor(), opt), config_error);
+}
+
+BOOST_AUTO_TEST_CASE(the_server_fills_and_clips_raw_features) {
+    test::Scratch dir("scaling-clean-server");
+    deploy::Registry reg(dir.path());
+    io::SaveOptions opt;
+    opt.scaling = cleaning();
+    reg.promote("diabetes", reg.add("diabetes", deploy::model_file_bytes(regressor(), opt),
+                                    deploy::model_file_info()));
+    deploy::Server srv(test::test_options());
+    srv.watch(reg, "diabetes", deploy::model_file_factory(backend::Reference{}));
+    srv.start();
+    // Row 0: x0 missing (-> 11), x1 below its bound (-> -4), x2 above (-> 150).
+    // Row 1: all missing (-> the fills). Row 2: inside every bound, as it comes.
+    const std::string body =
+        R"({"inputs":[{"name":"input","shape":[3,3],"datatype":"FP32","data":[null,-9,400,null,null,null,12.5,-2,60]}]})";
+    const auto reply = test::call(srv.port(), "POST", "/v2/models/diabetes/infer", body);
+    BOOST_TEST_REQUIRE(reply.ok(), reply.body);
+    const auto out = json::parse(reply.body)["outputs"][0]["data"];
+    BOOST_REQUIRE_EQUAL(out.size(), 3u);
+    BOOST_TEST(out[0].get<double>() == expected({11.0, -4.0, 150.0}), boost::test_tools::tolerance(1e-5));
+    BOOST_TEST(out[1].get<double>() == expected({11.0, -2.5, 90.0}), boost::test_tools::tolerance(1e-5));
+    BOOST_TEST(out[2].get<double>() == expected({12.5, -2.0, 60.0}), boost::test_tools::tolerance(1e-5));
+}
+
+BOOST_AUTO_TEST_CASE(a_model_without_filling_refuses_null) {
+    test::Scratch dir("scaling-no-fill");
+    deploy::Registry reg(dir.path());
+    io::SaveOptions opt;
+    opt.scaling = fitted();
+    reg.promote("d", reg.add("d", deploy::model_file_bytes(regressor(), opt), deploy::model_file_info()));
+    deploy::Server srv(test::test_options());
+    srv.watch(reg, "d", deploy::model_file_factory(backend::Reference{}));
+    srv.start();
+    const auto reply = test::call(srv.port(), "POST", "/v2/models/d/infer",
+                                  R"({"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,null,3]}]})");
+    BOOST_TEST(!reply.ok());
+    BOOST_TEST(reply.body.find("inputs[0].data[1] is a null, not a number (this model fills no missing values)") !=
+                   std::string::npos,
+               reply.body);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

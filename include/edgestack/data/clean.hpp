@@ -25,6 +25,7 @@
 #include "edgestack/core/error.hpp"
 #include "edgestack/core/file_io.hpp"
 #include "edgestack/data/table.hpp"
+#include "edgestack/io/scaling.hpp"
 
 namespace edgestack::data {
 
@@ -149,6 +150,10 @@ struct ImputeMean {
         detail::require_fitted(fill, row.size(), "ImputeMean");
         detail::fill_columns(row, fill, r.imputed);
     }
+    /// In a deployment file (Cleaner::input_scaling): the fill of missing inputs.
+    static constexpr int deploy_stage = 0;
+    /// Writes that part into `s`.
+    void deploy_to(io::Scaling& s, std::size_t) const { s.input_fill = fill; }
     /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return fill; }
     /// Restores a saved state (check_state says whether it fits).
@@ -172,6 +177,10 @@ struct ImputeMedian {
         detail::require_fitted(fill, row.size(), "ImputeMedian");
         detail::fill_columns(row, fill, r.imputed);
     }
+    /// In a deployment file (Cleaner::input_scaling): the fill of missing inputs.
+    static constexpr int deploy_stage = 0;
+    /// Writes that part into `s`.
+    void deploy_to(io::Scaling& s, std::size_t) const { s.input_fill = fill; }
     /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return fill; }
     /// Restores a saved state (check_state says whether it fits).
@@ -192,6 +201,10 @@ struct ImputeConstant {
         for (auto& v : row)
             if (!std::isfinite(v)) v = value, ++r.imputed;
     }
+    /// In a deployment file (Cleaner::input_scaling): the fill of missing inputs.
+    static constexpr int deploy_stage = 0;
+    /// Writes that part into `s`.
+    void deploy_to(io::Scaling& s, std::size_t cols) const { s.input_fill.assign(cols, value); }
     /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return {value}; }
     /// Restores a saved state; throws format_error unless it is one valid value.
@@ -229,6 +242,11 @@ struct ForwardFill {
         detail::require_fitted(fill, row.size(), "ForwardFill");
         detail::fill_columns(row, fill, r.imputed);
     }
+    /// In a deployment file (Cleaner::input_scaling): the fill of missing inputs (one
+    /// request has no previous row: the training means, as transform() fills).
+    static constexpr int deploy_stage = 0;
+    /// Writes that part into `s`.
+    void deploy_to(io::Scaling& s, std::size_t) const { s.input_fill = fill; }
     /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return fill; }
     /// Restores a saved state (check_state says whether it fits).
@@ -260,6 +278,14 @@ struct ZScoreClip {
             if (std::isfinite(row[c]) && (row[c] < lo || row[c] > hi))
                 row[c] = std::clamp(row[c], lo, hi), ++r.clipped;
         }
+    }
+    /// In a deployment file (Cleaner::input_scaling): the clip bounds.
+    static constexpr int deploy_stage = 1;
+    /// Writes that part into `s`.
+    void deploy_to(io::Scaling& s, std::size_t cols) const {
+        s.input_lo.resize(cols);
+        s.input_hi.resize(cols);
+        for (std::size_t c = 0; c < cols; ++c) s.input_lo[c] = bounds[2 * c], s.input_hi[c] = bounds[2 * c + 1];
     }
     /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const {
@@ -301,6 +327,14 @@ struct IqrClip {
         z.bounds = bounds;
         detail::require_fitted(bounds, row.size(), "IqrClip", 2);
         z.transform(row, r);
+    }
+    /// In a deployment file (Cleaner::input_scaling): the clip bounds.
+    static constexpr int deploy_stage = 1;
+    /// Writes that part into `s`.
+    void deploy_to(io::Scaling& s, std::size_t cols) const {
+        s.input_lo.resize(cols);
+        s.input_hi.resize(cols);
+        for (std::size_t c = 0; c < cols; ++c) s.input_lo[c] = bounds[2 * c], s.input_hi[c] = bounds[2 * c + 1];
     }
     /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const {
@@ -490,6 +524,21 @@ struct MinMaxScale {
             ++r.scaled;
         }
     }
+    /// In a deployment file (Cleaner::input_scaling): the same map as (x - mean) / sd, with
+    /// mean = min - lo * sd and sd = (max - min) / (hi - lo); a constant column (max = min),
+    /// which transform() sends to lo, gets an sd so large that every input lands on lo.
+    static constexpr int deploy_stage = 2;
+    /// Writes that part into `s`.
+    void deploy_to(io::Scaling& s, std::size_t cols) const {
+        s.input_mean.resize(cols);
+        s.input_sd.resize(cols);
+        for (std::size_t c = 0; c < cols; ++c) {
+            const double a = range[2 * c], w = range[2 * c + 1] - a;
+            const double sd = w > 0 && hi != lo ? w / (static_cast<double>(hi) - lo) : 1e30;
+            s.input_sd[c] = sd;
+            s.input_mean[c] = (w > 0 ? a : 0.0) - static_cast<double>(lo) * sd;
+        }
+    }
     /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const {
         std::vector<double> s{lo, hi};
@@ -521,6 +570,15 @@ struct Standardize {
             row[c] = static_cast<float>((row[c] - ms[2 * c]) / sd);
             ++r.scaled;
         }
+    }
+    /// In a deployment file (Cleaner::input_scaling): the standardization.
+    static constexpr int deploy_stage = 2;
+    /// Writes that part into `s`.
+    void deploy_to(io::Scaling& s, std::size_t cols) const {
+        s.input_mean.resize(cols);
+        s.input_sd.resize(cols);
+        for (std::size_t c = 0; c < cols; ++c)
+            s.input_mean[c] = ms[2 * c], s.input_sd[c] = ms[2 * c + 1] > 0 ? ms[2 * c + 1] : 1.0;
     }
     /// The fitted state, as Cleaner::save writes it.
     std::vector<double> state() const { return ms; }
@@ -618,6 +676,34 @@ public:
             }(), ...);
         }, ps_);
         return r;
+    }
+
+    /// The fitted per-row cleaning as the deployment file carries it (io::Scaling's input
+    /// side, saved with io::SaveOptions::scaling and applied by the server before the
+    /// engine): fill, then clip, then scale. Policies that drop training rows have no part
+    /// in it. Throws config_error before fit(), or when the policies are in an order the
+    /// deployment file cannot apply (it fills before it clips before it scales).
+    io::Scaling input_scaling() const {
+        check(cols_);
+        io::Scaling s;
+        int stage = -1;
+        const char* last = "";
+        std::apply([&](const Ps&... p) {
+            ((void)[&] {
+                if constexpr (requires { p.deploy_to(s, cols_); }) {
+                    if (p.deploy_stage <= stage)
+                        throw config_error("Cleaner::input_scaling: " + std::string(p.tag) + " after " + last +
+                                           ": a deployment file fills, then clips, then scales, once each");
+                    stage = p.deploy_stage;
+                    last = p.tag.data();
+                    p.deploy_to(s, cols_);
+                } else if constexpr (requires(std::span<float> row, CleaningReport& r) { p.transform(row, r); }) {
+                    throw config_error("Cleaner::input_scaling: " + std::string(p.tag) +
+                                       " changes rows in a way the deployment file does not carry");
+                }
+            }(), ...);
+        }, ps_);
+        return s;
     }
 
     /// Whether fit() or load() has run.

@@ -45,6 +45,9 @@ public:
     /// Run in.size() / input_size() samples (at most max_batch()). Safe from any thread;
     /// false when the sizes do not fit.
     virtual bool infer(std::span<const float> in, std::span<float> out) const noexcept = 0;
+    /// Whether a missing input value (NaN; JSON null in a request) is filled before the
+    /// engine runs, as the fitted cleaning saved with the model says.
+    virtual bool fills_missing() const noexcept { return false; }
 
 protected:
     /// For engine wrappers; throws config_error when max_batch is 0.
@@ -142,7 +145,7 @@ public:
     }
 
     bool infer(std::span<const float> in, std::span<float> out) const noexcept override {
-        if (scaling_.input_mean.empty()) {
+        if (!scaling_.maps_input()) {
             if (!inner_->infer(in, out)) return false;
         } else {
             thread_local std::vector<float> scaled;
@@ -157,6 +160,7 @@ public:
         scaling_.from_model(out);
         return true;
     }
+    bool fills_missing() const noexcept override { return !scaling_.input_fill.empty(); }
 
 private:
     std::shared_ptr<const ServedModel> inner_;
@@ -165,7 +169,7 @@ private:
 
 } // namespace detail
 
-/// `model` with `scaling` applied around it: inputs standardized before it runs, outputs
+/// `model` with `scaling` applied around it: inputs filled, clipped and standardized before it runs, outputs
 /// turned back into target units after. An empty scaling returns `model` itself. Throws
 /// config_error when the scaling does not fit the model's sizes.
 inline std::shared_ptr<const ServedModel> with_scaling(std::shared_ptr<const ServedModel> model,

@@ -225,19 +225,27 @@ inline const Datatype* find_datatype(std::string_view t) {
 }
 
 /// Append every number of a (possibly nested) JSON array to `out`, in row-major order,
-/// checking each against the datatype. Recursion is bounded by the request's depth limit.
+/// checking each against the datatype; with `missing_ok`, a null is a missing value (NaN,
+/// which the model's fitted cleaning fills). Recursion is bounded by the request's depth
+/// limit.
 inline void flatten_numbers(const json& j, std::vector<float>& out, std::size_t limit,
-                            const Datatype& dt, const char* where) {
+                            const Datatype& dt, const char* where, bool missing_ok = false) {
     if (j.is_array()) {
         for (const auto& e : j) {
-            flatten_numbers(e, out, limit, dt, where);
+            flatten_numbers(e, out, limit, dt, where, missing_ok);
             if (out.size() > limit) return;
         }
         return;
     }
     const auto at = [&] { return std::string(where) + "[" + std::to_string(out.size()) + "]"; };
     const auto bad = [](std::string msg) { return HttpError{http::status::bad_request, std::move(msg)}; };
-    if (!j.is_number()) throw bad(at() + " is a " + j.type_name() + ", not a number");
+    if (j.is_null() && missing_ok) {
+        out.push_back(std::numeric_limits<float>::quiet_NaN());
+        return;
+    }
+    if (!j.is_number())
+        throw bad(at() + " is a " + j.type_name() + ", not a number" +
+                  (j.is_null() ? " (this model fills no missing values)" : ""));
     if (dt.integer) {
         if (!j.is_number_integer())
             throw bad(at() + " is " + json_text(j) + "; datatype " + std::string(dt.name) +
@@ -891,7 +899,7 @@ struct Server::Impl {
         x.clear();
         x.reserve(expected);
         if (!t["data"].is_array()) throw bad("inputs[0].data must be an array of numbers");
-        detail::serve::flatten_numbers(t["data"], x, expected, *dt, "inputs[0].data");
+        detail::serve::flatten_numbers(t["data"], x, expected, *dt, "inputs[0].data", m.fills_missing());
         if (x.size() != expected)
             throw bad("inputs[0].data has " + (x.size() > expected ? "more than " : std::string()) +
                       std::to_string(x.size()) + " values; shape " + json_text(shape) + " needs " +

@@ -12,6 +12,9 @@
 // Version 2 adds, at the end of the graph section, the fitted scaling (io::Scaling): u32
 // input count, that many (f64 mean, f64 sd), u32 output count, that many pairs. A file
 // without scaling is still written as version 1, byte for byte as before.
+// Version 3 adds after that the input cleaning: u32 count, that many f64 fill values, then
+// u32 count, that many (f64 lower, f64 upper) clip bounds. Only a file whose scaling fills
+// or clips is written as version 3.
 // The digest covers the stored bytes (ciphertext when encrypted), so a tampered file is
 // rejected before any of it is parsed, with or without the key.
 #pragma once
@@ -43,9 +46,10 @@
 
 namespace edgestack::io {
 
-/// The newest version this code writes (2 with a Scaling, else 1). Readers accept it and
+/// The newest version this code writes (3 with input cleaning, 2 with a Scaling, else 1).
+/// Readers accept it and
 /// every older one.
-inline constexpr std::uint32_t model_file_version = 2;
+inline constexpr std::uint32_t model_file_version = 3;
 /// Size of the fixed header at the start of a file.
 inline constexpr std::size_t model_header_bytes = 128;
 /// Every tensor starts at a multiple of this many bytes, so it can be used in place.
@@ -203,7 +207,7 @@ inline void save_model(const std::string& path, const compile::Graph& g,
         tensor_ref(n.qbias);
     }
     w.put(static_cast<std::int32_t>(g.output));
-    const std::uint32_t version = opt.scaling.empty() ? 1 : 2;
+    const std::uint32_t version = opt.scaling.empty() ? 1 : opt.scaling.cleans() ? 3 : 2;
     if (version >= 2)
         for (const auto* side : {&opt.scaling.input_mean, &opt.scaling.output_mean}) {
             const auto& sd = side == &opt.scaling.input_mean ? opt.scaling.input_sd
@@ -214,6 +218,15 @@ inline void save_model(const std::string& path, const compile::Graph& g,
                 w.put(sd[i]);
             }
         }
+    if (version >= 3) {
+        w.put(static_cast<std::uint32_t>(opt.scaling.input_fill.size()));
+        for (double v : opt.scaling.input_fill) w.put(v);
+        w.put(static_cast<std::uint32_t>(opt.scaling.input_lo.size()));
+        for (std::size_t i = 0; i < opt.scaling.input_lo.size(); ++i) {
+            w.put(opt.scaling.input_lo[i]);
+            w.put(opt.scaling.input_hi[i]);
+        }
+    }
     const std::uint64_t graph_size = w.size();
     for (auto& p : pending) {
         w.pad_to(model_tensor_alignment);
@@ -447,6 +460,18 @@ inline ModelFile ModelFile::parse(std::span<const std::byte> file, const std::st
                 (*side)[i] = r.get<double>("scaling mean");
                 sd[i] = r.get<double>("scaling sd");
             }
+        }
+    }
+    if (m.version_ >= 3) {
+        auto& s = m.scaling_;
+        s.input_fill.resize(r.count("input filling count", 8, 1u << 24));
+        for (auto& v : s.input_fill) v = r.get<double>("input filling value");
+        const auto n = r.count("input clipping count", 16, 1u << 24);
+        s.input_lo.resize(n);
+        s.input_hi.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            s.input_lo[i] = r.get<double>("input clipping lower bound");
+            s.input_hi[i] = r.get<double>("input clipping upper bound");
         }
     }
     if (r.remaining() != 0) r.fail(std::to_string(r.remaining()) + " unread bytes in the graph section");
