@@ -16,7 +16,7 @@
 namespace edgestack::compile {
 
 /// Every operation a graph can hold, generated from compile/ops/list.hpp. Each op's unit
-/// header (compile/ops/<name>.hpp) says what its fields and weights mean.
+/// header (`compile/ops/<name>.hpp`) says what its fields and weights mean.
 enum class Op : std::uint8_t {
 #define EDGESTACK_OP_ENUM(name, Unit) name,
     EDGESTACK_COMPILE_OPS(EDGESTACK_OP_ENUM)

@@ -69,7 +69,7 @@ using AllStates =
 /// The typed state an engine keeps for one step: one of the units' State types.
 using State = typename detail::VariantOf<detail::AllStates>::type;
 
-/// f.template operator()<Unit>() with the unit of `op`: the one switch over ops in the
+/// Calls `f.template operator()<Unit>()` with the unit of `op`: the one switch over ops in the
 /// tree. Every branch must return the same type.
 template <class F>
 constexpr decltype(auto) visit(Op op, F&& f) {
@@ -82,7 +82,7 @@ constexpr decltype(auto) visit(Op op, F&& f) {
     return std::forward<F>(f).template operator()<Dense>(); // not reached: op is an enumerator
 }
 
-/// f.template operator()<Unit>() for every unit, in the list's order.
+/// Calls `f.template operator()<Unit>()` for every unit, in the list's order.
 template <class F>
 constexpr void for_each(F&& f) {
 #define EDGESTACK_OP_EACH(name, Unit) f.template operator()<Unit>();

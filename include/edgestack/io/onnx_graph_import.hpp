@@ -40,7 +40,7 @@
 namespace edgestack::io {
 
 /// The ONNX operators import_onnx_graph reads itself, for messages and docs; besides these
-/// it reads every operator an op unit names as its ONNX form (compile/ops/<name>.hpp:
+/// it reads every operator an op unit names as its ONNX form (`compile/ops/<name>.hpp`:
 /// Relu, LeakyRelu, Sigmoid, Tanh, HardSwish, Add of two tensors).
 inline constexpr const char* onnx_graph_supported_ops =
     "Conv, Gemm, MatMul (+ Add of a constant), BatchNormalization, Clip (0..6 or 0..inf), "

@@ -53,7 +53,7 @@ using BackendState = std::variant<std::monostate, SimdPack, std::shared_ptr<xnn:
 
 /// One step: where it reads and writes, its geometry (what the kernels read), the int8
 /// grids of its inputs and output, its op's own parameters (typed by the op's unit,
-/// compile/ops/<name>.hpp) and the backend's own state (typed by the backend).
+/// `compile/ops/<name>.hpp`) and the backend's own state (typed by the backend).
 struct Step : kernels::Window {
     compile::Op op{};
     std::string name;
