@@ -30,13 +30,37 @@ compile::Graph layer(int kind) {
         backend::nets::conv2d(g, 0, 64, 3, rng);
         return g;
     }
-    auto g = compile::Graph::with_input({14, 14, 64}); // depthwise 3x3 on 14x14x64
-    backend::nets::depthwise(g, 0, 3, rng);
+    if (kind == 2) {
+        auto g = compile::Graph::with_input({14, 14, 64}); // depthwise 3x3 on 14x14x64
+        backend::nets::depthwise(g, 0, 3, rng);
+        return g;
+    }
+    if (kind == 3) { // residual add on 24x24x32 (the input added to its own ReLU)
+        auto g = compile::Graph::with_input({24, 24, 32});
+        const int r = backend::nets::unary(g, 0, compile::Op::relu);
+        compile::Node add;
+        add.op = compile::Op::add;
+        add.name = "add_0";
+        g.append(std::move(add), {0, r}, {24, 24, 32});
+        return g;
+    }
+    if (kind == 4) { // global average pool over 25x5x64 (keyword spotting's last map)
+        auto g = compile::Graph::with_input({25, 5, 64});
+        compile::Node gap;
+        gap.op = compile::Op::global_avg_pool;
+        gap.name = "global_avg_pool_0";
+        g.append(std::move(gap), {0}, {64});
+        return g;
+    }
+    auto g = compile::Graph::with_input({24, 24, 32}); // 2x2 stride-2 average pool
+    backend::nets::pool(g, 0, compile::Op::avg_pool2d, 2, 2);
     return g;
 }
 
 const char* layer_name(int kind) {
-    return kind == 0 ? "gemm 1x3136x128" : kind == 1 ? "conv 3x3 32->64 14x14" : "dwconv 3x3 64ch 14x14";
+    constexpr const char* names[] = {"gemm 1x3136x128", "conv 3x3 32->64 14x14", "dwconv 3x3 64ch 14x14",
+                                     "relu + add 24x24x32", "global avg pool 25x5x64", "avg pool 2x2/2 24x24x32"};
+    return names[kind];
 }
 
 template <class Engine>
@@ -77,8 +101,10 @@ void BM_SimdDirectConv(benchmark::State& st) {
     }), 1, q);
 }
 BENCHMARK(BM_SimdDirectConv)->Arg(0)->Arg(1);
-BENCHMARK(BM_SimdKernel)->Args({0, 0})->Args({1, 0})->Args({2, 0})->Args({0, 1})->Args({1, 1})->Args({2, 1});
-BENCHMARK(BM_ReferenceLoop)->Args({0, 0})->Args({1, 0})->Args({2, 0})->Args({0, 1})->Args({1, 1})->Args({2, 1});
+// Args: layer kind (0-5, layer()), int8.
+#define LAYER_ARGS ->ArgsProduct({{0, 1, 2, 3, 4, 5}, {0, 1}})
+BENCHMARK(BM_SimdKernel) LAYER_ARGS;
+BENCHMARK(BM_ReferenceLoop) LAYER_ARGS;
 
 #if defined(__AVX2__) && defined(__FMA__)
 // Peak: 12 independent FMA chains (enough to cover latency x throughput on Zen 3).

@@ -82,6 +82,44 @@ inline std::vector<compile::Graph> op_zoo() {
         dense(g, v, 3, rng);
         zoo.push_back(std::move(g));
     }
+    {   // int8 vector tails: 5 x 7 x 21 = 735 values (not a multiple of 16) added, 21
+        // channels (one full block of 16 and an overlapping one), a padded average pool whose
+        // counts vary at the border, a global average pool
+        Rng rng(7);
+        compile::Graph g = compile::Graph::with_input({5, 7, 21});
+        const int r = unary(g, 0, Op::relu6);
+        compile::Node add;
+        add.op = Op::add;
+        add.name = "add_0";
+        int v = g.append(std::move(add), {r, 0}, {5, 7, 21});
+        compile::Node avg;
+        avg.op = Op::avg_pool2d;
+        avg.name = "avg_pool2d_0";
+        avg.kernel = {3, 3};
+        avg.stride = {2, 2};
+        avg.pad = {1, 1, 1, 1};
+        v = g.append(std::move(avg), {v}, {3, 4, 21});
+        compile::Node gap;
+        gap.op = Op::global_avg_pool;
+        gap.name = "global_avg_pool_0";
+        g.append(std::move(gap), {v}, {21});
+        zoo.push_back(std::move(g));
+    }
+    {   // fewer channels than one vector block: 7 added (5 x 3 x 7 = 105 values), pooled
+        Rng rng(8);
+        compile::Graph g = compile::Graph::with_input({5, 3, 7});
+        const int r = unary(g, 0, Op::relu);
+        compile::Node add;
+        add.op = Op::add;
+        add.name = "add_0";
+        int v = g.append(std::move(add), {0, r}, {5, 3, 7});
+        v = pool(g, v, Op::avg_pool2d, 2, 1);
+        compile::Node gap;
+        gap.op = Op::global_avg_pool;
+        gap.name = "global_avg_pool_0";
+        g.append(std::move(gap), {v}, {7});
+        zoo.push_back(std::move(g));
+    }
     return zoo;
 }
 

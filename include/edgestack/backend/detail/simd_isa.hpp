@@ -198,6 +198,17 @@ namespace edgestack::backend::detail::simd_isa::avx512vnni {
     default: return ReferenceKernels::fn(__VA_ARGS__);                                          \
     }
 
+/// Calls `fn` of the kernel set of the step's level; `fallback` (a statement) at the scalar level.
+#define EDGESTACK_SIMD_ISA_CALL_OR(level, fn, fallback, ...)                                    \
+    switch (level) {                                                                            \
+    case ::edgestack::Isa::sse2: return simd_isa::sse2::fn(__VA_ARGS__);                       \
+    case ::edgestack::Isa::avx2: return simd_isa::avx2::fn(__VA_ARGS__);                       \
+    case ::edgestack::Isa::avxvnni: return simd_isa::avxvnni::fn(__VA_ARGS__);                 \
+    case ::edgestack::Isa::avx512: return simd_isa::avx512::fn(__VA_ARGS__);                   \
+    case ::edgestack::Isa::avx512vnni: return simd_isa::avx512vnni::fn(__VA_ARGS__);           \
+    default: fallback;                                                                          \
+    }
+
 /// The name of the kernel the step's level runs for it (empty: none of its own).
 #define EDGESTACK_SIMD_ISA_NAME(level, s)                                                       \
     switch (level) {                                                                            \
@@ -214,6 +225,10 @@ namespace edgestack::backend::detail::simd_isa::avx512vnni {
 #define EDGESTACK_SIMD_ISA_CALL(level, fn, ...)                                                 \
     (void)(level);                                                                              \
     return ReferenceKernels::fn(__VA_ARGS__);
+
+#define EDGESTACK_SIMD_ISA_CALL_OR(level, fn, fallback, ...)                                    \
+    (void)(level);                                                                              \
+    fallback;
 
 #define EDGESTACK_SIMD_ISA_NAME(level, s)                                                       \
     (void)(level);                                                                              \

@@ -3,7 +3,8 @@
 // every x86 level (SSE2, AVX2+FMA, AVX-VNNI, AVX-512, AVX-512 VNNI) and chosen per engine
 // from the CPU (core/cpu.hpp; EDGESTACK_ISA caps it). 3x3 stride-1 convolutions run as
 // Winograd F(2x2, 3x3) (winograd.hpp) when the including code is compiled with AVX2+FMA.
-// Every other op, and every op at the scalar level, runs the Reference loops.
+// int8 add, average pool and global average pool run 16 values at a time at AVX2 and
+// above. Every other op, and every op at the scalar level, runs the Reference loops.
 #pragma once
 
 #include <algorithm>
@@ -220,6 +221,20 @@ struct SimdKernels : ReferenceKernels {
 
     static void kernel(compile::ops::DepthwiseConv2d, const Step& s, const std::int8_t* x, const std::int8_t*, std::int8_t* y, std::size_t batch, std::byte* scratch) noexcept {
         EDGESTACK_SIMD_ISA_CALL(s.level, qs8_depthwise_conv2d, s, x, y, batch, scratch)
+    }
+    static void kernel(compile::ops::Add u, const Step& s, const std::int8_t* a, const std::int8_t* b, std::int8_t* y,
+                       std::size_t batch, std::byte* scratch) noexcept {
+        EDGESTACK_SIMD_ISA_CALL_OR(s.level, qs8_add, ReferenceKernels::kernel(u, s, a, b, y, batch, scratch), s, a, b, y, batch)
+    }
+
+    static void kernel(compile::ops::GlobalAvgPool u, const Step& s, const std::int8_t* x, const std::int8_t* x2,
+                       std::int8_t* y, std::size_t batch, std::byte* scratch) noexcept {
+        EDGESTACK_SIMD_ISA_CALL_OR(s.level, qs8_global_avg_pool, ReferenceKernels::kernel(u, s, x, x2, y, batch, scratch), s, x, y, batch)
+    }
+
+    static void kernel(compile::ops::AvgPool2d u, const Step& s, const std::int8_t* x, const std::int8_t* x2,
+                       std::int8_t* y, std::size_t batch, std::byte* scratch) noexcept {
+        EDGESTACK_SIMD_ISA_CALL_OR(s.level, qs8_avg_pool2d, ReferenceKernels::kernel(u, s, x, x2, y, batch, scratch), s, x, y, batch)
     }
 };
 
