@@ -18,11 +18,17 @@ struct ReferenceKernels {
     /// Called once per step at compile time: pack weights for this backend's kernels.
     static void pack(Step&) {}
 
-    /// Runs step `s` of op unit U on `batch` samples: x (and x2, binary ops) in, y out.
+    /// Runs step `s` of op unit U on `batch` samples: x (and x2, binary ops) in, y out. A
+    /// unit whose reference takes a last `std::byte*` gets the step's scratch (the
+    /// scratch_bytes its prepare() asked for).
     template <class U, class T>
     static void kernel(U, const Step& s, const T* x, const T* x2, T* y, std::size_t batch,
-                       std::byte*) noexcept {
-        U::reference(s, s.get<typename U::State>(), x, x2, y, batch);
+                       std::byte* scratch) noexcept {
+        const auto& st = s.get<typename U::State>();
+        if constexpr (requires { U::reference(s, st, x, x2, y, batch, scratch); })
+            U::reference(s, st, x, x2, y, batch, scratch);
+        else
+            U::reference(s, st, x, x2, y, batch);
     }
 
     // The reference forms of the kernels the vector sets replace, for their fallbacks.

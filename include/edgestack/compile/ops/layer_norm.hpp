@@ -2,9 +2,11 @@
 // opset-13 decomposition (LayerNormalization arrives in opset 17).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "edgestack/compile/ops/unit.hpp"
@@ -14,7 +16,7 @@ namespace edgestack::compile::ops {
 /// (x - mean) / sqrt(var + eps) * gamma + beta over the last axis.
 struct LayerNorm : UnitBase {
     static constexpr Op op = Op::layer_norm; ///< its enumerator
-    static constexpr bool runs = false;       ///< trained and exported; no engine kernel yet
+    using State = Affine; ///< gamma (as w) and beta (as b)
 
     /// Same shape in and out.
     static std::string check(const Node&, const Io& io) {
@@ -23,6 +25,36 @@ struct LayerNorm : UnitBase {
     }
     /// 2 x channels parameters.
     static Tensors tensors(const Node&, const Io& io) { return {0, 0, 2 * io.in.back(), 0}; }
+    /// Copies gamma and beta (fp32 only: int8 layer norm is not supported yet).
+    template <class S>
+    static void prepare(S& s, State& st, const Node& n, Prep& p) {
+        if (p.int8) throw p.bad("int8 layer norm is not supported yet: run this graph in fp32");
+        const std::size_t C = s.in.c;
+        if (n.extra.size() != 2 * C)
+            throw shape_error(p.where + ": has " + std::to_string(n.extra.size()) + " parameters, expected 2 x " +
+                              std::to_string(C));
+        st.w.assign(n.extra.begin(), n.extra.begin() + static_cast<long>(C));
+        st.b.assign(n.extra.begin() + static_cast<long>(C), n.extra.end());
+        p.weight_bytes += 2 * C * sizeof(float);
+    }
+    /// The definition (fp32), as the training layer computes it: per row of C values,
+    /// mean, then the mean squared deviation, then gamma * (x - mean) / sqrt(var + eps) + beta.
+    template <class S, class T>
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
+        if constexpr (std::is_same_v<T, float>) {
+            const std::size_t C = s.in.c, rows = batch * s.out.size() / C;
+            for (std::size_t r = 0; r < rows; ++r) {
+                const float* xr = x + r * C;
+                float mean = 0.0f, var = 0.0f;
+                for (std::size_t c = 0; c < C; ++c) mean += xr[c];
+                mean /= static_cast<float>(C);
+                for (std::size_t c = 0; c < C; ++c) var += (xr[c] - mean) * (xr[c] - mean);
+                var /= static_cast<float>(C);
+                const float inv = 1.0f / std::sqrt(var + s.alpha);
+                for (std::size_t c = 0; c < C; ++c) y[r * C + c] = st.w[c] * ((xr[c] - mean) * inv) + st.b[c];
+            }
+        }
+    }
     /// ReduceMean, Sub, Mul, ReduceMean, Add, Sqrt, Div, Mul, Add over our last axis.
     template <class E>
     static void to_onnx(E& e, const Node& n) {

@@ -1,17 +1,25 @@
 // Op unit: positional_embedding. Adds a learned table: weights [T][D]. ONNX: Add of the table.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
+#include <vector>
 
 #include "edgestack/compile/ops/unit.hpp"
 
 namespace edgestack::compile::ops {
 
+/// positional_embedding: the learned table, [T][D].
+struct Embedding {
+    std::vector<float> table; ///< added to every sample
+};
+
 /// x + table.
 struct PositionalEmbedding : UnitBase {
     static constexpr Op op = Op::positional_embedding; ///< its enumerator
-    static constexpr bool runs = false;                 ///< trained and exported; no engine kernel yet
+    using State = Embedding; ///< the table
 
     /// Equal T x D input and output.
     static std::string check(const Node&, const Io& io) {
@@ -20,6 +28,25 @@ struct PositionalEmbedding : UnitBase {
     }
     /// T x D weights, no bias.
     static Tensors tensors(const Node&, const Io& io) { return {volume(io.in), 0, 0, io.in[1]}; }
+    /// Copies the table (fp32 only: int8 is not supported yet).
+    template <class S>
+    static void prepare(S& s, State& st, const Node& n, Prep& p) {
+        if (p.int8) throw p.bad("int8 positional embedding is not supported yet: run this graph in fp32");
+        if (n.weights.size() != s.in.size())
+            throw shape_error(p.where + ": has a table of " + std::to_string(n.weights.size()) + " values, expected " +
+                              std::to_string(s.in.size()));
+        st.table = n.weights;
+        p.weight_bytes += st.table.size() * sizeof(float);
+    }
+    /// The definition (fp32): x + table, sample by sample.
+    template <class S, class T>
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
+        if constexpr (std::is_same_v<T, float>) {
+            const std::size_t N = s.in.size();
+            for (std::size_t b = 0; b < batch; ++b)
+                for (std::size_t i = 0; i < N; ++i) y[b * N + i] = x[b * N + i] + st.table[i];
+        }
+    }
     /// Add of the table.
     template <class E>
     static void to_onnx(E& e, const Node& n) {

@@ -1,22 +1,40 @@
 // What lstm and gru share: the shape rule (T x F in; U, the last step, or T x U, every step,
-// out), the weight layout W_x [G*U][F] then W_h [G*U][U], and their ONNX form (LSTM / GRU
-// nodes, time-major, gates reordered).
+// out), the weight layout W_x [G*U][F] then W_h [G*U][U], the engines' preparation (weights
+// transposed for the kernels, the hidden and cell state in the step's scratch), and their
+// ONNX form (LSTM / GRU nodes, time-major, gates reordered).
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "edgestack/compile/ops/unit.hpp"
 
 namespace edgestack::compile::ops {
 
+/// lstm, gru: the weights as the kernels read them, transposed so that a step's G*U gate
+/// pre-activations accumulate along contiguous rows (one row per input element).
+struct Recurrent {
+    std::vector<float> wx;      ///< W_x transposed: [F][G*U]
+    std::vector<float> wh;      ///< W_h transposed: [U][G*U]
+    std::vector<float> bx;      ///< the input side's bias, [G*U] (lstm: its only bias)
+    std::vector<float> bh;      ///< the hidden side's bias, [G*U] (zeros for lstm)
+    std::size_t steps = 0;      ///< T
+    std::size_t features = 0;   ///< F
+    std::size_t units = 0;      ///< U
+    bool every_step = false;    ///< the output is T x U (every step), else U (the last)
+};
+
 /// A recurrent layer with G gates and `bias_per_unit` biases per unit.
 template <std::size_t G, std::size_t BiasPerUnit>
 struct RecurrentUnit : UnitBase {
-    static constexpr bool runs = false; ///< trained and exported; no engine kernel yet
+    using State = Recurrent; ///< the weights transposed for the kernels
+    /// Floats of per-step scratch a kernel reads: h [U], c [U], two gate rows [G*U].
+    static constexpr std::size_t scratch_floats(std::size_t units) noexcept { return 2 * units + 2 * G * units; }
 
     /// T x F in; U or T x U out.
     static std::string check(const Node&, const Io& io) {
@@ -30,6 +48,69 @@ struct RecurrentUnit : UnitBase {
         const std::size_t u = io.out.back();
         return {G * u * (io.in[1] + u), BiasPerUnit * u, 0, u};
     }
+    /// Transposes the weights, splits the biases and sizes the scratch (the hidden and cell
+    /// state live there: nothing is allocated per run). fp32 only.
+    template <class S>
+    static void prepare(S& s, State& st, const Node& n, Prep& p) {
+        if (p.int8) throw p.bad("int8 recurrent layers are not supported yet: run this graph in fp32");
+        const std::size_t T = s.in.w, F = s.in.c, U = s.out.c, GU = G * U;
+        if (n.weights.size() != GU * (F + U) || n.bias.size() != BiasPerUnit * U)
+            throw shape_error(p.where + ": has " + std::to_string(n.weights.size()) + " weights and " +
+                              std::to_string(n.bias.size()) + " biases, expected " + std::to_string(GU * (F + U)) +
+                              " and " + std::to_string(BiasPerUnit * U));
+        st.steps = T;
+        st.features = F;
+        st.units = U;
+        st.every_step = s.out.w == T && T > 1;
+        st.wx.assign(F * GU, 0.0f);
+        st.wh.assign(U * GU, 0.0f);
+        for (std::size_t g = 0; g < GU; ++g) {
+            for (std::size_t k = 0; k < F; ++k) st.wx[k * GU + g] = n.weights[g * F + k];
+            for (std::size_t k = 0; k < U; ++k) st.wh[k * GU + g] = n.weights[GU * F + g * U + k];
+        }
+        st.bx.assign(n.bias.begin(), n.bias.begin() + static_cast<long>(GU));
+        st.bh.assign(GU, 0.0f);
+        if (BiasPerUnit == 2 * G) std::copy_n(n.bias.begin() + static_cast<long>(GU), GU, st.bh.begin());
+        s.scratch_bytes = std::max(s.scratch_bytes, scratch_floats(U) * sizeof(float));
+        p.weight_bytes += (GU * (F + U) + 2 * GU) * sizeof(float);
+    }
+    /// Multiply-accumulates per sample.
+    static std::size_t macs(const Node&, const Io& io) {
+        const std::size_t u = io.out.back();
+        return io.in[0] * G * u * (io.in[1] + u);
+    }
+    /// g[0..GU) = b + sum_k v[k] * w[k][0..GU): the gate rows of one input vector.
+    static void gate_rows(const float* b, const float* w, const float* v, std::size_t K, std::size_t GU,
+                          float* g) noexcept {
+        std::copy_n(b, GU, g);
+        for (std::size_t k = 0; k < K; ++k)
+            for (std::size_t j = 0; j < GU; ++j) g[j] += v[k] * w[k * GU + j];
+    }
+    /// Runs `cell(a, hb, h, c)` for every step of every sample, h and c starting at zero:
+    /// a = W_x x_t + b_x, hb = W_h h + b_h; the cell updates h (and c) in place. Writes h
+    /// after every step, or after the last.
+    template <class Cell>
+    static void run(const State& st, const float* x, float* y, std::size_t batch, std::byte* scratch,
+                    Cell&& cell) noexcept {
+        const std::size_t T = st.steps, F = st.features, U = st.units, GU = G * U;
+        auto* h = reinterpret_cast<float*>(scratch);
+        float* c = h + U;
+        float* a = c + U;
+        float* hb = a + GU;
+        for (std::size_t b = 0; b < batch; ++b) {
+            std::fill_n(h, 2 * U, 0.0f);
+            for (std::size_t t = 0; t < T; ++t) {
+                gate_rows(st.bx.data(), st.wx.data(), x + (b * T + t) * F, F, GU, a);
+                gate_rows(st.bh.data(), st.wh.data(), h, U, GU, hb);
+                cell(a, hb, h, c);
+                if (st.every_step) std::copy_n(h, U, y + (b * T + t) * U);
+            }
+            if (!st.every_step) std::copy_n(h, U, y + b * U);
+        }
+    }
+    /// The training layers' sigmoid.
+    static float sigmoid(float v) noexcept { return 1.0f / (1.0f + std::exp(-v)); }
+
     /// ONNX LSTM / GRU run time-major ([T, N, F]); `gate_of[k]` is our gate in ONNX
     /// position k; one bias per gate goes in W's half of B unless `two_biases`.
     template <class E>
