@@ -1,0 +1,239 @@
+// backend::Simd's kernels for the recurrent ops (gru, lstm), fp32. A step's cost is its two
+// matrix-vector products (G*U gate values from F inputs and from U hidden values), written
+// as row updates over the transposed weights the units prepare (compile/ops/recurrent.hpp),
+// and its G*U sigmoids and tanhs, computed with a polynomial exp (Cephes' expf, within two
+// ulp) instead of libm calls. Both are written on GCC's generic 16-float vectors, compiled
+// once per x86 level with target attributes (no -march) and chosen from the CPU the first
+// time a recurrent step runs (core/cpu.hpp; EDGESTACK_ISA caps it). Hidden and cell
+// state live in the step's scratch, as in the reference kernels.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+#include "edgestack/backend/detail/program.hpp"
+#include "edgestack/compile/ops.hpp"
+#include "edgestack/core/cpu.hpp"
+
+#if defined(EDGESTACK_X86) && defined(__GNUC__) && defined(__x86_64__)
+#define EDGESTACK_SEQ_DISPATCH 1
+#define EDGESTACK_SEQ_INLINE [[gnu::always_inline]] inline
+#else
+#define EDGESTACK_SEQ_INLINE inline
+#endif
+
+namespace edgestack::backend::detail {
+
+namespace seq {
+
+/// e^x, Cephes' expf: 2^n e^r with |r| <= ln2 / 2, a degree-6 polynomial for e^r.
+/// Branch-free so that the loops around it vectorise; x is clamped to [-87, 88].
+EDGESTACK_SEQ_INLINE float exp(float x) noexcept {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+    const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    return p * std::bit_cast<float>((static_cast<std::int32_t>(n) + 127) << 23);
+}
+/// 1 / (1 + e^-x).
+EDGESTACK_SEQ_INLINE float sigmoid(float x) noexcept { return 1.0f / (1.0f + seq::exp(-x)); }
+/// 2 sigmoid(2x) - 1.
+EDGESTACK_SEQ_INLINE float tanh(float x) noexcept { return 2.0f / (1.0f + seq::exp(-2.0f * x)) - 1.0f; }
+
+/// 16 floats: GCC's generic vectors, lowered to whatever registers the level has (four SSE,
+/// two AVX or one AVX-512 register), so the kernels vectorise at every optimisation level.
+/// Passed by reference only (by value would change the ABI between levels).
+typedef float v16 __attribute__((vector_size(64)));
+/// The same, read and written at any float alignment.
+typedef float v16u __attribute__((vector_size(64), aligned(4)));
+/// 16 int32.
+typedef std::int32_t i16 __attribute__((vector_size(64)));
+inline constexpr std::size_t W = 16; ///< floats per vector
+
+EDGESTACK_SEQ_INLINE void load(v16& v, const float* p) noexcept { v = *reinterpret_cast<const v16u*>(p); }
+EDGESTACK_SEQ_INLINE void store(float* p, const v16& v) noexcept { *reinterpret_cast<v16u*>(p) = v; }
+
+/// e^x in place, lane by lane: seq::exp.
+EDGESTACK_SEQ_INLINE void exp(v16& x) noexcept {
+    x = x < -87.0f ? v16{} - 87.0f : x;
+    x = x > 88.0f ? v16{} + 88.0f : x;
+    const v16 y = x * 1.44269504088896341f + 0.5f;
+    v16 n = __builtin_convertvector(__builtin_convertvector(y, i16), v16); // toward zero
+    n += __builtin_convertvector(n > y, v16);                              // floor: -1 where above
+    const v16 r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    v16 p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    x = p * reinterpret_cast<const v16&>(static_cast<const i16&>((__builtin_convertvector(n, i16) + 127) << 23));
+}
+/// 1 / (1 + e^-x) in place.
+EDGESTACK_SEQ_INLINE void sigmoid(v16& x) noexcept {
+    x = -x;
+    seq::exp(x);
+    x = 1.0f / (1.0f + x);
+}
+/// 2 sigmoid(2x) - 1 in place.
+EDGESTACK_SEQ_INLINE void tanh(v16& x) noexcept {
+    x = -2.0f * x;
+    seq::exp(x);
+    x = 2.0f / (1.0f + x) - 1.0f;
+}
+
+/// g = b + sum_k v[k] w[k][:]: GU gate values from K inputs, rows of w GU apart.
+EDGESTACK_SEQ_INLINE void gate_rows(const float* __restrict b, const float* __restrict w, const float* __restrict v,
+                                    std::size_t K, std::size_t GU, float* __restrict g) noexcept {
+    std::size_t j = 0;
+    for (; j + 2 * W <= GU; j += 2 * W) { // 32 gate values held in registers over all K
+        v16 a0, a1, w0, w1;
+        load(a0, b + j);
+        load(a1, b + j + W);
+        for (std::size_t k = 0; k < K; ++k) {
+            load(w0, w + k * GU + j);
+            load(w1, w + k * GU + j + W);
+            a0 += v[k] * w0;
+            a1 += v[k] * w1;
+        }
+        store(g + j, a0);
+        store(g + j + W, a1);
+    }
+    for (; j < GU; ++j) {
+        float a = b[j];
+        for (std::size_t k = 0; k < K; ++k) a += v[k] * w[k * GU + j];
+        g[j] = a;
+    }
+}
+
+/// Every step of every sample of a gru (gates r, z, n; linear_before_reset = 1).
+EDGESTACK_SEQ_INLINE void gru(const compile::ops::Recurrent& st, const float* x, float* y, std::size_t batch,
+                              std::byte* scratch) noexcept {
+    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 3 * U;
+    float* __restrict h = reinterpret_cast<float*>(scratch);
+    float* __restrict a = h + 2 * U;
+    float* __restrict hb = a + GU;
+    for (std::size_t b = 0; b < batch; ++b) {
+        for (std::size_t u = 0; u < U; ++u) h[u] = 0.0f;
+        for (std::size_t t = 0; t < T; ++t) {
+            gate_rows(st.bx.data(), st.wx.data(), x + (b * T + t) * F, F, GU, a);
+            gate_rows(st.bh.data(), st.wh.data(), h, U, GU, hb);
+            std::size_t u = 0;
+            for (; u + W <= U; u += W) {
+                v16 r, z, n, t0, t1;
+                load(r, a + u), load(t0, hb + u), r += t0, seq::sigmoid(r);
+                load(z, a + U + u), load(t0, hb + U + u), z += t0, seq::sigmoid(z);
+                load(n, a + 2 * U + u), load(t0, hb + 2 * U + u), n += r * t0, seq::tanh(n);
+                load(t1, h + u);
+                store(h + u, (1.0f - z) * n + z * t1);
+            }
+            for (; u < U; ++u) {
+                const float r = seq::sigmoid(a[u] + hb[u]);
+                const float z = seq::sigmoid(a[U + u] + hb[U + u]);
+                const float n = seq::tanh(a[2 * U + u] + r * hb[2 * U + u]);
+                h[u] = (1.0f - z) * n + z * h[u];
+            }
+            if (st.every_step) std::copy_n(h, U, y + (b * T + t) * U);
+        }
+        if (!st.every_step) std::copy_n(h, U, y + b * U);
+    }
+}
+
+/// Every step of every sample of an lstm (gates i, f, g, o).
+EDGESTACK_SEQ_INLINE void lstm(const compile::ops::Recurrent& st, const float* x, float* y, std::size_t batch,
+                               std::byte* scratch) noexcept {
+    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 4 * U;
+    float* __restrict h = reinterpret_cast<float*>(scratch);
+    float* __restrict c = h + U;
+    float* __restrict a = c + U;
+    float* __restrict hb = a + GU;
+    for (std::size_t b = 0; b < batch; ++b) {
+        for (std::size_t u = 0; u < 2 * U; ++u) h[u] = 0.0f;
+        for (std::size_t t = 0; t < T; ++t) {
+            gate_rows(st.bx.data(), st.wx.data(), x + (b * T + t) * F, F, GU, a);
+            gate_rows(st.bh.data(), st.wh.data(), h, U, GU, hb);
+            std::size_t u = 0;
+            for (; u + W <= U; u += W) {
+                v16 i, f, g, o, t0;
+                load(i, a + u), load(t0, hb + u), i += t0, seq::sigmoid(i);
+                load(f, a + U + u), load(t0, hb + U + u), f += t0, seq::sigmoid(f);
+                load(g, a + 2 * U + u), load(t0, hb + 2 * U + u), g += t0, seq::tanh(g);
+                load(o, a + 3 * U + u), load(t0, hb + 3 * U + u), o += t0, seq::sigmoid(o);
+                load(t0, c + u);
+                t0 = f * t0 + i * g;
+                store(c + u, t0);
+                seq::tanh(t0);
+                store(h + u, o * t0);
+            }
+            for (; u < U; ++u) {
+                const float i = seq::sigmoid(a[u] + hb[u]), f = seq::sigmoid(a[U + u] + hb[U + u]);
+                const float g = seq::tanh(a[2 * U + u] + hb[2 * U + u]);
+                const float o = seq::sigmoid(a[3 * U + u] + hb[3 * U + u]);
+                c[u] = f * c[u] + i * g;
+                h[u] = o * seq::tanh(c[u]);
+            }
+            if (st.every_step) std::copy_n(h, U, y + (b * T + t) * U);
+        }
+        if (!st.every_step) std::copy_n(h, U, y + b * U);
+    }
+}
+
+// One copy of each per level: the inlined bodies vectorise with that level's registers.
+#define EDGESTACK_SEQ_LEVEL(suffix, attr)                                                       \
+    attr inline void gru_##suffix(const compile::ops::Recurrent& st, const float* x, float* y, \
+                                  std::size_t batch, std::byte* scratch) noexcept {            \
+        gru(st, x, y, batch, scratch);                                                         \
+    }                                                                                          \
+    attr inline void lstm_##suffix(const compile::ops::Recurrent& st, const float* x, float* y, \
+                                   std::size_t batch, std::byte* scratch) noexcept {           \
+        lstm(st, x, y, batch, scratch);                                                        \
+    }
+EDGESTACK_SEQ_LEVEL(base, )
+#if defined(EDGESTACK_SEQ_DISPATCH)
+EDGESTACK_SEQ_LEVEL(avx2, [[gnu::target("avx2,fma")]])
+EDGESTACK_SEQ_LEVEL(avx512, [[gnu::target("avx2,fma,avx512f,avx512vl,prefer-vector-width=512")]])
+#endif
+#undef EDGESTACK_SEQ_LEVEL
+
+/// The level the recurrent kernels run at, chosen once.
+inline Isa level() noexcept {
+    static const Isa l = selected_isa();
+    return l;
+}
+
+} // namespace seq
+
+/// backend::Simd's recurrent kernels; SimdKernels inherits them.
+struct SimdSequence {
+    /// gru, fp32: h and the gate rows in `scratch`.
+    static void kernel(compile::ops::Gru, const Step& s, const float* x, const float*, float* y, std::size_t batch,
+                       std::byte* scratch) noexcept {
+        const auto& st = s.get<compile::ops::Recurrent>();
+#if defined(EDGESTACK_SEQ_DISPATCH)
+        if (seq::level() >= Isa::avx512) return seq::gru_avx512(st, x, y, batch, scratch);
+        if (seq::level() >= Isa::avx2) return seq::gru_avx2(st, x, y, batch, scratch);
+#endif
+        seq::gru_base(st, x, y, batch, scratch);
+    }
+    /// lstm, fp32: h, c and the gate rows in `scratch`.
+    static void kernel(compile::ops::Lstm, const Step& s, const float* x, const float*, float* y, std::size_t batch,
+                       std::byte* scratch) noexcept {
+        const auto& st = s.get<compile::ops::Recurrent>();
+#if defined(EDGESTACK_SEQ_DISPATCH)
+        if (seq::level() >= Isa::avx512) return seq::lstm_avx512(st, x, y, batch, scratch);
+        if (seq::level() >= Isa::avx2) return seq::lstm_avx2(st, x, y, batch, scratch);
+#endif
+        seq::lstm_base(st, x, y, batch, scratch);
+    }
+};
+
+} // namespace edgestack::backend::detail
