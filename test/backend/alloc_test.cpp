@@ -22,8 +22,11 @@
 #include "edgestack/compile/memory_plan.hpp"
 #include "edgestack/core/aligned.hpp"
 #include "edgestack/nn/activation.hpp"
+#include "edgestack/nn/attention.hpp"
 #include "edgestack/nn/dense.hpp"
 #include "edgestack/nn/flatten.hpp"
+#include "edgestack/nn/layer_norm.hpp"
+#include "edgestack/nn/recurrent.hpp"
 #include "edgestack/nn/sequential.hpp"
 #if defined(EDGESTACK_HAS_XNNPACK)
 #include "edgestack/backend/xnnpack.hpp"
@@ -224,6 +227,28 @@ BOOST_AUTO_TEST_CASE(inference_allocates_nothing_on_any_backend) {
             BOOST_TEST(allocations_during_runs(backend::Xnnpack{threads}.compile(g), 3, 50) == 0);
             BOOST_TEST(allocations_during_runs(backend::Xnnpack{threads}.compile(q), 3, 50) == 0);
         }
+#endif
+    }
+}
+
+BOOST_AUTO_TEST_CASE(recurrent_and_normalisation_layers_allocate_nothing) {
+    // Hidden and cell state live in the arena's scratch: a run allocates nothing, on a
+    // batch of several samples too.
+    using Gru = nn::Sequential<nn::Input<12, 10>, nn::PositionalEmbedding, nn::LayerNorm, nn::GRU<16, true>,
+                               nn::GRU<32>, nn::Dense<12>, nn::Softmax>;
+    using Lstm = nn::Sequential<nn::Input<12, 10>, nn::LSTM<16, true>, nn::LSTM<8>, nn::Dense<4>>;
+    Rng rng(5);
+    Gru gru;
+    gru.init(rng);
+    Lstm lstm;
+    lstm.init(rng);
+    const backend::Parallel<backend::Simd> par{{}, 2};
+    for (const auto& g : {gru.lower(), lstm.lower()}) {
+        BOOST_TEST(allocations_during_runs(backend::SimdEngine(g), 3, 50) == 0);
+        BOOST_TEST(allocations_during_runs(backend::ReferenceEngine(g), 3, 20) == 0);
+        BOOST_TEST(allocations_during_runs(par.compile(g), 4, 20) == 0);
+#if defined(EDGESTACK_HAS_XNNPACK)
+        BOOST_TEST(allocations_during_runs(backend::Xnnpack{1}.compile(g), 3, 20) == 0);
 #endif
     }
 }
