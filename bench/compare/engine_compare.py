@@ -5,7 +5,11 @@ fp32 and int8, Xnnpack backend) against ONNX Runtime (node binding, graph optimi
 and against XNNPACK called directly. Processes alternate (ours, ORT, ours, ORT, ...); each
 round yields one median per side; the table gives the median of the rounds and their range.
 
+The keyword-spotting networks (49 x 10 in, GRU or LSTM of 64 units, dense 12, softmax;
+--nets kws_gru,kws_lstm) are timed in fp32 on Simd and the Xnnpack backend only.
+
 usage: engine_compare.py --build BUILD_DIR --ort ORT_NODE_DIR [--rounds 5] [--runs 400]
+                         [--nets cnn,ds_cnn]   (any of cnn, ds_cnn, kws_gru, kws_lstm)
                          [--json FILE]   (also write the medians and ranges as JSON)
 """
 import argparse
@@ -16,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-NETS = {"cnn": "1,28,28,1", "ds_cnn": "1,28,28,1"}
+NETS = {"cnn": "1,28,28,1", "ds_cnn": "1,28,28,1", "kws_gru": "1,49,10", "kws_lstm": "1,49,10"}
 
 
 def main():
@@ -25,8 +29,10 @@ def main():
     ap.add_argument("--ort", required=True, help="folder holding node_modules/onnxruntime-node")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=400)
+    ap.add_argument("--nets", default="cnn,ds_cnn", help="comma-separated: " + ", ".join(NETS))
     ap.add_argument("--json", help="write the results here as JSON")
     a = ap.parse_args()
+    nets = {n: NETS[n] for n in a.nets.split(",")}
     peers = os.path.join(a.build, "bench", "engine", "bench_engine_peers")
     if not os.path.exists(peers):
         sys.exit(f"engine_compare: {peers} is missing - build the target bench_engine_peers")
@@ -38,7 +44,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([peers, "--write-onnx", tmp], check=True, stdout=subprocess.DEVNULL)
         for r in range(a.rounds):
-            for net, dims in NETS.items():
+            for net, dims in nets.items():
                 out = subprocess.run([peers, "--measure", net, "--rounds", "1", "--runs", str(a.runs)],
                                      check=True, capture_output=True, text=True).stdout
                 for line in out.splitlines():
@@ -52,17 +58,19 @@ def main():
                 for line in out.splitlines():
                     side, _, us = line.split("\t")
                     results.setdefault((net, side), []).append(float(us))
-    for net in NETS:
+    for net in nets:
         ort = results[(net, "ort")]
         ovh = results[(net, "ort-overhead")]
         results[(net, "ort minus overhead")] = [o - h for o, h in zip(ort, ovh)]
     print(f"| network | runtime (1 thread, batch 1) | median µs | range over {a.rounds} rounds | vs ORT in-process |")
     print("|---|---|---|---|---|")
     rows = []
-    for net in NETS:
+    for net in nets:
         base = statistics.median(results[(net, "ort minus overhead")])
         for side in ["edgestack simd fp32", "edgestack simd int8", "edgestack xnnpack fp32", "edgestack xnnpack int8",
                      "xnnpack direct fp32", "xnnpack direct int8", "ort", "ort-overhead", "ort minus overhead"]:
+            if (net, side) not in results:  # the sequence networks: fp32 engines only
+                continue
             v = results[(net, side)]
             m = statistics.median(v)
             print(f"| {net} | {side} | {m:.1f} | {min(v):.1f}–{max(v):.1f} | {m / base:.2f}x |")

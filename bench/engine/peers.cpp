@@ -4,10 +4,13 @@
 // int8), our Xnnpack backend and XNNPACK called directly (a flat list of operators set up
 // once, no engine around them) at batch 1 on one thread. Every XNNPACK call's status is
 // checked (a failure aborts, naming the call), and before any timing every side's outputs
-// are compared with the Reference backend's.
+// are compared with the Reference backend's. The keyword-spotting sequence networks (49 x 10
+// MFCC frames, GRU or LSTM of 64 units, dense 12, softmax) have no XNNPACK operator for
+// their recurrent layer: they are timed on our Simd engine and Xnnpack backend (which runs
+// the recurrent step on the Simd kernels), fp32 only.
 //
 //   bench_engine_peers --write-onnx DIR
-//   bench_engine_peers --measure cnn|ds_cnn [--rounds R] [--runs N]
+//   bench_engine_peers --measure cnn|ds_cnn|kws_gru|kws_lstm [--rounds R] [--runs N]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -29,6 +32,7 @@
 #include "edgestack/backend/xnnpack.hpp"
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/io/onnx_export.hpp"
+#include "edgestack/nn/nn.hpp"
 
 using namespace edgestack;
 
@@ -46,7 +50,24 @@ void must(xnn_status st, const char* call, const std::string& node = {}) {
              std::to_string(int(st)));
 }
 
+bool sequence(const std::string& name) { return name == "kws_gru" || name == "kws_lstm"; }
+
+/// A declared network with seeded weights, its zero-initialised biases drawn too.
+template <class Net>
+compile::Graph declared(unsigned seed) {
+    Net net;
+    Rng rng(seed);
+    net.init(rng);
+    auto p = net.parameters();
+    for (float& v : p)
+        if (v == 0.0f) v = rng.uniform(-0.2f, 0.2f);
+    return net.lower();
+}
+
 compile::Graph network(const std::string& name, bool int8) {
+    using Kws = nn::Input<49, 10>;
+    if (name == "kws_gru") return declared<nn::Sequential<Kws, nn::GRU<64>, nn::Dense<12>, nn::Softmax>>(19);
+    if (name == "kws_lstm") return declared<nn::Sequential<Kws, nn::LSTM<64>, nn::Dense<12>, nn::Softmax>>(20);
     auto g = name == "cnn" ? backend::nets::cnn() : backend::nets::ds_cnn();
     if (int8) backend::nets::quantize_minmax(g, backend::nets::random_inputs(g, 32, 3));
     else compile::canonicalize(g);
@@ -228,6 +249,38 @@ double median_us(const std::function<void(std::size_t)>& f, std::size_t runs) {
     return t[runs / 2];
 }
 
+/// The sequence networks: Simd and Xnnpack fp32, checked against Reference first.
+int measure_sequence(const std::string& net, std::size_t rounds, std::size_t runs) {
+    const auto g = network(net, false);
+    const backend::SimdEngine sf(g);
+    const auto xf = backend::Xnnpack{1}.compile(g);
+    const backend::ReferenceEngine rf(g);
+    const auto x = backend::nets::random_inputs(g, 16, 5);
+    std::vector<float> y(g.output_size()), want(g.output_size());
+    auto a1 = sf.make_arena(1), a2 = xf.make_arena(1), ra = rf.make_arena(1);
+    auto in = [&](std::size_t i) { return std::span<const float>(x.data() + (i % 16) * g.input_size(), g.input_size()); };
+    for (std::size_t i = 0; i < 16; ++i) {
+        if (!rf.run(in(i), want, ra)) fail("reference run failed");
+        for (int side = 0; side < 2; ++side) {
+            if (!(side == 0 ? sf.run(in(i), y, a1) : xf.run(in(i), y, a2))) fail("run failed");
+            for (std::size_t k = 0; k < y.size(); ++k)
+                if (std::abs(y[k] - want[k]) > 1e-4f * std::max(1.0f, std::abs(want[k])))
+                    fail(std::string(side == 0 ? "simd" : "xnnpack") + ": input " + std::to_string(i) + ", output " +
+                         std::to_string(k) + " is " + std::to_string(y[k]) + ", reference " + std::to_string(want[k]));
+        }
+    }
+    std::printf("# every side agrees with the reference backend on 16 inputs\n");
+    const std::function<void(std::size_t)> simd = [&](std::size_t i) { sf.run(in(i), y, a1); };
+    const std::function<void(std::size_t)> xnn = [&](std::size_t i) { xf.run(in(i), y, a2); };
+    median_us(simd, 50);
+    median_us(xnn, 50);
+    for (std::size_t r = 0; r < rounds; ++r) {
+        std::printf("%s\tedgestack simd fp32\t%zu\t%.2f\n", net.c_str(), r, median_us(simd, runs));
+        std::printf("%s\tedgestack xnnpack fp32\t%zu\t%.2f\n", net.c_str(), r, median_us(xnn, runs));
+    }
+    return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -235,12 +288,14 @@ int main(int argc, char** argv) {
         const std::string dir = argv[2];
         io::export_onnx(dir + "/cnn.onnx", network("cnn", false));
         io::export_onnx(dir + "/ds_cnn.onnx", network("ds_cnn", false));
+        io::export_onnx(dir + "/kws_gru.onnx", network("kws_gru", false));
+        io::export_onnx(dir + "/kws_lstm.onnx", network("kws_lstm", false));
         write_add_model(dir + "/overhead_add.onnx");
-        std::printf("wrote %s/{cnn,ds_cnn,overhead_add}.onnx\n", dir.c_str());
+        std::printf("wrote %s/{cnn,ds_cnn,kws_gru,kws_lstm,overhead_add}.onnx\n", dir.c_str());
         return 0;
     }
     if (argc < 3 || std::string(argv[1]) != "--measure") {
-        std::fprintf(stderr, "usage: bench_engine_peers --write-onnx DIR | --measure cnn|ds_cnn [--rounds R] [--runs N]\n");
+        std::fprintf(stderr, "usage: bench_engine_peers --write-onnx DIR | --measure cnn|ds_cnn|kws_gru|kws_lstm [--rounds R] [--runs N]\n");
         return 2;
     }
     const std::string net = argv[2];
@@ -249,6 +304,7 @@ int main(int argc, char** argv) {
         if (std::string(argv[i]) == "--rounds") rounds = std::stoul(argv[i + 1]);
         if (std::string(argv[i]) == "--runs") runs = std::stoul(argv[i + 1]);
     }
+    if (sequence(net)) return measure_sequence(net, rounds, runs);
     const auto gf = network(net, false), gq = network(net, true);
     const backend::SimdEngine sf(gf), sq(gq);
     const auto xf = backend::Xnnpack{1}.compile(gf), xq = backend::Xnnpack{1}.compile(gq);
