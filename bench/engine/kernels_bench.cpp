@@ -52,14 +52,20 @@ compile::Graph layer(int kind) {
         g.append(std::move(gap), {0}, {64});
         return g;
     }
-    auto g = compile::Graph::with_input({24, 24, 32}); // 2x2 stride-2 average pool
-    backend::nets::pool(g, 0, compile::Op::avg_pool2d, 2, 2);
+    if (kind == 5) {
+        auto g = compile::Graph::with_input({24, 24, 32}); // 2x2 stride-2 average pool
+        backend::nets::pool(g, 0, compile::Op::avg_pool2d, 2, 2);
+        return g;
+    }
+    auto g = compile::Graph::with_input({48, 48, 8}); // depthwise 3x3 on 48x48x8 (MobileNet-style stem)
+    backend::nets::depthwise(g, 0, 3, rng);
     return g;
 }
 
 const char* layer_name(int kind) {
     constexpr const char* names[] = {"gemm 1x3136x128", "conv 3x3 32->64 14x14", "dwconv 3x3 64ch 14x14",
-                                     "relu + add 24x24x32", "global avg pool 25x5x64", "avg pool 2x2/2 24x24x32"};
+                                     "relu + add 24x24x32", "global avg pool 25x5x64", "avg pool 2x2/2 24x24x32",
+                                     "dwconv 3x3 8ch 48x48"};
     return names[kind];
 }
 
@@ -101,8 +107,8 @@ void BM_SimdDirectConv(benchmark::State& st) {
     }), 1, q);
 }
 BENCHMARK(BM_SimdDirectConv)->Arg(0)->Arg(1);
-// Args: layer kind (0-5, layer()), int8.
-#define LAYER_ARGS ->ArgsProduct({{0, 1, 2, 3, 4, 5}, {0, 1}})
+// Args: layer kind (0-6, layer()), int8.
+#define LAYER_ARGS ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6}, {0, 1}})
 BENCHMARK(BM_SimdKernel) LAYER_ARGS;
 BENCHMARK(BM_ReferenceLoop) LAYER_ARGS;
 

@@ -120,6 +120,18 @@ inline std::vector<compile::Graph> op_zoo() {
         g.append(std::move(gap), {v}, {7});
         zoo.push_back(std::move(g));
     }
+    {   // depthwise over 8 and 24 channels (the 8 past a block of 16 run two pixels at a
+        // time), odd output widths, stride 2, 5x5
+        Rng rng(9);
+        compile::Graph g = compile::Graph::with_input({6, 7, 8});
+        int v = depthwise(g, 0, 3, rng, 1);
+        v = conv2d(g, v, 24, 1, rng);
+        v = depthwise(g, v, 3, rng, 2);
+        v = depthwise(g, v, 5, rng, 1);
+        v = conv2d(g, v, 12, 1, rng);
+        depthwise(g, v, 3, rng, 1);
+        zoo.push_back(std::move(g));
+    }
     return zoo;
 }
 

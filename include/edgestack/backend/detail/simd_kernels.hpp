@@ -131,7 +131,22 @@ struct SimdKernels : ReferenceKernels, SimdSequence {
             // Taps in pairs, as int16, laid out as _mm256_unpack{lo,hi}_epi16 interleaves two
             // taps' inputs: per 128-bit lane, channels (lane * 8 + i) for lo, + 4 for hi.
             const std::size_t C = s.in.c, taps = s.kh * s.kw, tpairs = (taps + 1) / 2, full = C / nr;
-            s.pack().qpack16.assign(full * tpairs * 32, 0);
+            // Past the full blocks, 8 channels (when there are) for dw8x2: one 8-channel
+            // pattern in both lanes, as _mm256_unpack{lo,hi}_epi16 interleaves two taps of
+            // two pixels: channels i for lo, 4 + i for hi.
+            const bool tail8 = C - full * nr >= 8;
+            s.pack().qpack16.assign((full + (tail8 ? 1 : 0)) * tpairs * 32, 0);
+            if (tail8)
+                for (std::size_t pr = 0; pr < tpairs; ++pr) {
+                    std::int16_t* dst = s.pack().qpack16.data() + (full * tpairs + pr) * 32;
+                    for (std::size_t half = 0; half < 2; ++half)
+                        for (std::size_t lane = 0; lane < 2; ++lane)
+                            for (std::size_t i = 0; i < 4; ++i)
+                                for (std::size_t k = 0; k < 2; ++k) {
+                                    const std::size_t t = 2 * pr + k, c = full * nr + half * 4 + i;
+                                    dst[half * 16 + lane * 8 + 2 * i + k] = t < taps ? s.weighted().qw[t * C + c] : 0;
+                                }
+                }
             for (std::size_t b = 0; b < full; ++b)
                 for (std::size_t pr = 0; pr < tpairs; ++pr) {
                     std::int16_t* dst = s.pack().qpack16.data() + (b * tpairs + pr) * 32;
@@ -224,6 +239,7 @@ struct SimdKernels : ReferenceKernels, SimdSequence {
     static void kernel(compile::ops::DepthwiseConv2d, const Step& s, const std::int8_t* x, const std::int8_t*, std::int8_t* y, std::size_t batch, std::byte* scratch) noexcept {
         EDGESTACK_SIMD_ISA_CALL(s.level, qs8_depthwise_conv2d, s, x, y, batch, scratch)
     }
+
     static void kernel(compile::ops::Add u, const Step& s, const std::int8_t* a, const std::int8_t* b, std::int8_t* y,
                        std::size_t batch, std::byte* scratch) noexcept {
         EDGESTACK_SIMD_ISA_CALL_OR(s.level, qs8_add, ReferenceKernels::kernel(u, s, a, b, y, batch, scratch), s, a, b, y, batch)
