@@ -1,11 +1,12 @@
 // backend::Simd's kernels for the recurrent ops (gru, lstm), fp32. A step's cost is its two
 // matrix-vector products (G*U gate values from F inputs and from U hidden values), written
-// as row updates over the transposed weights the units prepare (compile/ops/recurrent.hpp),
-// and its G*U sigmoids and tanhs, computed with a polynomial exp (Cephes' expf, within two
-// ulp) instead of libm calls. Both are written on GCC's generic 16-float vectors, compiled
-// once per x86 level with target attributes (no -march) and chosen from the CPU the first
-// time a recurrent step runs (core/cpu.hpp; EDGESTACK_ISA caps it). Hidden and cell
-// state live in the step's scratch, as in the reference kernels.
+// as row updates over the transposed weights the units prepare (compile/ops/recurrent.hpp)
+// with up to 128 gate values in registers, and its G*U sigmoids and tanhs, computed with a
+// polynomial exp (Cephes' expf, within two ulp) instead of libm calls. Both are written on
+// GCC's generic 16-float vectors, compiled once per x86 level with target attributes (no
+// -march) and chosen from the CPU the first time a recurrent step runs (core/cpu.hpp;
+// EDGESTACK_ISA caps it). Hidden and cell state live in the step's scratch, as in the
+// reference kernels.
 #pragma once
 
 #include <algorithm>
@@ -91,23 +92,34 @@ EDGESTACK_SEQ_INLINE void tanh(v16& x) noexcept {
     x = 2.0f / (1.0f + x) - 1.0f;
 }
 
+/// g[0, N*16) = b + sum_k v[k] w[k][:]: N independent accumulators, so that the FMAs'
+/// latency is hidden (two would wait on each other every iteration).
+template <int N>
+EDGESTACK_SEQ_INLINE void gate_block(const float* __restrict b, const float* __restrict w, const float* __restrict v,
+                                     std::size_t K, std::size_t GU, float* __restrict g) noexcept {
+    v16 acc[N], wk;
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) load(acc[i], b + i * W);
+    for (std::size_t k = 0; k < K; ++k) {
+        const float vk = v[k];
+#pragma GCC unroll 8
+        for (int i = 0; i < N; ++i) {
+            load(wk, w + k * GU + i * W);
+            acc[i] += vk * wk;
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) store(g + i * W, acc[i]);
+}
+
 /// g = b + sum_k v[k] w[k][:]: GU gate values from K inputs, rows of w GU apart.
 EDGESTACK_SEQ_INLINE void gate_rows(const float* __restrict b, const float* __restrict w, const float* __restrict v,
                                     std::size_t K, std::size_t GU, float* __restrict g) noexcept {
     std::size_t j = 0;
-    for (; j + 2 * W <= GU; j += 2 * W) { // 32 gate values held in registers over all K
-        v16 a0, a1, w0, w1;
-        load(a0, b + j);
-        load(a1, b + j + W);
-        for (std::size_t k = 0; k < K; ++k) {
-            load(w0, w + k * GU + j);
-            load(w1, w + k * GU + j + W);
-            a0 += v[k] * w0;
-            a1 += v[k] * w1;
-        }
-        store(g + j, a0);
-        store(g + j + W, a1);
-    }
+    for (; j + 8 * W <= GU; j += 8 * W) gate_block<8>(b + j, w + j, v, K, GU, g + j);
+    if (j + 4 * W <= GU) gate_block<4>(b + j, w + j, v, K, GU, g + j), j += 4 * W;
+    if (j + 2 * W <= GU) gate_block<2>(b + j, w + j, v, K, GU, g + j), j += 2 * W;
+    if (j + W <= GU) gate_block<1>(b + j, w + j, v, K, GU, g + j), j += W;
     for (; j < GU; ++j) {
         float a = b[j];
         for (std::size_t k = 0; k < K; ++k) a += v[k] * w[k * GU + j];
