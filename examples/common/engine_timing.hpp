@@ -73,7 +73,7 @@ inline std::string kernel_name(const backend::detail::Step& s, std::string_view 
     if (s.act == compile::Activation::relu) k += "-relu";
     if (s.act == compile::Activation::relu6) k += "-relu6";
     std::string impl(backend_name);
-    if (impl == "xnnpack" && !s.handle) impl = "simd";
+    if (impl == "xnnpack" && s.xnn() == nullptr) impl = "simd";
     if (s.alias) return k + " (in place, no work)";
     if (impl == "simd" && !s.kernel.empty()) return s.kernel; // named by the kernel set itself
     if (s.pack().winograd) impl += "-winograd";
