@@ -171,7 +171,7 @@ private:
                      std::size_t batch, std::byte* scratch) noexcept {
         if constexpr (!U::alias && U::runs)
             Kernels::kernel(U{}, s, reinterpret_cast<const T*>(in0), reinterpret_cast<const T*>(in1),
-                            reinterpret_cast<T*>(out), batch, scratch);
+                            reinterpret_cast<T*>(out), batch * s.rows, scratch);
     }
     using StepFn = void (*)(const detail::Step&, std::byte*, std::byte*, std::byte*, std::size_t,
                             std::byte*) noexcept;

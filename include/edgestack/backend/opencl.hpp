@@ -451,7 +451,12 @@ inline OpenClEngine OpenCl::compile(const compile::Graph& graph) const {
             const int p = n.inputs.empty() ? -1 : producer[static_cast<std::size_t>(n.inputs[0])];
             on_cpu[i] = forced || (p >= 0 && on_cpu[static_cast<std::size_t>(p)]);
         } else {
-            on_cpu[i] = forced || !opencl_device_runs(n.op, s.int8);
+            // The device's dense kernel takes one row per sample; a dense over the rows of a
+            // T x F value (TimeDense) runs on the CPU.
+            const bool rows = n.op == Op::dense &&
+                              compile::ops::Dense::rows({g.values[static_cast<std::size_t>(n.inputs[0])], nullptr,
+                                                         g.values[static_cast<std::size_t>(n.output)]}) != 1;
+            on_cpu[i] = forced || rows || !opencl_device_runs(n.op, s.int8);
         }
     }
     // CPU parts: runs of consecutive CPU nodes reading one value from outside and defining

@@ -218,6 +218,7 @@ inline MicroModel lower_micro(compile::Graph g) {
         const std::string who = "node '" + n.name + "' (" + std::string(compile::op_name(n.op)) + ")";
         auto bad = [&](const std::string& why) { return config_error("lower_micro: " + who + ": " + why); };
         if (ps.alias) continue; // flatten, dropout: no step
+        if (ps.rows != 1) throw bad("a dense over the rows of a sequence is not in the micro engine");
         const auto kernel = detail::micro_kernel(n.op);
         if (kernel.fn == nullptr) throw bad("the micro engine does not run this op");
         MicroLayer ml;

@@ -66,6 +66,7 @@ struct Step : kernels::Window {
     Isa level = Isa::scalar;       // the instruction-set level of the kernel it runs
     std::string kernel;            // that kernel's name, <dtype>-<op>-<tile>-<isa> (empty: unnamed)
     std::size_t scratch_bytes = 0; // per step, not per sample
+    std::size_t rows = 1;          // independent rows per sample: kernels run batch x rows
     std::int32_t zp_in = 0, zp_in2 = 0, zp_out = 0; // int8: zero points of inputs and output
     float s_in = 1.0f, s_in2 = 1.0f, s_out = 1.0f;  // int8: their scales
     compile::ops::State state;     // the op's parameters, as its unit prepared them
