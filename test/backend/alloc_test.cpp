@@ -27,6 +27,7 @@
 #include "edgestack/nn/flatten.hpp"
 #include "edgestack/nn/layer_norm.hpp"
 #include "edgestack/nn/recurrent.hpp"
+#include "edgestack/nn/residual.hpp"
 #include "edgestack/nn/sequential.hpp"
 #if defined(EDGESTACK_HAS_XNNPACK)
 #include "edgestack/backend/xnnpack.hpp"
@@ -251,6 +252,24 @@ BOOST_AUTO_TEST_CASE(recurrent_and_normalisation_layers_allocate_nothing) {
         BOOST_TEST(allocations_during_runs(backend::Xnnpack{1}.compile(g), 3, 20) == 0);
 #endif
     }
+}
+
+BOOST_AUTO_TEST_CASE(attention_allocates_nothing) {
+    // Q, K, V, scores and context live in the arena's scratch, on a batch of several
+    // samples too.
+    using Net = nn::Sequential<nn::Input<49, 64>, nn::PositionalEmbedding,
+                               nn::Residual<nn::LayerNorm, nn::MultiHeadSelfAttention<4>>, nn::LayerNorm>;
+    Rng rng(6);
+    Net net;
+    net.init(rng);
+    const auto g = net.lower();
+    const backend::Parallel<backend::Simd> par{{}, 2};
+    BOOST_TEST(allocations_during_runs(backend::SimdEngine(g), 3, 20) == 0);
+    BOOST_TEST(allocations_during_runs(backend::ReferenceEngine(g), 3, 10) == 0);
+    BOOST_TEST(allocations_during_runs(par.compile(g), 4, 10) == 0);
+#if defined(EDGESTACK_HAS_XNNPACK)
+    BOOST_TEST(allocations_during_runs(backend::Xnnpack{1}.compile(g), 3, 10) == 0);
+#endif
 }
 
 BOOST_AUTO_TEST_CASE(caller_owned_static_arena) {
