@@ -1,7 +1,8 @@
 // The dense op unit over the rows of a sequence (TimeDense: T x F -> T x U, one weight
 // matrix for every row): declared models lowered and exported to ONNX, run by ONNX Runtime
 // and compared with the training layers' forward pass (Sequential::predict), every backend
-// compared with both; quantized and compared with ONNX Runtime running the same QDQ model.
+// compared with both; quantized and compared with ONNX Runtime running the same QDQ model;
+// and a sequence pooled over time after it (global_avg_pool of T x C, ONNX ReduceMean).
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -84,6 +85,24 @@ BOOST_AUTO_TEST_CASE(dense_over_rows_in_int8_matches_ort, *utf::precondition(iot
 #if defined(EDGESTACK_HAS_XNNPACK)
     within_a_step(iotest::run_on(backend::Xnnpack{}, q, x), "xnnpack");
 #endif
+}
+
+// A sequence pooled over time (GlobalAvgPool of T x C) after a dense over its rows.
+BOOST_AUTO_TEST_CASE(pooled_over_time_matches_ort_and_predict, *utf::precondition(iotest::OrtPresent{})) {
+    nn::Sequential<nn::Input<10, 6>, nn::TimeDense<4>, nn::ReLU, nn::GlobalAvgPool, nn::Dense<3>> net;
+    Rng rng(11);
+    net.init(rng);
+    constexpr std::size_t batch = 3;
+    const auto x = iotest::random_floats(batch * 60, -1.5f, 1.5f, 12);
+    std::vector<float> mine(batch * 3);
+    net.predict(x.data(), mine.data(), batch);
+    iotest::TempDir dir;
+    const compile::Graph g = net.lower();
+    io::export_onnx(dir.file("pooled.onnx"), g);
+    const auto ort = iotest::ort_run(dir.file("pooled.onnx"), x, batch, g.input_shape(), dir);
+    iotest::check_within(ort, mine, "ONNX Runtime vs Sequential::predict");
+    iotest::check_within(iotest::run_on(backend::Reference{}, g, x), ort, "reference vs ONNX Runtime");
+    iotest::check_within(iotest::run_on(backend::Simd{}, g, x), ort, "simd vs ONNX Runtime");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

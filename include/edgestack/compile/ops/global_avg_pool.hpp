@@ -1,10 +1,12 @@
-// Op unit: global_avg_pool. The mean of every channel over H x W; the output is one value
-// per channel (rank 1, or 1 x 1 x C). int8 as avg_pool2d with count H x W.
+// Op unit: global_avg_pool. The mean of every channel over H x W (or over the T steps of a
+// T x C sequence); the output is one value per channel (rank 1, or 1 x 1 x C). int8 as
+// avg_pool2d with count H x W. ONNX: GlobalAveragePool (NCHW) or ReduceMean over time.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "edgestack/compile/ops/unit.hpp"
 
@@ -15,10 +17,10 @@ struct GlobalAvgPool : UnitBase {
     static constexpr Op op = Op::global_avg_pool; ///< its enumerator
     using State = CountRequant; ///< what an engine keeps per step
 
-    /// H x W x C in, C out.
+    /// H x W x C (or T x C) in, C out.
     static std::string check(const Node&, const Io& io) {
-        if (io.in.size() != 3 || volume(io.out) != io.in.back())
-            return "needs an H x W x C input and one value per channel out, got " + to_string(io.in) +
+        if (io.in.size() < 2 || io.in.size() > 3 || volume(io.out) != io.in.back())
+            return "needs an H x W x C or T x C input and one value per channel out, got " + to_string(io.in) +
                    " -> " + to_string(io.out);
         return {};
     }
@@ -51,6 +53,12 @@ struct GlobalAvgPool : UnitBase {
     /// GlobalAveragePool, flattened when the output is not H x W x C.
     template <class E>
     static void to_onnx(E& e, const Node& n) {
+        if (!e.spatial && e.in().size() == 2) { // N x T x C: the mean over T
+            auto& p = e.node("ReduceMean", n.name, {e.x()}, {e.y});
+            e.attr(p, "axes", std::vector<std::int64_t>{1});
+            e.attr(p, "keepdims", 0);
+            return;
+        }
         e.require_spatial(n);
         e.node("GlobalAveragePool", n.name, {e.x()}, {e.y});
         if (e.out().size() != 3) {
