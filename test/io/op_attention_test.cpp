@@ -19,6 +19,7 @@
 #endif
 #include "edgestack/io/onnx_export.hpp"
 #include "edgestack/nn/nn.hpp"
+#include "declared_checks.hpp"
 #include "graphs.hpp"
 #include "io_util.hpp"
 #include "ort.hpp"
@@ -27,20 +28,9 @@
 using namespace edgestack;
 namespace utf = boost::unit_test;
 
-namespace {
+using iotest::init_with_biases;
 
-/// A model with its biases drawn too (the layers start them at zero, which would leave the
-/// bias wiring untested).
-template <class Net>
-void init_with_biases(Net& net, unsigned seed) {
-    Rng rng(seed);
-    net.init(rng);
-    const auto r = iotest::random_floats(net.parameters().size(), -0.3f, 0.3f, seed + 1);
-    auto p = net.parameters();
-    // Every parameter of a layer that starts at zero gets a random value.
-    for (std::size_t i = 0; i < p.size(); ++i)
-        if (p[i] == 0.0f) p[i] = r[i];
-}
+namespace {
 
 /// `batch` samples through Sequential::predict, the training layers' definition.
 template <class Net>

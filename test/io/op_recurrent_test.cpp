@@ -18,6 +18,7 @@
 #endif
 #include "edgestack/io/onnx_export.hpp"
 #include "edgestack/nn/nn.hpp"
+#include "declared_checks.hpp"
 #include "graphs.hpp"
 #include "io_util.hpp"
 #include "ort.hpp"
@@ -26,79 +27,9 @@
 using namespace edgestack;
 namespace utf = boost::unit_test;
 
-namespace {
-
-/// A model with every parameter that starts at zero (the biases) drawn at random, so that
-/// the bias wiring is tested too.
-template <class Net>
-void init_with_biases(Net& net, unsigned seed) {
-    Rng rng(seed);
-    net.init(rng);
-    const auto r = iotest::random_floats(net.parameters().size(), -0.3f, 0.3f, seed + 1);
-    auto p = net.parameters();
-    for (std::size_t i = 0; i < p.size(); ++i)
-        if (p[i] == 0.0f) p[i] = r[i];
-}
-
-/// Net on `batch` random samples: ONNX Runtime on its export against Sequential::predict,
-/// then every backend against both.
-template <class Net>
-void check_model(const std::string& what, unsigned seed, std::size_t batch = 3) {
-    Net net;
-    init_with_biases(net, seed);
-    constexpr std::size_t in = Net::input_shape::size, out = Net::output_shape::size;
-    const auto x = iotest::random_floats(batch * in, -1.5f, 1.5f, seed + 2);
-    std::vector<float> mine(batch * out);
-    net.predict(x.data(), mine.data(), batch);
-    BOOST_TEST(*std::max_element(mine.begin(), mine.end()) - *std::min_element(mine.begin(), mine.end()) > 0.05f,
-               what << ": outputs that all agree say nothing");
-
-    iotest::TempDir dir;
-    const compile::Graph g = net.lower();
-    io::export_onnx(dir.file("model.onnx"), g);
-    const auto ort = iotest::ort_run(dir.file("model.onnx"), x, batch, g.input_shape(), dir);
-    iotest::check_within(ort, mine, what + ": ONNX Runtime vs Sequential::predict");
-
-    auto both = [&](const std::vector<float>& got, const std::string& backend) {
-        iotest::check_within(got, ort, what + " on " + backend + " vs ONNX Runtime");
-        iotest::check_within(got, mine, what + " on " + backend + " vs Sequential::predict");
-    };
-    both(iotest::run_on(backend::Reference{}, g, x), "reference");
-    both(iotest::run_on(backend::Simd{}, g, x), "simd");
-#if defined(EDGESTACK_HAS_XNNPACK)
-    both(iotest::run_on(backend::Xnnpack{}, g, x), "xnnpack");
-#endif
-    both(iotest::run_on(backend::Parallel<backend::Simd>{{}, 2}, g, x), "parallel");
-    // The last sample alone gives what it gave within the batch: the state starts at zero
-    // for every sample.
-    const std::vector<float> x1(x.end() - static_cast<long>(in), x.end());
-    const std::vector<float> want1(mine.end() - static_cast<long>(out), mine.end());
-    iotest::check_within(iotest::run_on(backend::Simd{}, g, x1), want1, what + ": one sample on simd");
-    iotest::check_within(iotest::run_on(backend::Reference{}, g, x1), want1, what + ": one sample on reference");
-}
-
-/// Compiling `g` on every backend fails with a config_error or shape_error naming `node`
-/// and holding `why`.
-template <class Error>
-void refused_everywhere(const compile::Graph& g, const std::string& node, const std::string& why) {
-    auto refused = [&](const char* backend, auto&& compile) {
-        try {
-            (void)compile();
-            BOOST_ERROR(backend << ": compiled");
-        } catch (const Error& e) {
-            const std::string m = e.what();
-            BOOST_TEST(m.find(node) != std::string::npos, m);
-            BOOST_TEST(m.find(why) != std::string::npos, m);
-        }
-    };
-    refused("reference", [&] { return backend::Reference{}.compile(g); });
-    refused("simd", [&] { return backend::Simd{}.compile(g); });
-#if defined(EDGESTACK_HAS_XNNPACK)
-    refused("xnnpack", [&] { return backend::Xnnpack{}.compile(g); });
-#endif
-}
-
-} // namespace
+using iotest::check_model;
+using iotest::init_with_biases;
+using iotest::refused_everywhere;
 
 BOOST_AUTO_TEST_SUITE(op_recurrent)
 
