@@ -54,6 +54,7 @@ struct SimdKernels : ReferenceKernels, SimdSequence {
     /// Picks the step's kernels from the CPU (capped by EDGESTACK_ISA) and packs its
     /// weights for them.
     static void pack(Step& s) {
+        if (SimdSequence::pack(s)) return;
         const Isa want = selected_isa();
 #if defined(EDGESTACK_SIMD_AVX2)
         if (want >= Isa::avx2 && winograd::eligible(s)) {

@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "edgestack/backend/detail/program.hpp"
 #include "edgestack/compile/ops.hpp"
@@ -127,18 +129,91 @@ EDGESTACK_SEQ_INLINE void gate_rows(const float* __restrict b, const float* __re
     }
 }
 
+/// Gate values rounded up to whole vectors: the row stride of the kernels' gate buffers.
+constexpr std::size_t padded(std::size_t gu) noexcept { return (gu + W - 1) / W * W; }
+
+/// Widths, in vectors, of the column blocks a row of `gu` gate values is cut into: as many
+/// of 8 as fit, then 4, 2 and 1 (the last padded to a whole vector).
+template <class F>
+EDGESTACK_SEQ_INLINE void for_blocks(std::size_t gu, F&& f) noexcept {
+    const std::size_t n = padded(gu) / W;
+    std::size_t j = 0;
+    for (; j + 8 <= n; j += 8) f(j * W, std::size_t{8});
+    for (std::size_t w : {std::size_t{4}, std::size_t{2}, std::size_t{1}})
+        if (j + w <= n) f(j * W, w), j += w;
+}
+
+/// W_h ([K][GU], rows GU apart) repacked for gate_rows_packed: per column block, its K
+/// rows one after another, so that a step streams the weights from memory in order
+/// instead of striding across rows; columns past GU are zero.
+inline std::vector<float> pack_rows(const std::vector<float>& w, std::size_t K, std::size_t GU) {
+    std::vector<float> out(K * padded(GU), 0.0f);
+    float* dst = out.data();
+    for_blocks(GU, [&](std::size_t j, std::size_t n) {
+        for (std::size_t k = 0; k < K; ++k, dst += n * W)
+            for (std::size_t c = 0; c < n * W && j + c < GU; ++c) dst[c] = w[k * GU + j + c];
+    });
+    return out;
+}
+
+/// g[0, N*16) = b + sum_k v[k] w[k][:] over one packed column block (rows N*16 apart).
+template <int N>
+EDGESTACK_SEQ_INLINE void packed_block(const float* __restrict b, const float* __restrict w, const float* __restrict v,
+                                       std::size_t K, float* __restrict g) noexcept {
+    gate_block<N>(b, w, v, K, N * W, g);
+}
+
+/// g = b + sum_k v[k] w[k][:] for all padded(GU) gate values, w packed by pack_rows.
+EDGESTACK_SEQ_INLINE void gate_rows_packed(const float* __restrict b, const float* __restrict w,
+                                           const float* __restrict v, std::size_t K, std::size_t GU,
+                                           float* __restrict g) noexcept {
+    for_blocks(GU, [&](std::size_t j, std::size_t n) {
+        switch (n) {
+        case 8: packed_block<8>(b + j, w, v, K, g + j); break;
+        case 4: packed_block<4>(b + j, w, v, K, g + j); break;
+        case 2: packed_block<2>(b + j, w, v, K, g + j); break;
+        default: packed_block<1>(b + j, w, v, K, g + j); break;
+        }
+        w += K * n * W;
+    });
+}
+
+/// Steps whose input-side gate values are computed together, before their recurrences:
+/// W_x stays in L1 for the chunk instead of being evicted by W_h at every step.
+inline constexpr std::size_t chunk = 8;
+
+/// Floats of scratch the kernels use for `units` units of G gates: h, c, the input-side
+/// gate rows of a chunk of steps, and one row of hidden-side gate values.
+constexpr std::size_t scratch_floats(std::size_t gates, std::size_t units) noexcept {
+    return 2 * units + (chunk + 1) * padded(gates * units);
+}
+
+/// xa[i] = b_x + W_x x_{t0+i} for the steps t0 .. t0+n of sample row `x` (T x F).
+/// Rows padded(GU) apart, the padding zero.
+EDGESTACK_SEQ_INLINE void input_rows(const compile::ops::Recurrent& st, std::size_t GU, const float* x, std::size_t n,
+                                     float* xa) noexcept {
+    const std::size_t P = padded(GU);
+    for (std::size_t i = 0; i < n; ++i) {
+        gate_rows(st.bx.data(), st.wx.data(), x + i * st.features, st.features, GU, xa + i * P);
+        for (std::size_t j = GU; j < P; ++j) xa[i * P + j] = 0.0f;
+    }
+}
+
 /// Every step of every sample of a gru (gates r, z, n; linear_before_reset = 1).
-EDGESTACK_SEQ_INLINE void gru(const compile::ops::Recurrent& st, const float* x, float* y, std::size_t batch,
-                              std::byte* scratch) noexcept {
-    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 3 * U;
+/// `wh`: the packed hidden-side biases (padded) then weights (pack_rows).
+EDGESTACK_SEQ_INLINE void gru(const compile::ops::Recurrent& st, const float* wh, const float* x, float* y,
+                              std::size_t batch, std::byte* scratch) noexcept {
+    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 3 * U, P = padded(GU);
     float* __restrict h = reinterpret_cast<float*>(scratch);
-    float* __restrict a = h + 2 * U;
-    float* __restrict hb = a + GU;
+    float* __restrict xa = h + 2 * U;
+    float* __restrict hb = xa + chunk * P;
     for (std::size_t b = 0; b < batch; ++b) {
         for (std::size_t u = 0; u < U; ++u) h[u] = 0.0f;
         for (std::size_t t = 0; t < T; ++t) {
-            gate_rows(st.bx.data(), st.wx.data(), x + (b * T + t) * F, F, GU, a);
-            gate_rows(st.bh.data(), st.wh.data(), h, U, GU, hb);
+            const std::size_t i = t % chunk;
+            if (i == 0) input_rows(st, GU, x + (b * T + t) * F, std::min(chunk, T - t), xa);
+            const float* __restrict a = xa + i * P;
+            gate_rows_packed(wh, wh + P, h, U, GU, hb);
             std::size_t u = 0;
             for (; u + W <= U; u += W) {
                 v16 r, z, n, t0, t1;
@@ -160,26 +235,29 @@ EDGESTACK_SEQ_INLINE void gru(const compile::ops::Recurrent& st, const float* x,
     }
 }
 
-/// Every step of every sample of an lstm (gates i, f, g, o).
-EDGESTACK_SEQ_INLINE void lstm(const compile::ops::Recurrent& st, const float* x, float* y, std::size_t batch,
-                               std::byte* scratch) noexcept {
-    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 4 * U;
+/// Every step of every sample of an lstm (gates i, f, g, o). Its hidden side has no bias,
+/// so a step's gate values accumulate W_h h onto the chunk's input-side row in one pass.
+/// `wh`: as for gru (the biases are not read).
+EDGESTACK_SEQ_INLINE void lstm(const compile::ops::Recurrent& st, const float* wh, const float* x, float* y,
+                               std::size_t batch, std::byte* scratch) noexcept {
+    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 4 * U, P = padded(GU);
     float* __restrict h = reinterpret_cast<float*>(scratch);
     float* __restrict c = h + U;
-    float* __restrict a = c + U;
-    float* __restrict hb = a + GU;
+    float* __restrict xa = c + U;
+    float* __restrict a = xa + chunk * P;
     for (std::size_t b = 0; b < batch; ++b) {
         for (std::size_t u = 0; u < 2 * U; ++u) h[u] = 0.0f;
         for (std::size_t t = 0; t < T; ++t) {
-            gate_rows(st.bx.data(), st.wx.data(), x + (b * T + t) * F, F, GU, a);
-            gate_rows(st.bh.data(), st.wh.data(), h, U, GU, hb);
+            const std::size_t i = t % chunk;
+            if (i == 0) input_rows(st, GU, x + (b * T + t) * F, std::min(chunk, T - t), xa);
+            gate_rows_packed(xa + i * P, wh + P, h, U, GU, a);
             std::size_t u = 0;
             for (; u + W <= U; u += W) {
                 v16 i, f, g, o, t0;
-                load(i, a + u), load(t0, hb + u), i += t0, seq::sigmoid(i);
-                load(f, a + U + u), load(t0, hb + U + u), f += t0, seq::sigmoid(f);
-                load(g, a + 2 * U + u), load(t0, hb + 2 * U + u), g += t0, seq::tanh(g);
-                load(o, a + 3 * U + u), load(t0, hb + 3 * U + u), o += t0, seq::sigmoid(o);
+                load(i, a + u), seq::sigmoid(i);
+                load(f, a + U + u), seq::sigmoid(f);
+                load(g, a + 2 * U + u), seq::tanh(g);
+                load(o, a + 3 * U + u), seq::sigmoid(o);
                 load(t0, c + u);
                 t0 = f * t0 + i * g;
                 store(c + u, t0);
@@ -187,9 +265,9 @@ EDGESTACK_SEQ_INLINE void lstm(const compile::ops::Recurrent& st, const float* x
                 store(h + u, o * t0);
             }
             for (; u < U; ++u) {
-                const float i = seq::sigmoid(a[u] + hb[u]), f = seq::sigmoid(a[U + u] + hb[U + u]);
-                const float g = seq::tanh(a[2 * U + u] + hb[2 * U + u]);
-                const float o = seq::sigmoid(a[3 * U + u] + hb[3 * U + u]);
+                const float i = seq::sigmoid(a[u]), f = seq::sigmoid(a[U + u]);
+                const float g = seq::tanh(a[2 * U + u]);
+                const float o = seq::sigmoid(a[3 * U + u]);
                 c[u] = f * c[u] + i * g;
                 h[u] = o * seq::tanh(c[u]);
             }
@@ -201,13 +279,13 @@ EDGESTACK_SEQ_INLINE void lstm(const compile::ops::Recurrent& st, const float* x
 
 // One copy of each per level: the inlined bodies vectorise with that level's registers.
 #define EDGESTACK_SEQ_LEVEL(suffix, attr)                                                       \
-    attr inline void gru_##suffix(const compile::ops::Recurrent& st, const float* x, float* y, \
-                                  std::size_t batch, std::byte* scratch) noexcept {            \
-        gru(st, x, y, batch, scratch);                                                         \
+    attr inline void gru_##suffix(const compile::ops::Recurrent& st, const float* wh, const float* x, \
+                                  float* y, std::size_t batch, std::byte* scratch) noexcept {  \
+        gru(st, wh, x, y, batch, scratch);                                                     \
     }                                                                                          \
-    attr inline void lstm_##suffix(const compile::ops::Recurrent& st, const float* x, float* y, \
-                                   std::size_t batch, std::byte* scratch) noexcept {           \
-        lstm(st, x, y, batch, scratch);                                                        \
+    attr inline void lstm_##suffix(const compile::ops::Recurrent& st, const float* wh, const float* x, \
+                                   float* y, std::size_t batch, std::byte* scratch) noexcept { \
+        lstm(st, wh, x, y, batch, scratch);                                                    \
     }
 EDGESTACK_SEQ_LEVEL(base, )
 #if defined(EDGESTACK_SEQ_DISPATCH)
@@ -226,25 +304,48 @@ inline Isa level() noexcept {
 
 /// backend::Simd's recurrent kernels; SimdKernels inherits them.
 struct SimdSequence {
+    /// For a gru or lstm step in fp32: names its kernel (`f32-gru-avx512`), sizes the
+    /// scratch the kernels use and returns true; false for any other step.
+    static bool pack(Step& s) {
+        if (s.int8 || (s.op != compile::Op::gru && s.op != compile::Op::lstm)) return false;
+        const std::size_t gates = s.op == compile::Op::gru ? 3 : 4;
+        const std::size_t U = s.out.c, GU = gates * U;
+        s.scratch_bytes = std::max(s.scratch_bytes, seq::scratch_floats(gates, U) * sizeof(float));
+        const auto& st = s.get<compile::ops::Recurrent>();
+        std::vector<float> wh = seq::pack_rows(st.wh, U, GU);
+        std::vector<float>& packed = s.pack().packed;
+        packed.assign(seq::padded(GU), 0.0f);
+        std::copy(st.bh.begin(), st.bh.end(), packed.begin());
+        packed.insert(packed.end(), wh.begin(), wh.end());
+        s.level = Isa::scalar;
+#if defined(EDGESTACK_SEQ_DISPATCH)
+        s.level = seq::level() >= Isa::avx512 ? Isa::avx512 : (seq::level() >= Isa::avx2 ? Isa::avx2 : Isa::scalar);
+#endif
+        s.kernel = std::string("f32-") + std::string(compile::op_name(s.op)) + "-" + std::string(isa_name(s.level));
+        return true;
+    }
+
     /// gru, fp32: h and the gate rows in `scratch`.
     static void kernel(compile::ops::Gru, const Step& s, const float* x, const float*, float* y, std::size_t batch,
                        std::byte* scratch) noexcept {
         const auto& st = s.get<compile::ops::Recurrent>();
+        const float* wh = s.pack().packed.data();
 #if defined(EDGESTACK_SEQ_DISPATCH)
-        if (seq::level() >= Isa::avx512) return seq::gru_avx512(st, x, y, batch, scratch);
-        if (seq::level() >= Isa::avx2) return seq::gru_avx2(st, x, y, batch, scratch);
+        if (seq::level() >= Isa::avx512) return seq::gru_avx512(st, wh, x, y, batch, scratch);
+        if (seq::level() >= Isa::avx2) return seq::gru_avx2(st, wh, x, y, batch, scratch);
 #endif
-        seq::gru_base(st, x, y, batch, scratch);
+        seq::gru_base(st, wh, x, y, batch, scratch);
     }
     /// lstm, fp32: h, c and the gate rows in `scratch`.
     static void kernel(compile::ops::Lstm, const Step& s, const float* x, const float*, float* y, std::size_t batch,
                        std::byte* scratch) noexcept {
         const auto& st = s.get<compile::ops::Recurrent>();
+        const float* wh = s.pack().packed.data();
 #if defined(EDGESTACK_SEQ_DISPATCH)
-        if (seq::level() >= Isa::avx512) return seq::lstm_avx512(st, x, y, batch, scratch);
-        if (seq::level() >= Isa::avx2) return seq::lstm_avx2(st, x, y, batch, scratch);
+        if (seq::level() >= Isa::avx512) return seq::lstm_avx512(st, wh, x, y, batch, scratch);
+        if (seq::level() >= Isa::avx2) return seq::lstm_avx2(st, wh, x, y, batch, scratch);
 #endif
-        seq::lstm_base(st, x, y, batch, scratch);
+        seq::lstm_base(st, wh, x, y, batch, scratch);
     }
 };
 
