@@ -104,6 +104,7 @@ BOOST_AUTO_TEST_CASE(the_cap_is_honoured_and_the_kernels_named_for_it) {
     const auto g = backend::nets::ds_cnn(4);
     const auto q = test::quantized(g);
     for (Isa cap_level : all_isas) {
+        if (!isa_of_this_arch(cap_level)) continue; // refused: another_architectures_level_is_refused
         BOOST_TEST_CONTEXT("EDGESTACK_ISA=" << isa_name(cap_level)) {
             const IsaCap cap(std::string(isa_name(cap_level)));
             const Isa want = isa_at_most(cap_level);
@@ -136,6 +137,7 @@ BOOST_AUTO_TEST_CASE(the_cap_is_honoured_and_the_kernels_named_for_it) {
                 }
 #if defined(EDGESTACK_SIMD_DISPATCH)
                 // Dense, convolution and depthwise steps run vector kernels at every level but scalar.
+                // On AArch64 the one level, NEON, runs them too.
                 if (want != Isa::scalar) BOOST_TEST(vector_steps >= 3u);
                 else BOOST_TEST(vector_steps == 0u);
 #endif
@@ -146,7 +148,11 @@ BOOST_AUTO_TEST_CASE(the_cap_is_honoured_and_the_kernels_named_for_it) {
 
 BOOST_AUTO_TEST_CASE(a_parallel_engine_reports_its_inner_engines_kernels) {
     const auto g = backend::nets::cnn(5);
+#if defined(__aarch64__)
+    const IsaCap cap("neon");
+#else
     const IsaCap cap("avx2");
+#endif
     const backend::SimdEngine one(g);
     const auto par = backend::Parallel<backend::Simd>{{}, 2}.compile(g);
     BOOST_TEST(par.isa() == one.isa());
@@ -160,7 +166,18 @@ BOOST_AUTO_TEST_CASE(an_unknown_level_is_refused_by_name) {
         BOOST_CHECK_EXCEPTION(backend::SimdEngine{g}, config_error, [&](const config_error& e) {
             const std::string m = e.what();
             return m.find("EDGESTACK_ISA") != std::string::npos && m.find(std::string("'") + bad + "'") != std::string::npos &&
-                   m.find("accepted: scalar, sse2, avx2, avxvnni, avx512, avx512vnni") != std::string::npos;
+                   m.find("accepted: scalar, sse2, avx2, avxvnni, avx512, avx512vnni, neon") != std::string::npos;
+        });
+    }
+    // A level of another architecture is named as such, with the levels this program runs.
+    for (Isa other : all_isas) {
+        if (isa_of_this_arch(other)) continue;
+        const IsaCap cap(std::string(isa_name(other)));
+        BOOST_CHECK_EXCEPTION(backend::SimdEngine{g}, config_error, [&](const config_error& e) {
+            const std::string m = e.what();
+            return m.find("another architecture") != std::string::npos &&
+                   m.find(std::string("'") + std::string(isa_name(other)) + "'") != std::string::npos &&
+                   m.find("runs: scalar") != std::string::npos;
         });
     }
     const IsaCap empty("");

@@ -1,6 +1,7 @@
-// What the CPU can run: the x86 instruction-set levels the engine's vector kernels are built
-// for, detected from cpuid (and from xgetbv, whether the OS saves the wide registers), and
-// the cap a user sets with EDGESTACK_ISA. Engines read it once, when they are compiled.
+// What the CPU can run: the instruction-set levels the engine's vector kernels are built for
+// (x86-64: detected from cpuid, and from xgetbv whether the OS saves the wide registers;
+// AArch64: NEON, which every AArch64 CPU has), and the cap a user sets with EDGESTACK_ISA.
+// Engines read it once, when they are compiled.
 #pragma once
 
 #include <array>
@@ -18,13 +19,27 @@
 
 namespace edgestack {
 
-/// Instruction-set levels, each a superset of the one before; the vector kernels exist per
-/// level. `avxvnni` is AVX2 with AVX-VNNI's 256-bit vpdpwssd; `avx512` is F, BW, VL and DQ.
-enum class Isa : std::uint8_t { scalar, sse2, avx2, avxvnni, avx512, avx512vnni };
+/// Instruction-set levels; the vector kernels exist per level. On x86-64 each level is a
+/// superset of the one before: `avxvnni` is AVX2 with AVX-VNNI's 256-bit vpdpwssd, `avx512`
+/// is F, BW, VL and DQ. `neon` is AArch64's Advanced SIMD. `scalar` (plain loops) belongs
+/// to every architecture.
+enum class Isa : std::uint8_t { scalar, sse2, avx2, avxvnni, avx512, avx512vnni, neon };
 
-/// Every level, lowest first.
-inline constexpr std::array<Isa, 6> all_isas{Isa::scalar, Isa::sse2,   Isa::avx2,
-                                             Isa::avxvnni, Isa::avx512, Isa::avx512vnni};
+/// Every level, lowest first, of every architecture.
+inline constexpr std::array<Isa, 7> all_isas{Isa::scalar,  Isa::sse2,       Isa::avx2, Isa::avxvnni,
+                                             Isa::avx512, Isa::avx512vnni, Isa::neon};
+
+/// Whether level `i` belongs to the architecture this program was built for (x86-64's
+/// levels on x86-64, `neon` on AArch64, `scalar` everywhere).
+constexpr bool isa_of_this_arch(Isa i) noexcept {
+#if defined(__aarch64__)
+    return i == Isa::scalar || i == Isa::neon;
+#elif defined(__x86_64__) || defined(__i386__)
+    return i != Isa::neon;
+#else
+    return i == Isa::scalar;
+#endif
+}
 
 /// The level's name as EDGESTACK_ISA and kernel names spell it ("avx512vnni").
 constexpr std::string_view isa_name(Isa i) noexcept {
@@ -35,6 +50,7 @@ constexpr std::string_view isa_name(Isa i) noexcept {
     case Isa::avxvnni: return "avxvnni";
     case Isa::avx512: return "avx512";
     case Isa::avx512vnni: return "avx512vnni";
+    case Isa::neon: return "neon";
     }
     return "scalar";
 }
@@ -86,8 +102,11 @@ inline bool isa_supported(Isa i) noexcept {
     case Isa::avxvnni: return avx2 && ((a71 >> 4) & 1u);
     case Isa::avx512: return avx512;
     case Isa::avx512vnni: return avx512 && ((c7 >> 11) & 1u);
+    case Isa::neon: return false;
     }
     return false;
+#elif defined(__aarch64__)
+    return i == Isa::scalar || i == Isa::neon; // Advanced SIMD is part of every AArch64 CPU
 #else
     return i == Isa::scalar;
 #endif
@@ -114,7 +133,16 @@ inline Isa isa_at_most(Isa cap) noexcept {
 /// value).
 inline Isa selected_isa() {
     const char* cap = std::getenv("EDGESTACK_ISA");
-    return cap == nullptr || *cap == '\0' ? detected_isa() : isa_at_most(parse_isa(cap));
+    if (cap == nullptr || *cap == '\0') return detected_isa();
+    const Isa level = parse_isa(cap);
+    if (!isa_of_this_arch(level)) {
+        std::string here;
+        for (Isa i : all_isas)
+            if (isa_of_this_arch(i)) here += (here.empty() ? "" : ", ") + std::string(isa_name(i));
+        throw config_error("EDGESTACK_ISA: '" + std::string(cap) +
+                           "' is an instruction set of another architecture; this program runs: " + here);
+    }
+    return isa_at_most(level);
 }
 
 } // namespace edgestack

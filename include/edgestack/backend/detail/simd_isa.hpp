@@ -2,7 +2,9 @@
 // compiled once per x86 instruction-set level inside the header, with GCC's target pragmas,
 // so that no -march is needed: the same drivers (simd_isa_body.inc) over each level's vector
 // primitives (simd_isa_sse2.inc, simd_isa_avx2.inc, simd_isa_avx512.inc), each level in its
-// own namespace. The engine picks one level per step when it is compiled (core/cpu.hpp).
+// own namespace. On AArch64 the same drivers run over NEON's (simd_isa_neon.inc), which
+// every AArch64 CPU has. The engine picks one level per step when it is compiled
+// (core/cpu.hpp).
 #pragma once
 
 #include <algorithm>
@@ -24,6 +26,10 @@
 #if defined(EDGESTACK_X86) && defined(__GNUC__) && defined(__x86_64__)
 #define EDGESTACK_SIMD_DISPATCH 1
 #include <immintrin.h>
+#elif defined(__aarch64__) && defined(__GNUC__) && defined(__ARM_NEON)
+#define EDGESTACK_SIMD_DISPATCH 1
+#define EDGESTACK_SIMD_NEON 1
+#include <arm_neon.h>
 #endif
 
 namespace edgestack::backend::detail::simd_isa {
@@ -95,7 +101,37 @@ inline std::string kernel_prefix(const Step& s) {
 
 } // namespace edgestack::backend::detail::simd_isa
 
-#if defined(EDGESTACK_SIMD_DISPATCH)
+#if defined(EDGESTACK_SIMD_NEON)
+
+namespace edgestack::backend::detail::simd_isa::neon {
+#define EDGESTACK_ISA_VNNI 0
+#include "edgestack/backend/detail/simd_isa_neon.inc"
+#include "edgestack/backend/detail/simd_isa_body.inc"
+#undef EDGESTACK_ISA_VNNI
+} // namespace edgestack::backend::detail::simd_isa::neon
+
+/// Calls `fn` of the kernel set of the step's level (Reference's when it has none).
+#define EDGESTACK_SIMD_ISA_CALL(level, fn, ...)                                                 \
+    switch (level) {                                                                            \
+    case ::edgestack::Isa::neon: return simd_isa::neon::fn(__VA_ARGS__);                       \
+    default: return ReferenceKernels::fn(__VA_ARGS__);                                          \
+    }
+
+/// Calls `fn` of the kernel set of the step's level; `fallback` (a statement) at the scalar level.
+#define EDGESTACK_SIMD_ISA_CALL_OR(level, fn, fallback, ...)                                    \
+    switch (level) {                                                                            \
+    case ::edgestack::Isa::neon: return simd_isa::neon::fn(__VA_ARGS__);                       \
+    default: fallback;                                                                          \
+    }
+
+/// The name of the kernel the step's level runs for it (empty: none of its own).
+#define EDGESTACK_SIMD_ISA_NAME(level, s)                                                       \
+    switch (level) {                                                                            \
+    case ::edgestack::Isa::neon: return simd_isa::neon::kernel_name(s);                        \
+    default: return {};                                                                         \
+    }
+
+#elif defined(EDGESTACK_SIMD_DISPATCH)
 
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("sse2"))), apply_to = function)

@@ -318,6 +318,9 @@ struct SimdSequence {
         std::copy(st.bh.begin(), st.bh.end(), packed.begin());
         packed.insert(packed.end(), wh.begin(), wh.end());
         s.level = Isa::scalar;
+#if defined(__aarch64__) && defined(__ARM_NEON)
+        s.level = Isa::neon; // the generic vectors are NEON registers there
+#endif
 #if defined(EDGESTACK_SEQ_DISPATCH)
         s.level = seq::level() >= Isa::avx512 ? Isa::avx512 : (seq::level() >= Isa::avx2 ? Isa::avx2 : Isa::scalar);
 #endif
