@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 # Programs that are not Google Benchmark programs, and what runs them instead.
-DRIVEN_BY = {"bench_engine_peers": "engine"}
+DRIVEN_BY = {"bench_engine_peers": "engine", "bench_engine_onnx": "isa"}
 # Scripts in bench/compare that are entry points (the rest are helpers they call).
 HELPERS = {"train_torch.py", "engine_ort.js", "dlib_trainer.cpp"}
 
@@ -212,7 +212,7 @@ class Runner:
                                                 "duration_s": float(args[0])}
 
     def comparisons(self):
-        known = {"engine_compare.py", "train_compare.py", "compile_time.py", "diabetes_baseline.py"}
+        known = {"engine_compare.py", "isa_compare.py", "train_compare.py", "compile_time.py", "diabetes_baseline.py"}
         for f in sorted(os.listdir(os.path.join(HERE, "compare"))):
             if f not in known and f not in HELPERS and not f.startswith("."):
                 self.fail(f, "a comparison bench/run.py does not know: add it there")
@@ -222,6 +222,11 @@ class Runner:
         if self.a.smoke:
             engine += ["--rounds", "1", "--runs", "20"]
         self.comparison("engine", engine)
+        # The five PyTorch exports at every instruction-set level, fp32 and int8, against ORT.
+        isa = [py, os.path.join(HERE, "compare", "isa_compare.py"), "--build", self.a.build, "--ort", self.a.ort]
+        if self.a.smoke:
+            isa += ["--rounds", "1", "--runs", "20", "--nets", "ds_cnn,autoencoder"]
+        self.comparison("isa", isa)
         train = ["/usr/bin/python3", os.path.join(HERE, "compare", "train_compare.py"),
                  "--build", self.a.build]
         train += ["--epochs", "1", "--limit", "1000"] if self.a.smoke else ["--epochs", "3", "--repeats", "2"]
