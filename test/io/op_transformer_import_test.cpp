@@ -134,4 +134,21 @@ BOOST_AUTO_TEST_CASE(a_scale_other_than_one_over_sqrt_head_size_is_refused) {
                           iotest::message_has("the scores are scaled by 0.125"));
 }
 
+BOOST_AUTO_TEST_CASE(damaged_files_give_format_errors) {
+    // Truncated anywhere, or with a weight cut short: a format_error, never a crash.
+    const std::string bytes = iotest::fixture_bytes("kws_transformer_pre.onnx");
+    for (std::size_t n = 0; n < bytes.size(); n += 4999) {
+        const std::string cut = bytes.substr(0, n);
+        try {
+            (void)io::import_onnx_graph_bytes(std::as_bytes(std::span(cut.data(), cut.size())), "cut");
+        } catch (const format_error&) {
+        }
+    }
+    auto edit = [](onnx::ModelProto& m) {
+        for (auto& t : *m.mutable_graph()->mutable_initializer())
+            if (t.dims_size() == 2 && t.dims(1) == 192) t.set_dims(1, 191); // in_proj: 64 x 191
+    };
+    BOOST_CHECK_THROW(import_edited("kws_transformer_pre.onnx", edit), format_error);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

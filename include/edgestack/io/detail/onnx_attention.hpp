@@ -158,6 +158,9 @@ private:
         }
         if (!in) throw format_error(file_ + ": the graph has no input");
         const std::string w = file_ + ": graph input '" + in->name() + "'";
+        if (!in->type().has_tensor_type() || !in->type().tensor_type().has_shape() ||
+            in->type().tensor_type().shape().dim_size() != 3)
+            throw format_error(w + ": an N x T x F tensor is read");
         const auto& t = in->type().tensor_type();
         if (t.elem_type() != onnx::TensorProto::FLOAT) throw format_error(w + ": element type is not float");
         std::size_t d[2];
@@ -214,12 +217,16 @@ private:
         default: return it.heads ? it.width / it.heads : 0;
         }
     }
-    std::vector<std::int64_t> shape_of(const Item& it) const {
+    /// The ONNX shape of a tensor (the batch as `probe`); refused past 2^50 elements.
+    std::vector<std::int64_t> shape_of(const Item& it, const std::string& w) const {
         std::vector<std::int64_t> s;
+        double all = 1;
         for (const auto& ax : it.axes) {
-            std::int64_t v = 1;
-            for (char a : ax) v *= static_cast<std::int64_t>(atom_size(a, it));
-            s.push_back(v);
+            double v = 1;
+            for (char a : ax) v *= static_cast<double>(atom_size(a, it));
+            all *= v;
+            if (!(all <= 1125899906842624.0)) refuse(w, "a tensor of more than 2^50 elements");
+            s.push_back(static_cast<std::int64_t>(v));
         }
         return s;
     }
@@ -295,7 +302,7 @@ private:
             if (const Const* k = find_const(n.input(0))) {
                 for (auto d : k->dims) c.data.push_back(static_cast<double>(d));
             } else {
-                for (auto d : shape_of(input(n, 0, w))) c.data.push_back(static_cast<double>(d));
+                for (auto d : shape_of(input(n, 0, w), w)) c.data.push_back(static_cast<double>(d));
             }
             const auto r = static_cast<std::int64_t>(c.data.size());
             auto cl = [&](std::int64_t x) { return std::clamp<std::int64_t>(x < 0 ? x + r : x, 0, r); };
@@ -454,6 +461,7 @@ private:
         Proj p;
         p.in = static_cast<std::size_t>(tb ? b.dims[1] : b.dims[0]);
         p.out = static_cast<std::size_t>(tb ? b.dims[0] : b.dims[1]);
+        if (p.out == 0 || p.out > (std::size_t{1} << 16)) refuse(w, "weight has " + std::to_string(p.out) + " outputs (1 to 65536 are read)");
         if (p.in != x.width) refuse(w, "weight expects " + std::to_string(p.in) + " features, the input has " + std::to_string(x.width));
         p.w.resize(p.in * p.out);
         for (std::size_t i = 0; i < p.in; ++i)
@@ -684,7 +692,7 @@ private:
             refuse(w, "reshapes an intermediate tensor of layer norm or attention");
         if (attr_i(n, "allowzero", 0) != 0) refuse(w, "allowzero = 1 is not read");
         const Const& s = constant(n, 1, w, "shape");
-        const auto cur = shape_of(x);
+        const auto cur = shape_of(x, w);
         std::int64_t total = 1;
         for (auto d : cur) total *= d;
         std::vector<std::int64_t> want;
@@ -702,6 +710,7 @@ private:
             } else if (d <= 0) {
                 refuse(w, "shape entry " + std::to_string(d) + " is not read");
             } else {
+                if (d > total || known > total / d) refuse(w, "the target shape holds more elements than the input");
                 known *= d;
             }
             want.push_back(d);
@@ -723,7 +732,8 @@ private:
             while (have < d) {
                 if (a >= atoms.size()) refuse(w, "the target shape does not regroup the input's axes " + axes_text(x));
                 const auto sz = static_cast<std::int64_t>(atom_size(atoms[a], x));
-                if (have * sz <= d) {
+                if (sz <= 0) refuse(w, "an axis of size 0");
+                if (sz <= d / have) {
                     have *= sz;
                     ax += atoms[a++];
                     continue;
