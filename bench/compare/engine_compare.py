@@ -6,10 +6,12 @@ and against XNNPACK called directly. Processes alternate (ours, ORT, ours, ORT, 
 round yields one median per side; the table gives the median of the rounds and their range.
 
 The keyword-spotting networks (49 x 10 in, GRU or LSTM of 64 units, dense 12, softmax;
---nets kws_gru,kws_lstm) are timed in fp32 on Simd and the Xnnpack backend only.
+--nets kws_gru,kws_lstm) are timed in fp32 on Simd and the Xnnpack backend only, and so is
+PyTorch's export of a two-layer transformer encoder (d = 64, 4 heads, same input;
+--nets kws_transformer; ONNX Runtime runs PyTorch's file, we its import).
 
 usage: engine_compare.py --build BUILD_DIR --ort ORT_NODE_DIR [--rounds 5] [--runs 400]
-                         [--nets cnn,ds_cnn]   (any of cnn, ds_cnn, kws_gru, kws_lstm)
+                         [--nets cnn,ds_cnn]   (any of cnn, ds_cnn, kws_gru, kws_lstm, kws_transformer)
                          [--json FILE]   (also write the medians and ranges as JSON)
 """
 import argparse
@@ -20,7 +22,8 @@ import subprocess
 import sys
 import tempfile
 
-NETS = {"cnn": "1,28,28,1", "ds_cnn": "1,28,28,1", "kws_gru": "1,49,10", "kws_lstm": "1,49,10"}
+NETS = {"cnn": "1,28,28,1", "ds_cnn": "1,28,28,1", "kws_gru": "1,49,10", "kws_lstm": "1,49,10",
+        "kws_transformer": "1,49,10"}
 
 
 def main():

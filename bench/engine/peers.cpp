@@ -7,10 +7,12 @@
 // are compared with the Reference backend's. The keyword-spotting sequence networks (49 x 10
 // MFCC frames, GRU or LSTM of 64 units, dense 12, softmax) have no XNNPACK operator for
 // their recurrent layer: they are timed on our Simd engine and Xnnpack backend (which runs
-// the recurrent step on the Simd kernels), fp32 only.
+// the recurrent step on the Simd kernels), fp32 only. So is the transformer encoder
+// (PyTorch's export of two nn.TransformerEncoderLayer, d = 64, 4 heads, over the same 49 x
+// 10 input; test/fixtures/kws_transformer.onnx), imported with io::import_onnx_graph.
 //
 //   bench_engine_peers --write-onnx DIR
-//   bench_engine_peers --measure cnn|ds_cnn|kws_gru|kws_lstm [--rounds R] [--runs N]
+//   bench_engine_peers --measure cnn|ds_cnn|kws_gru|kws_lstm|kws_transformer [--rounds R] [--runs N]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -32,6 +34,7 @@
 #include "edgestack/backend/xnnpack.hpp"
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/io/onnx_export.hpp"
+#include "edgestack/io/onnx_graph_import.hpp"
 #include "edgestack/nn/nn.hpp"
 
 using namespace edgestack;
@@ -50,7 +53,12 @@ void must(xnn_status st, const char* call, const std::string& node = {}) {
              std::to_string(int(st)));
 }
 
-bool sequence(const std::string& name) { return name == "kws_gru" || name == "kws_lstm"; }
+bool sequence(const std::string& name) {
+    return name == "kws_gru" || name == "kws_lstm" || name == "kws_transformer";
+}
+
+/// PyTorch's export of the two-layer transformer encoder.
+const std::string transformer_onnx = std::string(EDGESTACK_SOURCE_DIR) + "/test/fixtures/kws_transformer.onnx";
 
 /// A declared network with seeded weights, its zero-initialised biases drawn too.
 template <class Net>
@@ -67,6 +75,7 @@ compile::Graph declared(unsigned seed) {
 compile::Graph network(const std::string& name, bool int8) {
     using Kws = nn::Input<49, 10>;
     if (name == "kws_gru") return declared<nn::Sequential<Kws, nn::GRU<64>, nn::Dense<12>, nn::Softmax>>(19);
+    if (name == "kws_transformer") return io::import_onnx_graph(transformer_onnx);
     if (name == "kws_lstm") return declared<nn::Sequential<Kws, nn::LSTM<64>, nn::Dense<12>, nn::Softmax>>(20);
     auto g = name == "cnn" ? backend::nets::cnn() : backend::nets::ds_cnn();
     if (int8) backend::nets::quantize_minmax(g, backend::nets::random_inputs(g, 32, 3));
@@ -290,12 +299,17 @@ int main(int argc, char** argv) {
         io::export_onnx(dir + "/ds_cnn.onnx", network("ds_cnn", false));
         io::export_onnx(dir + "/kws_gru.onnx", network("kws_gru", false));
         io::export_onnx(dir + "/kws_lstm.onnx", network("kws_lstm", false));
+        {
+            std::ifstream from(transformer_onnx, std::ios::binary);
+            if (!from) fail("cannot read " + transformer_onnx);
+            std::ofstream(dir + "/kws_transformer.onnx", std::ios::binary) << from.rdbuf();
+        }
         write_add_model(dir + "/overhead_add.onnx");
-        std::printf("wrote %s/{cnn,ds_cnn,kws_gru,kws_lstm,overhead_add}.onnx\n", dir.c_str());
+        std::printf("wrote %s/{cnn,ds_cnn,kws_gru,kws_lstm,kws_transformer,overhead_add}.onnx\n", dir.c_str());
         return 0;
     }
     if (argc < 3 || std::string(argv[1]) != "--measure") {
-        std::fprintf(stderr, "usage: bench_engine_peers --write-onnx DIR | --measure cnn|ds_cnn|kws_gru|kws_lstm [--rounds R] [--runs N]\n");
+        std::fprintf(stderr, "usage: bench_engine_peers --write-onnx DIR | --measure cnn|ds_cnn|kws_gru|kws_lstm|kws_transformer [--rounds R] [--runs N]\n");
         return 2;
     }
     const std::string net = argv[2];

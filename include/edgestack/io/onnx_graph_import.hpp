@@ -34,6 +34,7 @@
 #include "edgestack/compile/ops.hpp"
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/core/error.hpp"
+#include "edgestack/io/detail/onnx_attention.hpp"
 #include "edgestack/io/detail/onnx_model.hpp"
 #include "edgestack/io/detail/validate.hpp"
 
@@ -1156,6 +1157,7 @@ private:
 /// format_error naming the node for anything the graph cannot express.
 inline compile::Graph import_onnx_graph_bytes(std::span<const std::byte> bytes, const std::string& name) {
     const onnx::ModelProto m = detail::parse_onnx(bytes, name);
+    if (detail::onnx_is_attention_model(m)) return detail::OnnxAttentionImporter(m, name).run(); // transformers
     return detail::OnnxGraphImporter(m, name).run();
 }
 

@@ -17,6 +17,7 @@
 
 #include "edgestack/backend/detail/program.hpp"
 #include "edgestack/backend/detail/reference_kernels.hpp"
+#include "edgestack/backend/detail/simd_attention.hpp"
 #include "edgestack/backend/detail/simd_isa.hpp"
 #include "edgestack/backend/detail/simd_sequence.hpp"
 #include "edgestack/backend/detail/simd_tiles.hpp"
@@ -25,10 +26,11 @@
 
 namespace edgestack::backend::detail {
 
-struct SimdKernels : ReferenceKernels, SimdSequence {
+struct SimdKernels : ReferenceKernels, SimdSequence, SimdAttention {
     static constexpr const char* name = "simd";
     using ReferenceKernels::kernel; // the ops below without a vector kernel
     using SimdSequence::kernel;     // gru, lstm (simd_sequence.hpp)
+    using SimdAttention::kernel;    // attention, layer_norm (simd_attention.hpp)
 
     static bool gemm_like(const Step& s) noexcept {
         return s.op == compile::Op::dense || s.op == compile::Op::conv2d;
@@ -54,6 +56,7 @@ struct SimdKernels : ReferenceKernels, SimdSequence {
     /// Picks the step's kernels from the CPU (capped by EDGESTACK_ISA) and packs its
     /// weights for them.
     static void pack(Step& s) {
+        SimdAttention::grow_scratch(s);
         if (SimdSequence::pack(s)) return;
         const Isa want = selected_isa();
 #if defined(EDGESTACK_SIMD_AVX2)
