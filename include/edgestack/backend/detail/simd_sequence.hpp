@@ -6,7 +6,8 @@
 // GCC's generic 16-float vectors, compiled once per x86 level with target attributes (no
 // -march) and chosen from the CPU the first time a recurrent step runs (core/cpu.hpp;
 // EDGESTACK_ISA caps it). Hidden and cell state live in the step's scratch, as in the
-// reference kernels.
+// reference kernels. A bidirectional layer runs the same step loop twice, the second time
+// over t = T-1..0 with the backward weights, writing the second half of each output row.
 #pragma once
 
 #include <algorithm>
@@ -127,52 +128,77 @@ EDGESTACK_SEQ_INLINE void gate_rows(const float* __restrict b, const float* __re
     }
 }
 
-/// Every step of every sample of a gru (gates r, z, n; linear_before_reset = 1).
+/// linear_before_reset = 0: the n rows of hb become W_hn (r * h) + b_hn (r * h kept in rh).
+EDGESTACK_SEQ_INLINE void gru_reset_before(const float* __restrict wh, const float* __restrict bh,
+                                           const float* __restrict a, float* __restrict hb, const float* __restrict h,
+                                           float* __restrict rh, std::size_t U) noexcept {
+    const std::size_t GU = 3 * U;
+    for (std::size_t u = 0; u < U; ++u) rh[u] = seq::sigmoid(a[u] + hb[u]) * h[u];
+    for (std::size_t u = 0; u < U; ++u) hb[2 * U + u] = bh[2 * U + u];
+    for (std::size_t k = 0; k < U; ++k) {
+        const float r = rh[k];
+        const float* w = wh + k * GU + 2 * U;
+        for (std::size_t u = 0; u < U; ++u) hb[2 * U + u] += r * w[u];
+    }
+}
+
+/// Every step of every sample of a gru (gates r, z, n; linear_before_reset = 1, or 0 with
+/// st.reset_before).
 EDGESTACK_SEQ_INLINE void gru(const compile::ops::Recurrent& st, const float* x, float* y, std::size_t batch,
                               std::byte* scratch) noexcept {
-    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 3 * U;
+    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 3 * U, DU = st.directions * U;
     float* __restrict h = reinterpret_cast<float*>(scratch);
     float* __restrict a = h + 2 * U;
     float* __restrict hb = a + GU;
+    for (std::size_t d = 0; d < st.directions; ++d) // forward, then backward over t = T-1..0
     for (std::size_t b = 0; b < batch; ++b) {
+        const float *wx = st.wx.data() + d * F * GU, *wh = st.wh.data() + d * U * GU;
+        const float *bx = st.bx.data() + d * GU, *bh = st.bh.data() + d * GU;
         for (std::size_t u = 0; u < U; ++u) h[u] = 0.0f;
-        for (std::size_t t = 0; t < T; ++t) {
-            gate_rows(st.bx.data(), st.wx.data(), x + (b * T + t) * F, F, GU, a);
-            gate_rows(st.bh.data(), st.wh.data(), h, U, GU, hb);
+        for (std::size_t s = 0; s < T; ++s) {
+            const std::size_t t = d == 0 ? s : T - 1 - s;
+            gate_rows(bx, wx, x + (b * T + t) * F, F, GU, a);
+            gate_rows(bh, wh, h, U, GU, hb);
+            const bool lbr = !st.reset_before;
+            if (!lbr) gru_reset_before(wh, bh, a, hb, h, h + U, U);
             std::size_t u = 0;
             for (; u + W <= U; u += W) {
                 v16 r, z, n, t0, t1;
                 load(r, a + u), load(t0, hb + u), r += t0, seq::sigmoid(r);
                 load(z, a + U + u), load(t0, hb + U + u), z += t0, seq::sigmoid(z);
-                load(n, a + 2 * U + u), load(t0, hb + 2 * U + u), n += r * t0, seq::tanh(n);
+                load(n, a + 2 * U + u), load(t0, hb + 2 * U + u), n += lbr ? r * t0 : t0, seq::tanh(n);
                 load(t1, h + u);
                 store(h + u, (1.0f - z) * n + z * t1);
             }
             for (; u < U; ++u) {
                 const float r = seq::sigmoid(a[u] + hb[u]);
                 const float z = seq::sigmoid(a[U + u] + hb[U + u]);
-                const float n = seq::tanh(a[2 * U + u] + r * hb[2 * U + u]);
+                const float n = seq::tanh(a[2 * U + u] + (lbr ? r : 1.0f) * hb[2 * U + u]);
                 h[u] = (1.0f - z) * n + z * h[u];
             }
-            if (st.every_step) std::copy_n(h, U, y + (b * T + t) * U);
+            if (st.every_step) std::copy_n(h, U, y + (b * T + t) * DU + d * U);
         }
-        if (!st.every_step) std::copy_n(h, U, y + b * U);
+        if (!st.every_step) std::copy_n(h, U, y + b * DU + d * U);
     }
 }
 
 /// Every step of every sample of an lstm (gates i, f, g, o).
 EDGESTACK_SEQ_INLINE void lstm(const compile::ops::Recurrent& st, const float* x, float* y, std::size_t batch,
                                std::byte* scratch) noexcept {
-    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 4 * U;
+    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 4 * U, DU = st.directions * U;
     float* __restrict h = reinterpret_cast<float*>(scratch);
     float* __restrict c = h + U;
     float* __restrict a = c + U;
     float* __restrict hb = a + GU;
+    for (std::size_t d = 0; d < st.directions; ++d) // forward, then backward over t = T-1..0
     for (std::size_t b = 0; b < batch; ++b) {
+        const float *wx = st.wx.data() + d * F * GU, *wh = st.wh.data() + d * U * GU;
+        const float *bx = st.bx.data() + d * GU, *bh = st.bh.data() + d * GU;
         for (std::size_t u = 0; u < 2 * U; ++u) h[u] = 0.0f;
-        for (std::size_t t = 0; t < T; ++t) {
-            gate_rows(st.bx.data(), st.wx.data(), x + (b * T + t) * F, F, GU, a);
-            gate_rows(st.bh.data(), st.wh.data(), h, U, GU, hb);
+        for (std::size_t s = 0; s < T; ++s) {
+            const std::size_t t = d == 0 ? s : T - 1 - s;
+            gate_rows(bx, wx, x + (b * T + t) * F, F, GU, a);
+            gate_rows(bh, wh, h, U, GU, hb);
             std::size_t u = 0;
             for (; u + W <= U; u += W) {
                 v16 i, f, g, o, t0;
@@ -193,9 +219,9 @@ EDGESTACK_SEQ_INLINE void lstm(const compile::ops::Recurrent& st, const float* x
                 c[u] = f * c[u] + i * g;
                 h[u] = o * seq::tanh(c[u]);
             }
-            if (st.every_step) std::copy_n(h, U, y + (b * T + t) * U);
+            if (st.every_step) std::copy_n(h, U, y + (b * T + t) * DU + d * U);
         }
-        if (!st.every_step) std::copy_n(h, U, y + b * U);
+        if (!st.every_step) std::copy_n(h, U, y + b * DU + d * U);
     }
 }
 
