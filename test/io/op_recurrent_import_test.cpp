@@ -32,6 +32,7 @@ const std::vector<iotest::Network> exports = {
     {"rnn_bilstm_steps", "rnn_bilstm_steps.onnx", {5, 6}, true},
     {"rnn_gru_stack", "rnn_gru_stack.onnx", {8, 6}, true},
     {"rnn_kws_gru", "rnn_kws_gru.onnx", {49, 10}, true},
+    {"rnn_gru_static", "rnn_gru_static.onnx", {5, 6}, false},
 };
 
 /// PyTorch's output for the script's input ((i * 7919) % 2001) / 1000 - 1.
@@ -48,7 +49,7 @@ std::vector<float> script_input(std::size_t n) {
 /// A fixture imported into the declared model `Net`: predict against PyTorch and ONNX
 /// Runtime, its lowered graph on every backend against ONNX Runtime.
 template <class Net>
-void check_declared(const std::string& name) {
+void check_declared(const std::string& name, bool dynamic_batch = true) {
     iotest::TempDir dir;
     const std::string model = dir.file(name + ".onnx");
     iotest::write_text(model, iotest::fixture_bytes(name + ".onnx"));
@@ -62,7 +63,7 @@ void check_declared(const std::string& name) {
     constexpr std::size_t N = 3;
     const auto x = iotest::random_floats(N * in, -1.0f, 1.0f, 41);
     const compile::Graph g = net.lower();
-    const auto want = iotest::ort_run(model, x, N, g.input_shape(), dir);
+    const auto want = iotest::ort_samples(model, x, N, g.input_shape(), dynamic_batch, dir);
     std::vector<float> mine(N * out);
     net.predict(x.data(), mine.data(), N);
     iotest::check_within(mine, want, name + ": declared import vs ONNX Runtime");
@@ -149,6 +150,7 @@ BOOST_AUTO_TEST_CASE(pytorch_exports_import_into_declared_models, *utf::precondi
     check_declared<nn::Sequential<nn::Input<8, 6>, nn::GRU<9, true>, nn::GRU<4>>>("rnn_gru_stack");
     check_declared<nn::Sequential<nn::Input<7, 10>, nn::Bidirectional<nn::GRU<8>>>>("rnn_bigru_last");
     check_declared<nn::Sequential<nn::Input<5, 6>, nn::Bidirectional<nn::LSTM<5, true>>>>("rnn_bilstm_steps");
+    check_declared<nn::Sequential<nn::Input<5, 6>, nn::GRU<7>>>("rnn_gru_static", false);
 }
 
 BOOST_AUTO_TEST_CASE(bidirectional_graphs_export_and_run_in_ort, *utf::precondition(iotest::OrtPresent{})) {

@@ -22,6 +22,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -386,6 +387,18 @@ public:
         bool any_view = false;
         for (const auto& i : n.input()) any_view = any_view || views_.count(i) || zeros_.count(i);
         if (t == "Concat" && any_view) return concat(im, n, w);
+        if (t == "Shape" && first_view && views_.at(n.input(0)).kind == View::input && n.attribute_size() == 0) {
+            // The time-major input's shape [T, N, F] (a file with a fixed batch reads N from it).
+            typename Im::Entry e;
+            e.value = views_.at(n.input(0)).value;
+            e.layout = Im::Layout::flat;
+            const auto s = im.onnx_shape(e); // N, T, F
+            std::remove_cvref_t<decltype(*im.find_const(n.input(0)))> c;
+            c.data = {s[1], s[0], s[2]};
+            c.dims = {3};
+            im.store(n.output(0), std::move(c), w);
+            return true;
+        }
         if (first_view) {
             const View v = views_.at(n.input(0));
             if (v.kind == View::input) { // only a GRU / LSTM reads the transposed input
