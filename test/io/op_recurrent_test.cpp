@@ -2,7 +2,8 @@
 // declared models with GRU and LSTM (the last step and every step, stacked, one step, the
 // keyword-spotting sizes 49 x 10 -> 64) lowered and exported to ONNX, run by ONNX Runtime
 // and compared with the training layers' own forward pass (Sequential::predict); every
-// backend compared with both; int8 and weights that do not fit refused by name.
+// backend compared with both (bidirectional layers too); int8 and weights that do not fit
+// refused by name.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -51,6 +52,14 @@ BOOST_AUTO_TEST_CASE(stacked_and_one_step_layers_match_ort_and_predict, *utf::pr
     check_model<nn::Sequential<nn::Input<1, 4>, nn::LSTM<3, true>>>("lstm one step", 34);
 }
 
+BOOST_AUTO_TEST_CASE(bidirectional_layers_match_ort_and_predict, *utf::precondition(iotest::OrtPresent{})) {
+    check_model<nn::Sequential<nn::Input<6, 5>, nn::Bidirectional<nn::GRU<8>>>>("bigru last", 41);
+    check_model<nn::Sequential<nn::Input<6, 5>, nn::Bidirectional<nn::GRU<8, true>>>>("bigru every step", 42);
+    check_model<nn::Sequential<nn::Input<7, 4>, nn::Bidirectional<nn::LSTM<5>>, nn::Dense<3>>>("bilstm last", 43);
+    check_model<nn::Sequential<nn::Input<5, 3>, nn::Bidirectional<nn::LSTM<17, true>>, nn::GRU<6>>>("bilstm steps, gru", 44);
+    check_model<nn::Sequential<nn::Input<49, 10>, nn::Bidirectional<nn::GRU<32>>, nn::Dense<12>, nn::Softmax>>("kws bigru", 45);
+}
+
 BOOST_AUTO_TEST_CASE(int8_is_refused_naming_the_node) {
     for (auto g : {nn::Sequential<nn::Input<4, 3>, nn::GRU<5>>{}.lower(), nn::Sequential<nn::Input<4, 3>, nn::LSTM<5>>{}.lower()}) {
         g.value_quant.assign(g.values.size(), {{0.05f}, {0}, -1});
@@ -76,6 +85,18 @@ BOOST_AUTO_TEST_CASE(state_lives_in_the_arena_scratch) {
     BOOST_TEST(e.arena_bytes(4) - e.arena_bytes(1) == compile::align_up(4 * e.activation_bytes_per_sample()) -
                                                        compile::align_up(e.activation_bytes_per_sample()),
                "the scratch does not grow with the batch");
+}
+
+BOOST_AUTO_TEST_CASE(both_directions_share_one_scratch) {
+    // The backward direction reuses the forward one's state: the scratch of a bidirectional
+    // layer is that of one direction.
+    using One = nn::Sequential<nn::Input<49, 10>, nn::GRU<64>, nn::Dense<12>>;
+    using Bi = nn::Sequential<nn::Input<49, 10>, nn::Bidirectional<nn::GRU<64>>, nn::Dense<12>>;
+    const auto one = backend::Simd{}.compile(One{}.lower());
+    const auto bi = backend::Simd{}.compile(Bi{}.lower());
+    BOOST_TEST(bi.program().scratch_bytes == one.program().scratch_bytes);
+    BOOST_TEST(bi.arena_bytes(4) - bi.arena_bytes(1) == compile::align_up(4 * bi.activation_bytes_per_sample()) -
+                                                         compile::align_up(bi.activation_bytes_per_sample()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

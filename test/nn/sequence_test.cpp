@@ -27,6 +27,16 @@ BOOST_AUTO_TEST_CASE(gru_gradients) {
     check_grads<bound<GRU<2, true>, Shape<3, 3>>>({.batch = 3});
 }
 
+BOOST_AUTO_TEST_CASE(bidirectional_gradients) {
+    using L = bound<Bidirectional<GRU<3>>, Shape<4, 2>>;
+    static_assert(std::is_same_v<L::output_shape, Shape<6>>);
+    static_assert(L::param_count == 2 * (9 * 2 + 9 * 3 + 18));
+    check_grads<L>({.batch = 2});
+    check_grads<bound<Bidirectional<GRU<2, true>>, Shape<3, 3>>>({.batch = 3});
+    check_grads<bound<Bidirectional<LSTM<2>>, Shape<3, 2>>>({.batch = 2});
+    check_grads<bound<Bidirectional<LSTM<3, true>>, Shape<4, 3>>>({.batch = 2});
+}
+
 BOOST_AUTO_TEST_CASE(layer_norm_gradients) {
     check_grads<bound<LayerNorm, Shape<3, 5>>>({.batch = 2});
     check_grads<bound<LayerNorm, Shape<6>>>({.batch = 2});
@@ -60,6 +70,22 @@ BOOST_AUTO_TEST_CASE(recurrent_lowering) {
     BOOST_TEST(compile::to_string(g.values[1]) == "5x4");
     BOOST_TEST(g.nodes[1].op == compile::Op::lstm);
     BOOST_TEST(compile::to_string(g.output_shape()) == "2");
+
+    // Bidirectional: one node, forward's weights then backward's, 2U wide.
+    using B = Sequential<Input<5, 3>, Bidirectional<GRU<4, true>>, Bidirectional<LSTM<2>>>;
+    B b;
+    b.init(rng);
+    const auto gb = b.lower();
+    BOOST_REQUIRE_EQUAL(gb.nodes.size(), 2u);
+    BOOST_TEST(gb.nodes[0].weights.size() == 2u * (12 * 3 + 12 * 4));
+    BOOST_TEST(gb.nodes[0].bias.size() == 48u);
+    BOOST_TEST(compile::to_string(gb.values[1]) == "5x8");
+    const auto w = gb.nodes[0].weights.begin();
+    const auto p = b.parameters().begin(); // forward's W_x, W_h, biases, then backward's
+    BOOST_TEST(std::equal(w, w + 84, p));
+    BOOST_TEST(std::equal(w + 84, w + 168, p + 84 + 24));
+    BOOST_TEST(std::equal(gb.nodes[0].bias.begin() + 24, gb.nodes[0].bias.end(), p + 84 + 24 + 84));
+    BOOST_TEST(compile::to_string(gb.output_shape()) == "4");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -80,7 +80,7 @@ struct Node {
     std::array<std::size_t, 2> stride{1, 1};    ///< step height, width
     std::array<std::size_t, 2> dilation{1, 1};  ///< gap between taps (1: none)
     std::array<std::size_t, 4> pad{0, 0, 0, 0}; ///< top, left, bottom, right
-    float alpha = 0.0f;                         ///< leaky_relu's slope, batch/layer norm's eps
+    float alpha = 0.0f;                         ///< leaky_relu's slope, batch/layer norm's eps; gru: 1 for ONNX's linear_before_reset = 0
     Activation fused = Activation::none;        ///< applied to the output (set by fusion)
 
     std::vector<float> weights; ///< fp32 weights, layout per Op

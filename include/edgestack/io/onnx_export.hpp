@@ -91,12 +91,17 @@ public:
     std::string y;        ///< the tensor holding the node's result (a unit may rename it)
     bool spatial = false; ///< whether that tensor is NCHW (a unit may change it)
 
-    /// An attribute on node p: integer, float or list of integers.
+    /// An attribute on node p: integer, float, string or list of integers.
     template <class V>
     void attr(onnx::NodeProto& p, const std::string& name, const V& v) {
         if constexpr (std::is_integral_v<V>) p.add_attribute()->CopyFrom(int_attr(name, static_cast<std::int64_t>(v)));
         else if constexpr (std::is_floating_point_v<V>) p.add_attribute()->CopyFrom(float_attr(name, static_cast<float>(v)));
-        else p.add_attribute()->CopyFrom(ints_attr(name, v));
+        else if constexpr (std::is_convertible_v<V, std::string>) {
+            auto* a = p.add_attribute();
+            a->set_name(name);
+            a->set_type(onnx::AttributeProto::STRING);
+            a->set_s(std::string(v));
+        } else p.add_attribute()->CopyFrom(ints_attr(name, v));
     }
     /// A float initializer.
     void initializer(const std::string& name, std::vector<std::int64_t> dims, const std::vector<float>& data) {

@@ -36,6 +36,7 @@
 #include "edgestack/core/error.hpp"
 #include "edgestack/io/detail/onnx_attention.hpp"
 #include "edgestack/io/detail/onnx_model.hpp"
+#include "edgestack/io/detail/onnx_recurrent.hpp"
 #include "edgestack/io/detail/validate.hpp"
 
 namespace edgestack::io {
@@ -51,7 +52,8 @@ inline constexpr const char* onnx_graph_supported_ops =
     "Pad (constant 0, "
     "folded into the next Conv or pool), Transpose (NCHW <-> NHWC), Identity, Dropout, "
     "Constant, QuantizeLinear + DequantizeLinear pairs (QDQ int8), and on constants only Shape, "
-    "Gather, Unsqueeze, Squeeze, Concat, Cast, DequantizeLinear";
+    "Gather, Unsqueeze, Squeeze, Concat, Cast, DequantizeLinear; "
+    "GRU and LSTM as PyTorch writes nn.GRU / nn.LSTM (io/detail/onnx_recurrent.hpp)";
 
 namespace detail {
 
@@ -103,6 +105,8 @@ public:
     }
 
 private:
+    friend class OnnxRecurrentGraph; // GRU / LSTM and the pattern around them (onnx_recurrent.hpp)
+    OnnxRecurrentGraph rnn_;
     enum class Kind { activation, constant, padded, hard_sigmoid, quantized };
     enum class Layout { flat, nchw, nhwc };
     struct Entry {
@@ -208,7 +212,8 @@ private:
         for (const auto& i : gp.input()) {
             if (is_const(i.name())) continue; // older exporters list initializers as inputs
             if (in) throw format_error(file_ + ": the graph has more than one input ('" + in->name() + "', '" +
-                                       i.name() + "'); one is supported");
+                                       i.name() + "'); one is supported" + rnn_extra_input_note(gp, i.name()) +
+                                       rnn_extra_input_note(gp, in->name()));
             in = &i;
         }
         if (!in) throw format_error(file_ + ": the graph has no input");
@@ -251,6 +256,9 @@ private:
                         }
             g_ = compile::Graph::with_input(nhwc ? compile::Dims{d[0], d[1], d[2]} : compile::Dims{d[1], d[2], d[0]});
             e.layout = nhwc ? Layout::nhwc : Layout::nchw;
+        } else if (d.size() == 2 && rnn_sequence_input(gp, in->name())) { // N x T x F into a GRU / LSTM
+            g_ = compile::Graph::with_input({d[0], d[1]});
+            e.layout = Layout::flat;
         } else {
             throw format_error(w + ": rank " + std::to_string(d.size() + 1) +
                                " (N x features or N x C x H x W are read)");
@@ -338,6 +346,7 @@ private:
             refuse(w, "operator domain '" + n.domain() + "' is not read; supported: " + supported_ops());
         if (n.output_size() < 1 || n.output(0).empty()) refuse(w, "has no output");
         if (t == "Constant") return constant_node(n, w);
+        if (rnn_.node(*this, n, w)) return;
         if (t == "Identity" || t == "Dropout") {
             only_first_output(n, w);
             if (n.input_size() < 1) refuse(w, "has no input");

@@ -36,6 +36,7 @@
 #include "edgestack/compile/ops.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/io/detail/onnx_model.hpp"
+#include "edgestack/io/detail/onnx_recurrent.hpp"
 
 namespace edgestack::io {
 
@@ -54,6 +55,10 @@ struct OnnxStep {
     // count in the mean (count_include_pad = 1, or the cells a Pad added).
     std::array<std::size_t, 4> pad_before{0, 0, 0, 0};
     bool counts_pad = false;
+    // GRU / LSTM (weight and bias already in our layout, detail/onnx_recurrent.hpp): the
+    // directions, units per direction, and whether Y (every step) is read rather than Y_h.
+    std::size_t directions = 1, units = 0;
+    bool every_step = false;
 };
 
 class OnnxReader {
@@ -79,6 +84,11 @@ public:
         for (const auto& in : m_.graph().input())
             if (!init_.count(in.name())) act.insert(in.name());
         std::map<std::string, std::array<std::size_t, 4>> pads; // Pad outputs -> their padding
+        OnnxRecurrentChain rnn(m_, [this](const std::string& k) -> std::optional<FloatTensor> {
+            auto it = init_.find(resolve(k));
+            if (it == init_.end()) return std::nullopt;
+            return it->second;
+        });
         const auto& nodes = m_.graph().node();
         for (int i = 0; i < nodes.size(); ++i) {
             const auto& n = nodes[i];
@@ -101,6 +111,7 @@ public:
             }
             if (!reads_act || t == "Shape") continue; // shape arithmetic
             for (const auto& o : n.output()) act.insert(o);
+            if (rnn.skip(n, where)) continue; // the layout operators around a GRU / LSTM
             if (t == "QuantizeLinear" || t == "DequantizeLinear" || t == "Identity" || t == "Dropout" ||
                 t == "Cast")
                 continue;
@@ -195,6 +206,16 @@ public:
                 s.flatten_chw = nchw;
             } else if (t == "Add") {
                 s.op = compile::Op::add;
+            } else if (t == "GRU" || t == "LSTM") {
+                RnnNode r = rnn.read(n, where, s.every_step);
+                if (r.reset_before)
+                    throw shape_error(where + ": linear_before_reset = 0 (ONNX's default GRU); the GRU layer is "
+                                      "PyTorch's linear_before_reset = 1: import this file with import_onnx_graph");
+                s.op = r.op;
+                s.directions = r.directions;
+                s.units = r.units;
+                s.weight.data = std::move(r.weights);
+                s.bias.data = std::move(r.bias);
             } else {
                 throw format_error(where + ": operator " + t + " is not read by the importer");
             }
@@ -512,6 +533,25 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
             pending_chw = s.flatten_chw && in.size() == 3 && !(in[0] == 1 && in[1] == 1);
             flatten_in = in;
             break;
+        case compile::Op::gru:
+        case compile::Op::lstm: {
+            const compile::ops::Io io{in, nullptr, out};
+            const std::size_t D = ours.op == compile::Op::gru ? compile::ops::Gru::directions(ours, io)
+                                                              : compile::ops::Lstm::directions(ours, io);
+            const std::size_t U = out.back() / D;
+            const bool every = out.size() == 2;
+            if (s.directions != D || s.units != U || s.every_step != every)
+                throw shape_error(theirs + " has " + std::to_string(s.directions) + " direction(s) of " +
+                                  std::to_string(s.units) + " units and gives " +
+                                  (s.every_step ? "every step" : "the last step") + "; " + our_name + " has " +
+                                  std::to_string(D) + " of " + std::to_string(U) + " and gives " +
+                                  (every ? "every step" : "the last step"));
+            need(s.weight, ours.weights.size(), "weight (W and R)");
+            need(s.bias, ours.bias.size(), "bias");
+            assign(ours.weights, s.weight.data);
+            assign(ours.bias, s.bias.data);
+            break;
+        }
         case compile::Op::leaky_relu:
             if (std::abs(detail::attr_f(*s.node, "alpha", 0.01f) - ours.alpha) > 1e-6f)
                 throw shape_error(theirs + ": alpha differs from " + our_name);

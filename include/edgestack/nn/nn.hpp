@@ -16,5 +16,6 @@
 #include "edgestack/nn/layer_norm.hpp"
 #include "edgestack/nn/pool.hpp"
 #include "edgestack/nn/recurrent.hpp"
+#include "edgestack/nn/bidirectional.hpp"
 #include "edgestack/nn/residual.hpp"
 #include "edgestack/nn/sequential.hpp"

@@ -146,7 +146,7 @@ EDGESTACK_SEQ_INLINE void for_blocks(std::size_t gu, F&& f) noexcept {
 /// W_h ([K][GU], rows GU apart) repacked for gate_rows_packed: per column block, its K
 /// rows one after another, so that a step streams the weights from memory in order
 /// instead of striding across rows; columns past GU are zero.
-inline std::vector<float> pack_rows(const std::vector<float>& w, std::size_t K, std::size_t GU) {
+inline std::vector<float> pack_rows(const float* w, std::size_t K, std::size_t GU) {
     std::vector<float> out(K * padded(GU), 0.0f);
     float* dst = out.data();
     for_blocks(GU, [&](std::size_t j, std::size_t n) {
@@ -188,92 +188,126 @@ constexpr std::size_t scratch_floats(std::size_t gates, std::size_t units) noexc
     return 2 * units + (chunk + 1) * padded(gates * units);
 }
 
-/// xa[i] = b_x + W_x x_{t0+i} for the steps t0 .. t0+n of sample row `x` (T x F).
-/// Rows padded(GU) apart, the padding zero.
-EDGESTACK_SEQ_INLINE void input_rows(const compile::ops::Recurrent& st, std::size_t GU, const float* x, std::size_t n,
-                                     float* xa) noexcept {
+/// xa[k] = b_x + W_x x_t for the n steps from the s0-th in direction d's order (t = s0 + k
+/// forward, T - 1 - s0 - k backward) of one sample's rows `xs` (T x F). Rows padded(GU)
+/// apart, the padding zero.
+EDGESTACK_SEQ_INLINE void input_rows(const float* bx, const float* wx, std::size_t F, std::size_t GU, const float* xs,
+                                     std::size_t T, std::size_t d, std::size_t s0, std::size_t n, float* xa) noexcept {
     const std::size_t P = padded(GU);
-    for (std::size_t i = 0; i < n; ++i) {
-        gate_rows(st.bx.data(), st.wx.data(), x + i * st.features, st.features, GU, xa + i * P);
-        for (std::size_t j = GU; j < P; ++j) xa[i * P + j] = 0.0f;
+    for (std::size_t k = 0; k < n; ++k) {
+        const std::size_t t = d == 0 ? s0 + k : T - 1 - (s0 + k);
+        gate_rows(bx, wx, xs + t * F, F, GU, xa + k * P);
+        for (std::size_t j = GU; j < P; ++j) xa[k * P + j] = 0.0f;
     }
 }
 
-/// Every step of every sample of a gru (gates r, z, n; linear_before_reset = 1).
-/// `wh`: the packed hidden-side biases (padded) then weights (pack_rows).
-EDGESTACK_SEQ_INLINE void gru(const compile::ops::Recurrent& st, const float* wh, const float* x, float* y,
+/// linear_before_reset = 0: the n rows of hb become W_hn (r * h) + b_hn (r * h kept in rh);
+/// `wh` and `bh` are the direction's unpacked W_h ([U][3U]) and b_h.
+EDGESTACK_SEQ_INLINE void gru_reset_before(const float* __restrict wh, const float* __restrict bh,
+                                           const float* __restrict a, float* __restrict hb, const float* __restrict h,
+                                           float* __restrict rh, std::size_t U) noexcept {
+    const std::size_t GU = 3 * U;
+    for (std::size_t u = 0; u < U; ++u) rh[u] = seq::sigmoid(a[u] + hb[u]) * h[u];
+    for (std::size_t u = 0; u < U; ++u) hb[2 * U + u] = bh[2 * U + u];
+    for (std::size_t k = 0; k < U; ++k) {
+        const float r = rh[k];
+        const float* w = wh + k * GU + 2 * U;
+        for (std::size_t u = 0; u < U; ++u) hb[2 * U + u] += r * w[u];
+    }
+}
+
+/// Floats of one direction's packed hidden side: its biases (padded) then W_h (pack_rows).
+constexpr std::size_t packed_floats(std::size_t units, std::size_t gu) noexcept { return (units + 1) * padded(gu); }
+
+/// Every step of every sample of a gru (gates r, z, n; linear_before_reset = 1, or 0 with
+/// st.reset_before), forward then, when bidirectional, backward over t = T-1..0.
+/// `pk`: per direction, packed_floats() of hidden-side biases and weights.
+EDGESTACK_SEQ_INLINE void gru(const compile::ops::Recurrent& st, const float* pk, const float* x, float* y,
                               std::size_t batch, std::byte* scratch) noexcept {
-    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 3 * U, P = padded(GU);
+    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 3 * U, P = padded(GU),
+                      DU = st.directions * U;
     float* __restrict h = reinterpret_cast<float*>(scratch);
+    float* __restrict rh = h + U;
     float* __restrict xa = h + 2 * U;
     float* __restrict hb = xa + chunk * P;
-    for (std::size_t b = 0; b < batch; ++b) {
-        for (std::size_t u = 0; u < U; ++u) h[u] = 0.0f;
-        for (std::size_t t = 0; t < T; ++t) {
-            const std::size_t i = t % chunk;
-            if (i == 0) input_rows(st, GU, x + (b * T + t) * F, std::min(chunk, T - t), xa);
-            const float* __restrict a = xa + i * P;
-            gate_rows_packed(wh, wh + P, h, U, GU, hb);
-            std::size_t u = 0;
-            for (; u + W <= U; u += W) {
-                v16 r, z, n, t0, t1;
-                load(r, a + u), load(t0, hb + u), r += t0, seq::sigmoid(r);
-                load(z, a + U + u), load(t0, hb + U + u), z += t0, seq::sigmoid(z);
-                load(n, a + 2 * U + u), load(t0, hb + 2 * U + u), n += r * t0, seq::tanh(n);
-                load(t1, h + u);
-                store(h + u, (1.0f - z) * n + z * t1);
+    const bool lbr = !st.reset_before;
+    for (std::size_t d = 0; d < st.directions; ++d) {
+        const float *wx = st.wx.data() + d * F * GU, *bx = st.bx.data() + d * GU;
+        const float* wh = pk + d * packed_floats(U, GU);
+        for (std::size_t b = 0; b < batch; ++b) {
+            for (std::size_t u = 0; u < U; ++u) h[u] = 0.0f;
+            for (std::size_t s = 0; s < T; ++s) {
+                const std::size_t t = d == 0 ? s : T - 1 - s, i = s % chunk;
+                if (i == 0) input_rows(bx, wx, F, GU, x + b * T * F, T, d, s, std::min(chunk, T - s), xa);
+                const float* __restrict a = xa + i * P;
+                gate_rows_packed(wh, wh + P, h, U, GU, hb);
+                if (!lbr) gru_reset_before(st.wh.data() + d * U * GU, st.bh.data() + d * GU, a, hb, h, rh, U);
+                std::size_t u = 0;
+                for (; u + W <= U; u += W) {
+                    v16 r, z, n, t0, t1;
+                    load(r, a + u), load(t0, hb + u), r += t0, seq::sigmoid(r);
+                    load(z, a + U + u), load(t0, hb + U + u), z += t0, seq::sigmoid(z);
+                    load(n, a + 2 * U + u), load(t0, hb + 2 * U + u), n += lbr ? r * t0 : t0, seq::tanh(n);
+                    load(t1, h + u);
+                    store(h + u, (1.0f - z) * n + z * t1);
+                }
+                for (; u < U; ++u) {
+                    const float r = seq::sigmoid(a[u] + hb[u]);
+                    const float z = seq::sigmoid(a[U + u] + hb[U + u]);
+                    const float n = seq::tanh(a[2 * U + u] + (lbr ? r : 1.0f) * hb[2 * U + u]);
+                    h[u] = (1.0f - z) * n + z * h[u];
+                }
+                if (st.every_step) std::copy_n(h, U, y + (b * T + t) * DU + d * U);
             }
-            for (; u < U; ++u) {
-                const float r = seq::sigmoid(a[u] + hb[u]);
-                const float z = seq::sigmoid(a[U + u] + hb[U + u]);
-                const float n = seq::tanh(a[2 * U + u] + r * hb[2 * U + u]);
-                h[u] = (1.0f - z) * n + z * h[u];
-            }
-            if (st.every_step) std::copy_n(h, U, y + (b * T + t) * U);
+            if (!st.every_step) std::copy_n(h, U, y + b * DU + d * U);
         }
-        if (!st.every_step) std::copy_n(h, U, y + b * U);
     }
 }
 
-/// Every step of every sample of an lstm (gates i, f, g, o). Its hidden side has no bias,
-/// so a step's gate values accumulate W_h h onto the chunk's input-side row in one pass.
-/// `wh`: as for gru (the biases are not read).
-EDGESTACK_SEQ_INLINE void lstm(const compile::ops::Recurrent& st, const float* wh, const float* x, float* y,
+/// Every step of every sample of an lstm (gates i, f, g, o), forward then, when
+/// bidirectional, backward. Its hidden side has no bias, so a step's gate values accumulate
+/// W_h h onto the chunk's input-side row in one pass. `pk`: as for gru (biases not read).
+EDGESTACK_SEQ_INLINE void lstm(const compile::ops::Recurrent& st, const float* pk, const float* x, float* y,
                                std::size_t batch, std::byte* scratch) noexcept {
-    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 4 * U, P = padded(GU);
+    const std::size_t T = st.steps, F = st.features, U = st.units, GU = 4 * U, P = padded(GU),
+                      DU = st.directions * U;
     float* __restrict h = reinterpret_cast<float*>(scratch);
     float* __restrict c = h + U;
     float* __restrict xa = c + U;
     float* __restrict a = xa + chunk * P;
-    for (std::size_t b = 0; b < batch; ++b) {
-        for (std::size_t u = 0; u < 2 * U; ++u) h[u] = 0.0f;
-        for (std::size_t t = 0; t < T; ++t) {
-            const std::size_t i = t % chunk;
-            if (i == 0) input_rows(st, GU, x + (b * T + t) * F, std::min(chunk, T - t), xa);
-            gate_rows_packed(xa + i * P, wh + P, h, U, GU, a);
-            std::size_t u = 0;
-            for (; u + W <= U; u += W) {
-                v16 i, f, g, o, t0;
-                load(i, a + u), seq::sigmoid(i);
-                load(f, a + U + u), seq::sigmoid(f);
-                load(g, a + 2 * U + u), seq::tanh(g);
-                load(o, a + 3 * U + u), seq::sigmoid(o);
-                load(t0, c + u);
-                t0 = f * t0 + i * g;
-                store(c + u, t0);
-                seq::tanh(t0);
-                store(h + u, o * t0);
+    for (std::size_t d = 0; d < st.directions; ++d) {
+        const float *wx = st.wx.data() + d * F * GU, *bx = st.bx.data() + d * GU;
+        const float* wh = pk + d * packed_floats(U, GU) + P;
+        for (std::size_t b = 0; b < batch; ++b) {
+            for (std::size_t u = 0; u < 2 * U; ++u) h[u] = 0.0f;
+            for (std::size_t s = 0; s < T; ++s) {
+                const std::size_t t = d == 0 ? s : T - 1 - s, i = s % chunk;
+                if (i == 0) input_rows(bx, wx, F, GU, x + b * T * F, T, d, s, std::min(chunk, T - s), xa);
+                gate_rows_packed(xa + i * P, wh, h, U, GU, a);
+                std::size_t u = 0;
+                for (; u + W <= U; u += W) {
+                    v16 i4, f, g, o, t0;
+                    load(i4, a + u), seq::sigmoid(i4);
+                    load(f, a + U + u), seq::sigmoid(f);
+                    load(g, a + 2 * U + u), seq::tanh(g);
+                    load(o, a + 3 * U + u), seq::sigmoid(o);
+                    load(t0, c + u);
+                    t0 = f * t0 + i4 * g;
+                    store(c + u, t0);
+                    seq::tanh(t0);
+                    store(h + u, o * t0);
+                }
+                for (; u < U; ++u) {
+                    const float ig = seq::sigmoid(a[u]), f = seq::sigmoid(a[U + u]);
+                    const float g = seq::tanh(a[2 * U + u]);
+                    const float o = seq::sigmoid(a[3 * U + u]);
+                    c[u] = f * c[u] + ig * g;
+                    h[u] = o * seq::tanh(c[u]);
+                }
+                if (st.every_step) std::copy_n(h, U, y + (b * T + t) * DU + d * U);
             }
-            for (; u < U; ++u) {
-                const float i = seq::sigmoid(a[u]), f = seq::sigmoid(a[U + u]);
-                const float g = seq::tanh(a[2 * U + u]);
-                const float o = seq::sigmoid(a[3 * U + u]);
-                c[u] = f * c[u] + i * g;
-                h[u] = o * seq::tanh(c[u]);
-            }
-            if (st.every_step) std::copy_n(h, U, y + (b * T + t) * U);
+            if (!st.every_step) std::copy_n(h, U, y + b * DU + d * U);
         }
-        if (!st.every_step) std::copy_n(h, U, y + b * U);
     }
 }
 
@@ -309,14 +343,17 @@ struct SimdSequence {
     static bool pack(Step& s) {
         if (s.int8 || (s.op != compile::Op::gru && s.op != compile::Op::lstm)) return false;
         const std::size_t gates = s.op == compile::Op::gru ? 3 : 4;
-        const std::size_t U = s.out.c, GU = gates * U;
-        s.scratch_bytes = std::max(s.scratch_bytes, seq::scratch_floats(gates, U) * sizeof(float));
         const auto& st = s.get<compile::ops::Recurrent>();
-        std::vector<float> wh = seq::pack_rows(st.wh, U, GU);
+        const std::size_t U = st.units, GU = gates * U, P = seq::padded(GU);
+        s.scratch_bytes = std::max(s.scratch_bytes, seq::scratch_floats(gates, U) * sizeof(float));
         std::vector<float>& packed = s.pack().packed;
-        packed.assign(seq::padded(GU), 0.0f);
-        std::copy(st.bh.begin(), st.bh.end(), packed.begin());
-        packed.insert(packed.end(), wh.begin(), wh.end());
+        packed.assign(st.directions * seq::packed_floats(U, GU), 0.0f);
+        for (std::size_t d = 0; d < st.directions; ++d) {
+            float* dst = packed.data() + d * seq::packed_floats(U, GU);
+            std::copy_n(st.bh.data() + d * GU, GU, dst);
+            const std::vector<float> wh = seq::pack_rows(st.wh.data() + d * U * GU, U, GU);
+            std::copy(wh.begin(), wh.end(), dst + P);
+        }
         s.level = Isa::scalar;
 #if defined(__aarch64__) && defined(__ARM_NEON)
         s.level = Isa::neon; // the generic vectors are NEON registers there

@@ -17,7 +17,7 @@ struct Lstm : RecurrentUnit<4, 4> {
                           std::byte* scratch) noexcept {
         if constexpr (std::is_same_v<T, float>) {
             const std::size_t U = st.units;
-            run(st, x, y, batch, scratch, [U](const float* a, const float* hb, float* h, float* c) {
+            run(st, x, y, batch, scratch, [U](const float* a, const float* hb, float* h, float* c, std::size_t) {
                 for (std::size_t u = 0; u < U; ++u) {
                     const float i = sigmoid(a[u] + hb[u]), f = sigmoid(a[U + u] + hb[U + u]);
                     const float g = std::tanh(a[2 * U + u] + hb[2 * U + u]);
