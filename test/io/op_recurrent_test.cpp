@@ -2,7 +2,8 @@
 // declared models with GRU and LSTM (the last step and every step, stacked, one step, the
 // keyword-spotting sizes 49 x 10 -> 64) lowered and exported to ONNX, run by ONNX Runtime
 // and compared with the training layers' own forward pass (Sequential::predict); every
-// backend compared with both; int8 and weights that do not fit refused by name.
+// backend compared with both; weights that do not fit refused by name (int8:
+// op_recurrent_int8_test.cpp).
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -49,14 +50,6 @@ BOOST_AUTO_TEST_CASE(stacked_and_one_step_layers_match_ort_and_predict, *utf::pr
     check_model<nn::Sequential<nn::Input<8, 3>, nn::GRU<5, true>, nn::GRU<33>>>("gru, gru", 32, 5);
     check_model<nn::Sequential<nn::Input<1, 4>, nn::GRU<3>>>("gru one step", 33);
     check_model<nn::Sequential<nn::Input<1, 4>, nn::LSTM<3, true>>>("lstm one step", 34);
-}
-
-BOOST_AUTO_TEST_CASE(int8_is_refused_naming_the_node) {
-    for (auto g : {nn::Sequential<nn::Input<4, 3>, nn::GRU<5>>{}.lower(), nn::Sequential<nn::Input<4, 3>, nn::LSTM<5>>{}.lower()}) {
-        g.value_quant.assign(g.values.size(), {{0.05f}, {0}, -1});
-        const std::string node = "'" + g.nodes[0].name + "' (" + std::string(compile::op_name(g.nodes[0].op)) + ")";
-        refused_everywhere<config_error>(g, node, "int8 recurrent layers are not supported");
-    }
 }
 
 BOOST_AUTO_TEST_CASE(weights_that_do_not_fit_are_refused_naming_the_node) {

@@ -10,22 +10,24 @@ namespace edgestack::compile::ops {
 /// Gated recurrent unit.
 struct Gru : RecurrentUnit<3, 6> {
     static constexpr Op op = Op::gru; ///< its enumerator
-    /// The definition (fp32; prepare refuses int8): the training layer's maths, h and the
-    /// gate rows in `scratch`.
+    /// The definition, fp32 (the training layer's maths, h and the gate rows in `scratch`)
+    /// and int8 (recurrent_int8.hpp: the same cell around exact integer dot products).
     template <class S, class T>
-    static void reference(const S&, const State& st, const T* x, const T*, T* y, std::size_t batch,
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch,
                           std::byte* scratch) noexcept {
-        if constexpr (std::is_same_v<T, float>) {
-            const std::size_t U = st.units;
-            run(st, x, y, batch, scratch, [U](const float* a, const float* hb, float* h, float*) {
+        const std::size_t U = st.units;
+        const auto cell = [U](const float* a, const float* hb, float* h, float*) {
                 for (std::size_t u = 0; u < U; ++u) {
                     const float r = sigmoid(a[u] + hb[u]);
                     const float z = sigmoid(a[U + u] + hb[U + u]);
                     const float n = std::tanh(a[2 * U + u] + r * hb[2 * U + u]);
                     h[u] = (1.0f - z) * n + z * h[u];
                 }
-            });
-        }
+            };
+        if constexpr (std::is_same_v<T, float>) run(st, x, y, batch, scratch, cell);
+        else
+            run_recurrent_int8(s, st.q, st.bx.data(), st.bh.data(), st.steps, st.features, U, 3 * U, st.every_step,
+                               x, y, batch, scratch, cell);
     }
     /// An ONNX GRU node, linear_before_reset = 1.
     template <class E>

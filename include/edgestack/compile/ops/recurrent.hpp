@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "edgestack/compile/ops/recurrent_int8.hpp"
 #include "edgestack/compile/ops/unit.hpp"
 
 namespace edgestack::compile::ops {
@@ -27,6 +28,7 @@ struct Recurrent {
     std::size_t features = 0;   ///< F
     std::size_t units = 0;      ///< U
     bool every_step = false;    ///< the output is T x U (every step), else U (the last)
+    RecurrentInt8 q;            ///< the int8 form (recurrent_int8.hpp); empty in fp32
 };
 
 /// A recurrent layer with G gates and `bias_per_unit` biases per unit.
@@ -49,10 +51,10 @@ struct RecurrentUnit : UnitBase {
         return {G * u * (io.in[1] + u), BiasPerUnit * u, 0, u};
     }
     /// Transposes the weights, splits the biases and sizes the scratch (the hidden and cell
-    /// state live there: nothing is allocated per run). fp32 only.
+    /// state live there: nothing is allocated per run). int8: the weights' int8 form
+    /// (recurrent_int8.hpp) instead of the transposed fp32 weights.
     template <class S>
     static void prepare(S& s, State& st, const Node& n, Prep& p) {
-        if (p.int8) throw p.bad("int8 recurrent layers are not supported yet: run this graph in fp32");
         const std::size_t T = s.in.w, F = s.in.c, U = s.out.c, GU = G * U;
         if (n.weights.size() != GU * (F + U) || n.bias.size() != BiasPerUnit * U)
             throw shape_error(p.where + ": has " + std::to_string(n.weights.size()) + " weights and " +
@@ -62,15 +64,21 @@ struct RecurrentUnit : UnitBase {
         st.features = F;
         st.units = U;
         st.every_step = s.out.w == T && T > 1;
+        st.bx.assign(n.bias.begin(), n.bias.begin() + static_cast<long>(GU));
+        st.bh.assign(GU, 0.0f);
+        if (BiasPerUnit == 2 * G) std::copy_n(n.bias.begin() + static_cast<long>(GU), GU, st.bh.begin());
+        if (p.int8) {
+            prepare_recurrent_int8(st.q, n, p, GU, F, U, s.s_in, s.zp_in, st.bx, st.bh);
+            s.scratch_bytes = std::max(s.scratch_bytes, recurrent_int8_scratch(GU, F, U));
+            p.weight_bytes += GU * (F + U) + 5 * GU * sizeof(float);
+            return;
+        }
         st.wx.assign(F * GU, 0.0f);
         st.wh.assign(U * GU, 0.0f);
         for (std::size_t g = 0; g < GU; ++g) {
             for (std::size_t k = 0; k < F; ++k) st.wx[k * GU + g] = n.weights[g * F + k];
             for (std::size_t k = 0; k < U; ++k) st.wh[k * GU + g] = n.weights[GU * F + g * U + k];
         }
-        st.bx.assign(n.bias.begin(), n.bias.begin() + static_cast<long>(GU));
-        st.bh.assign(GU, 0.0f);
-        if (BiasPerUnit == 2 * G) std::copy_n(n.bias.begin() + static_cast<long>(GU), GU, st.bh.begin());
         s.scratch_bytes = std::max(s.scratch_bytes, scratch_floats(U) * sizeof(float));
         p.weight_bytes += (GU * (F + U) + 2 * GU) * sizeof(float);
     }
