@@ -1,7 +1,8 @@
 // The int8 lstm and gru (compile/ops/recurrent_int8.hpp, backend/detail/simd_sequence_int8.hpp):
 // the Reference kernel against an integer recurrence written here from the documented
 // scheme, the Simd kernels against Reference at every instruction-set level this CPU has,
-// the int8 engine against the fp32 one, and the refusals.
+// the int8 engine against the fp32 one and against ONNX Runtime on the QDQ export (ONNX has no
+// int8 GRU: the export quantizes the values around a float GRU), and the refusals.
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -15,11 +16,16 @@
 
 #include "edgestack/backend/reference.hpp"
 #include "edgestack/backend/simd.hpp"
+#if defined(EDGESTACK_HAS_XNNPACK)
+#include "edgestack/backend/xnnpack.hpp"
+#endif
 #include "edgestack/core/cpu.hpp"
+#include "edgestack/io/onnx_export.hpp"
 #include "edgestack/nn/nn.hpp"
 #include "edgestack/quant/graph_ptq.hpp"
 #include "declared_checks.hpp"
 #include "io_util.hpp"
+#include "ort.hpp"
 
 using namespace edgestack;
 
@@ -202,11 +208,36 @@ BOOST_AUTO_TEST_CASE(int8_engine_follows_fp32) {
     const auto x = iotest::random_floats(8 * g.input_size(), -1.5f, 1.5f, 62);
     const auto f = iotest::run_on(backend::Reference{}, g, x);
     const float step = q.value_quant.at(static_cast<std::size_t>(q.output)).scale.at(0);
-    for (const auto& [name, y] : {std::pair{"reference", iotest::run_on(backend::Reference{}, q, x)},
-                                  std::pair{"simd", iotest::run_on(backend::Simd{}, q, x)}}) {
+    std::vector<std::pair<const char*, std::vector<float>>> runs{{"reference", iotest::run_on(backend::Reference{}, q, x)},
+                                                                 {"simd", iotest::run_on(backend::Simd{}, q, x)}};
+#if defined(EDGESTACK_HAS_XNNPACK)
+    runs.emplace_back("xnnpack", iotest::run_on(backend::Xnnpack{}, q, x));
+#endif
+    for (const auto& [name, y] : runs) {
         float worst = 0;
         for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(y[i] - f[i]));
         BOOST_TEST(worst <= 3 * step, name << ": " << worst / step << " output steps from fp32");
+    }
+}
+
+BOOST_AUTO_TEST_CASE(qdq_export_with_a_float_gru_is_within_steps_of_ort,
+                     *boost::unit_test::precondition(iotest::OrtPresent{})) {
+    using Net = nn::Sequential<nn::Input<49, 10>, nn::GRU<64>, nn::Dense<12>>;
+    const auto [g, q] = graphs<Net>(71);
+    iotest::TempDir dir;
+    io::export_onnx(dir.file("q.onnx"), q);
+    constexpr std::size_t N = 4;
+    const auto x = iotest::random_floats(N * g.input_size(), -1.5f, 1.5f, 72);
+    const auto want = iotest::ort_run(dir.file("q.onnx"), x, N, q.input_shape(), dir, "basic");
+    const float step = q.value_quant.at(static_cast<std::size_t>(q.output)).scale.at(0);
+    for (const auto& [name, y] : {std::pair{"reference", iotest::run_on(backend::Reference{}, q, x)},
+                                  std::pair{"simd", iotest::run_on(backend::Simd{}, q, x)}}) {
+        BOOST_REQUIRE_EQUAL(y.size(), want.size());
+        float worst = 0;
+        for (std::size_t i = 0; i < y.size(); ++i) worst = std::max(worst, std::abs(y[i] - want[i]));
+        // ORT runs the GRU on fp32 weights and state; the engine on int8 weights and int16 state.
+        BOOST_TEST(worst <= 3 * step, name << ": " << worst / step << " output steps from ONNX Runtime");
+        BOOST_TEST_MESSAGE(name << ": " << worst / step << " output steps from ONNX Runtime");
     }
 }
 
