@@ -108,7 +108,7 @@ Options parse(int argc, char** argv) {
     app.add_option("--model", o.model, "The network: ds-cnn or gru")
         ->capture_default_str()->check(CLI::IsMember({"ds-cnn", "gru"}));
     app.add_option("--speech", o.speech,
-                   "Keep the spoken clips in this folder and reuse those already there (same seed)");
+                   "Keep the spoken clips in this folder (one subfolder per seed) and reuse those already there");
     es::tools::parse_or_exit(app, argc, argv);
     if (o.smoke) o.epochs = std::min<std::size_t>(o.epochs, 12);
     return o;
@@ -355,7 +355,7 @@ int main(int argc, char** argv) try {
     const Options o = parse(argc, argv);
     namespace fs = std::filesystem;
     const fs::path dir = o.speech.empty() ? fs::temp_directory_path() / ("edgestack-kws-" + std::to_string(::getpid()))
-                                          : fs::path(o.speech);
+                                          : fs::path(o.speech) / ("seed-" + std::to_string(o.seed));
     fs::create_directories(dir);
     struct Cleanup {
         fs::path p;
