@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "edgestack/backend/detail/program.hpp"
 #include "edgestack/backend/detail/simd_sequence.hpp"
@@ -30,23 +31,25 @@ using seq::W;
 
 #if defined(EDGESTACK_SEQ_DISPATCH)
 
-// acc[j] = init[j] (0 when init is null) + sum_p pair(v, p) . P[p][j][0..1] for j in [0, GUp): int16 pairs
+// acc[j] = init[j] (0 when init is null) + sum_p (v[2p], v[2p+1]) . P[p][j][0..1] for j in [0, GUp): int16 pairs
 // multiplied and summed into int32 lanes, N vectors of accumulators at a time.
 #define EDGESTACK_SEQ8_DOT(suffix, attr, vec, lanes, load, store, set1, fma_pairs)                              \
     template <int N>                                                                                           \
-    attr [[gnu::always_inline]] inline void dot_block_##suffix(const std::int16_t* P, const std::int32_t* v,   \
+    attr [[gnu::always_inline]] inline void dot_block_##suffix(const std::int16_t* P, const std::int16_t* v,   \
                                                                std::size_t pairs, std::size_t GUp,             \
                                                                const std::int32_t* init, std::int32_t* acc) {  \
         vec a[N];                                                                                              \
         _Pragma("GCC unroll 8") for (int i = 0; i < N; ++i) a[i] = init ? load(init + i * lanes) : set1(0);      \
         for (std::size_t p = 0; p < pairs; ++p) {                                                              \
-            const vec b = set1(v[p]);                                                                          \
+            std::int32_t pair;                                                                                 \
+            std::memcpy(&pair, v + 2 * p, sizeof pair);                                                        \
+            const vec b = set1(pair);                                                                          \
             const std::int16_t* row = P + p * GUp * 2;                                                         \
             _Pragma("GCC unroll 8") for (int i = 0; i < N; ++i) a[i] = fma_pairs(a[i], b, load(row + i * lanes * 2)); \
         }                                                                                                      \
         _Pragma("GCC unroll 8") for (int i = 0; i < N; ++i) store(acc + i * lanes, a[i]);                      \
     }                                                                                                          \
-    attr inline void dot_##suffix(const std::int16_t* P, const std::int32_t* v, std::size_t pairs,             \
+    attr inline void dot_##suffix(const std::int16_t* P, const std::int16_t* v, std::size_t pairs,             \
                                   std::size_t GUp, const std::int32_t* init, std::int32_t* acc) noexcept {    \
         std::size_t j = 0;                                                                                     \
         const auto at = [init](std::size_t j) { return init ? init + j : nullptr; };                           \
@@ -119,8 +122,6 @@ EDGESTACK_SEQ_INLINE void run(const Step& s, const compile::ops::Recurrent& st, 
     std::int16_t* __restrict x16 = h16 + Ue;
     std::int32_t* __restrict ax = reinterpret_cast<std::int32_t*>(x16 + Fe);
     std::int32_t* __restrict ah = ax + GUp;
-    const auto* h32 = reinterpret_cast<const std::int32_t*>(h16);
-    const auto* x32 = reinterpret_cast<const std::int32_t*>(x16);
     auto out = [&](std::int8_t* dst) {
         for (std::size_t u = 0; u < U; ++u)
             dst[u] = quant::quantize(static_cast<float>(h16[u]) / compile::ops::recurrent_state_steps, s.s_out, s.zp_out);
@@ -131,8 +132,8 @@ EDGESTACK_SEQ_INLINE void run(const Step& s, const compile::ops::Recurrent& st, 
         for (std::size_t t = 0; t < T; ++t) {
             const std::int8_t* xt = x + (b * T + t) * F;
             for (std::size_t k = 0; k < F; ++k) x16[k] = xt[k];
-            dot(q.px.data(), x32, Fe / 2, GUp, q.cx.data(), ax);
-            dot(q.ph.data(), h32, Ue / 2, GUp, nullptr, ah);
+            dot(q.px.data(), x16, Fe / 2, GUp, q.cx.data(), ax);
+            dot(q.ph.data(), h16, Ue / 2, GUp, nullptr, ah);
             dequantize_rows(q.sx.data(), ax, q.bx.data(), GUp, a);
             dequantize_rows(q.sh.data(), ah, q.bh.data(), GUp, hb);
             std::size_t u = 0;
