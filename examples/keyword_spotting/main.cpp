@@ -7,14 +7,16 @@
 //
 // The audio front end (data/audio.hpp) turns each second into 49 frames of 10 MFCCs (39 ms
 // windows every 20 ms, 40 HTK mels up to 4 kHz), a DS-CNN (depthwise-separable convolutions)
-// learns them, post-training quantization makes it int8, and the Simd engine runs both. The
+// or, with --model gru, a GRU of 64 units learns them, post-training quantization makes it
+// int8, and the Simd engine runs both. The
 // int8 model is saved with its feature scaling in one model file, which is then loaded and
 // served (as edgestack-serve does) on the held-out clips. Then as on a device: the held-out
 // seconds streamed back to back through the front end in 20 ms chunks, the int8 engine run on
 // the latest 49 frames. Latency: the front end per second of sound and per 20 ms hop, and each
 // engine at batch 1, on this CPU.
 //
-//   keyword_spotting [--smoke] [--epochs 24] [--seed 1] [--jobs 2] [-o kws-int8.edgemdl]
+//   keyword_spotting [--smoke] [--model ds-cnn|gru] [--epochs 24] [--seed 1] [--jobs 2]
+//                    [--speech DIR] [-o kws-int8.edgemdl]
 #include <sys/wait.h>
 #include <spawn.h>
 #include <unistd.h>
@@ -45,6 +47,7 @@
 #include "edgestack/nn/conv.hpp"
 #include "edgestack/nn/dense.hpp"
 #include "edgestack/nn/pool.hpp"
+#include "edgestack/nn/recurrent.hpp"
 #include "edgestack/nn/sequential.hpp"
 #include "edgestack/pipeline.hpp"
 #include "edgestack/quant/no_quant.hpp"
@@ -62,14 +65,16 @@ constexpr std::array<const char*, classes> keywords{"yes", "no",  "up",   "down"
 
 // DS-CNN (Zhang et al., "Hello Edge: Keyword Spotting on Microcontrollers", 2017): a 10x4
 // stride-2 stem over time x coefficients, then depthwise-separable blocks, global average.
-using Net = nn::Sequential<
+using DsCnn = nn::Sequential<
     nn::Input<frames, coefficients, 1>, nn::Conv2D<48, Kernel<10, 4>, Stride<2, 2>, Pad<5, 1>>,
     nn::ReLU,
     nn::DepthwiseConv2D<3, 1, Pad<1>>, nn::ReLU, nn::Conv2D<48, 1>, nn::ReLU,
     nn::DepthwiseConv2D<3, 1, Pad<1>>, nn::ReLU, nn::Conv2D<48, 1>, nn::ReLU,
     nn::DepthwiseConv2D<3, 1, Pad<1>>, nn::ReLU, nn::Conv2D<48, 1>, nn::ReLU,
     nn::GlobalAvgPool, nn::Dense<classes>>;
-template <class Quantizer>
+// A recurrent alternative: the 49 frames in time order through a GRU, its last state classified.
+using GruNet = nn::Sequential<nn::Input<frames, coefficients>, nn::GRU<64>, nn::Dense<classes>>;
+template <class Net, class Quantizer>
 using Kws = es::Pipeline<data::InMemoryLoader, data::NoAugment, Net, Quantizer, es::backend::Simd>;
 
 namespace {
@@ -81,6 +86,8 @@ struct Options {
     std::size_t jobs = 2;
     std::string out = "kws-int8.edgemdl";
     std::string espeak = "espeak-ng";
+    std::string model = "ds-cnn";
+    std::string speech; // keep (and reuse) the spoken clips here
 };
 
 Options parse(int argc, char** argv) {
@@ -98,6 +105,10 @@ Options parse(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--espeak", o.espeak, "The espeak-ng program (Debian espeak-ng)")
         ->capture_default_str();
+    app.add_option("--model", o.model, "The network: ds-cnn or gru")
+        ->capture_default_str()->check(CLI::IsMember({"ds-cnn", "gru"}));
+    app.add_option("--speech", o.speech,
+                   "Keep the spoken clips in this folder (one subfolder per seed) and reuse those already there");
     es::tools::parse_or_exit(app, argc, argv);
     if (o.smoke) o.epochs = std::min<std::size_t>(o.epochs, 12);
     return o;
@@ -211,100 +222,27 @@ std::string cpu_name() {
     return "unknown CPU";
 }
 
-} // namespace
+/// The held-out and training data, standardized, and the scaling.
+struct Data {
+    std::vector<float> x_train;
+    std::vector<std::int32_t> y_train;
+    std::vector<float> x_test;
+    std::vector<std::int32_t> y_test;
+    std::vector<float> test_seconds;
+    std::array<double, coefficients> mean, sd;
+};
 
-int main(int argc, char** argv) try {
-    const Options o = parse(argc, argv);
-    namespace fs = std::filesystem;
-    const fs::path dir = fs::temp_directory_path() / ("edgestack-kws-" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    struct Cleanup {
-        fs::path p;
-        ~Cleanup() {
-            std::error_code ec;
-            fs::remove_all(p, ec);
-        }
-    } cleanup{dir};
-
-    // 1. Speech: every keyword in every voice, once with random speed and pitch.
-    const std::size_t n_accents = o.smoke ? 4 : accents.size();
-    const std::size_t n_variants = o.smoke ? 8 : variants.size();
-    es::Rng rng(o.seed);
-    std::vector<Utterance> utterances;
-    std::vector<std::vector<std::string>> commands;
-    for (std::size_t a = 0; a < n_accents; ++a)
-        for (std::size_t v = 0; v < n_variants; ++v)
-            for (std::size_t w = 0; w < classes; ++w) {
-                Utterance u;
-                u.voice = std::string(accents[a]) + "+" + variants[v];
-                u.word = w;
-                u.test = held_out(v);
-                u.speed = 110 + static_cast<int>(rng.below(111)); // words per minute
-                u.pitch = 15 + static_cast<int>(rng.below(71));   // 0..99
-                u.wav = dir / (std::to_string(utterances.size()) + ".wav");
-                commands.push_back({o.espeak, "-v", u.voice, "-s", std::to_string(u.speed), "-p",
-                                    std::to_string(u.pitch), "-w", u.wav.string(), keywords[w]});
-                utterances.push_back(std::move(u));
-            }
-    auto t0 = std::chrono::steady_clock::now();
-    run_all(commands, o.jobs);
-    const double speak_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-    // 2. Features: one second of each clip (two noisy copies of each training clip) to MFCCs.
-    data::AudioOptions fo;
-    fo.sample_rate = 22050; // espeak-ng's rate
-    fo.n_fft = 864;         // 39 ms: n_fft / 2 = 432 = 2^4 3^3, the fast (and allocation-free) sizes
-    fo.hop_length = 441;    // 20 ms
-    fo.center = false;
-    fo.n_mels = 40;
-    fo.f_min = 20.0;
-    fo.f_max = 4000.0;
-    fo.n_mfcc = coefficients;
-    data::AudioFrontEnd front(fo);
-    const std::size_t second_len = fo.sample_rate;
-    if (front.frames_for(second_len) != frames) throw es::error("front end gives the wrong frame count");
-    const std::size_t isz = frames * coefficients;
-    std::vector<float> x_train, x_test, second(second_len), feat(isz);
-    std::vector<std::int32_t> y_train, y_test;
-    std::vector<float> test_seconds; // raw sound of the held-out clips, for the served model
-    t0 = std::chrono::steady_clock::now();
-    for (const auto& u : utterances) {
-        const data::Audio audio = data::read_wav(u.wav);
-        if (audio.sample_rate != fo.sample_rate)
-            throw es::format_error(u.wav.string() + ": espeak-ng spoke at " +
-                                   std::to_string(audio.sample_rate) + " Hz, expected 22050");
-        for (int copy = 0; copy < (u.test ? 1 : 2); ++copy) {
-            place(audio.samples, second_len, rng, second);
-            front.run(second, feat);
-            auto& xs = u.test ? x_test : x_train;
-            xs.insert(xs.end(), feat.begin(), feat.end());
-            (u.test ? y_test : y_train).push_back(static_cast<std::int32_t>(u.word));
-            if (u.test) test_seconds.insert(test_seconds.end(), second.begin(), second.end());
-        }
-    }
-    const double features_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("speech: %zu clips from espeak-ng (%zu accents x %zu voice variants x %zu words) in "
-                "%.1f s; MFCCs in %.1f s\n",
-                utterances.size(), n_accents, n_variants, classes, speak_s, features_s);
-    std::printf("data: %zu training seconds, %zu held out (voice variants never trained on)\n",
-                y_train.size(), y_test.size());
-
-    // Each coefficient standardized with statistics of the training clips only.
-    std::array<double, coefficients> mean{}, sd{};
-    const double count = static_cast<double>(y_train.size() * frames);
-    for (std::size_t i = 0; i < x_train.size(); ++i) mean[i % coefficients] += x_train[i] / count;
-    for (std::size_t i = 0; i < x_train.size(); ++i) {
-        const double d = x_train[i] - mean[i % coefficients];
-        sd[i % coefficients] += d * d / count;
-    }
-    for (auto& s : sd) s = std::max(std::sqrt(s), 1e-6);
-    for (auto* xs : {&x_train, &x_test})
-        for (std::size_t i = 0; i < xs->size(); ++i)
-            (*xs)[i] = static_cast<float>(((*xs)[i] - mean[i % coefficients]) / sd[i % coefficients]);
-
+/// Trains `Net` on `d`, quantizes, saves, serves, streams and times it.
+template <class Net>
+int evaluate(const Options& o, const Data& d, data::AudioFrontEnd& front) {
+    const auto& [x_train, y_train, x_test, y_test, test_seconds, mean, sd] = d;
+    const auto& fo = front.options();
+    const std::size_t isz = frames * coefficients, second_len = fo.sample_rate;
+    std::vector<float> feat(isz);
+    std::printf("model: %s\n", o.model.c_str());
     // 3. Train fp32.
     const data::InMemoryLoader train(x_train, y_train, isz, classes);
-    Kws<es::quant::NoQuant> fp32(o.seed);
+    Kws<Net, es::quant::NoQuant> fp32(o.seed);
     {
         es::train::Adam adam(2e-3f);
         const auto fit = fp32.fit(train, adam, {.epochs = o.epochs, .batch_size = 32});
@@ -315,7 +253,7 @@ int main(int argc, char** argv) try {
     const double acc32 = accuracy(e32, x_test, y_test);
 
     // 4. int8 by post-training quantization, ranges from the training clips.
-    Kws<es::quant::Ptq<es::quant::MinMax>> int8(o.seed);
+    Kws<Net, es::quant::Ptq<es::quant::MinMax>> int8(o.seed);
     int8.model() = fp32.model();
     int8.calibrate(train, 50, 32);
     const auto e8 = int8.deploy();
@@ -335,7 +273,7 @@ int main(int argc, char** argv) try {
     const auto file = es::io::load_model(o.out);
     const auto served = es::deploy::with_scaling(
         es::deploy::make_served_model("keywords", 1, es::backend::Simd{}.compile(file.to_graph()),
-                                      {frames, coefficients, 1}, {classes}, 1),
+                                      std::vector<std::size_t>(Net::input_shape::dims.begin(), Net::input_shape::dims.end()), {classes}, 1),
         file.scaling());
     // The served model takes the front end's raw MFCCs of each held-out second.
     std::size_t served_correct = 0;
@@ -409,6 +347,106 @@ int main(int argc, char** argv) try {
                 lat_front, lat_hop + 0.0f * sink);
     std::printf("  engine fp32 %.1f us, int8 %.1f us (int8 / fp32 %.2fx)\n", lat32, lat8, lat8 / lat32);
     return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) try {
+    const Options o = parse(argc, argv);
+    namespace fs = std::filesystem;
+    const fs::path dir = o.speech.empty() ? fs::temp_directory_path() / ("edgestack-kws-" + std::to_string(::getpid()))
+                                          : fs::path(o.speech) / ("seed-" + std::to_string(o.seed));
+    fs::create_directories(dir);
+    struct Cleanup {
+        fs::path p;
+        ~Cleanup() {
+            std::error_code ec;
+            if (!p.empty()) fs::remove_all(p, ec);
+        }
+    } cleanup{o.speech.empty() ? dir : fs::path()};
+
+    // 1. Speech: every keyword in every voice, once with random speed and pitch.
+    const std::size_t n_accents = o.smoke ? 4 : accents.size();
+    const std::size_t n_variants = o.smoke ? 8 : variants.size();
+    es::Rng rng(o.seed);
+    std::vector<Utterance> utterances;
+    std::vector<std::vector<std::string>> commands;
+    for (std::size_t a = 0; a < n_accents; ++a)
+        for (std::size_t v = 0; v < n_variants; ++v)
+            for (std::size_t w = 0; w < classes; ++w) {
+                Utterance u;
+                u.voice = std::string(accents[a]) + "+" + variants[v];
+                u.word = w;
+                u.test = held_out(v);
+                u.speed = 110 + static_cast<int>(rng.below(111)); // words per minute
+                u.pitch = 15 + static_cast<int>(rng.below(71));   // 0..99
+                u.wav = dir / (std::to_string(utterances.size()) + ".wav");
+                if (!o.speech.empty() && fs::exists(u.wav)) {
+                    utterances.push_back(std::move(u));
+                    continue;
+                }
+                commands.push_back({o.espeak, "-v", u.voice, "-s", std::to_string(u.speed), "-p",
+                                    std::to_string(u.pitch), "-w", u.wav.string(), keywords[w]});
+                utterances.push_back(std::move(u));
+            }
+    auto t0 = std::chrono::steady_clock::now();
+    run_all(commands, o.jobs);
+    const double speak_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    // 2. Features: one second of each clip (two noisy copies of each training clip) to MFCCs.
+    data::AudioOptions fo;
+    fo.sample_rate = 22050; // espeak-ng's rate
+    fo.n_fft = 864;         // 39 ms: n_fft / 2 = 432 = 2^4 3^3, the fast (and allocation-free) sizes
+    fo.hop_length = 441;    // 20 ms
+    fo.center = false;
+    fo.n_mels = 40;
+    fo.f_min = 20.0;
+    fo.f_max = 4000.0;
+    fo.n_mfcc = coefficients;
+    data::AudioFrontEnd front(fo);
+    const std::size_t second_len = fo.sample_rate;
+    if (front.frames_for(second_len) != frames) throw es::error("front end gives the wrong frame count");
+    const std::size_t isz = frames * coefficients;
+    std::vector<float> x_train, x_test, second(second_len), feat(isz);
+    std::vector<std::int32_t> y_train, y_test;
+    std::vector<float> test_seconds; // raw sound of the held-out clips, for the served model
+    t0 = std::chrono::steady_clock::now();
+    for (const auto& u : utterances) {
+        const data::Audio audio = data::read_wav(u.wav);
+        if (audio.sample_rate != fo.sample_rate)
+            throw es::format_error(u.wav.string() + ": espeak-ng spoke at " +
+                                   std::to_string(audio.sample_rate) + " Hz, expected 22050");
+        for (int copy = 0; copy < (u.test ? 1 : 2); ++copy) {
+            place(audio.samples, second_len, rng, second);
+            front.run(second, feat);
+            auto& xs = u.test ? x_test : x_train;
+            xs.insert(xs.end(), feat.begin(), feat.end());
+            (u.test ? y_test : y_train).push_back(static_cast<std::int32_t>(u.word));
+            if (u.test) test_seconds.insert(test_seconds.end(), second.begin(), second.end());
+        }
+    }
+    const double features_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("speech: %zu clips from espeak-ng (%zu accents x %zu voice variants x %zu words) in "
+                "%.1f s; MFCCs in %.1f s\n",
+                utterances.size(), n_accents, n_variants, classes, speak_s, features_s);
+    std::printf("data: %zu training seconds, %zu held out (voice variants never trained on)\n",
+                y_train.size(), y_test.size());
+
+    // Each coefficient standardized with statistics of the training clips only.
+    std::array<double, coefficients> mean{}, sd{};
+    const double count = static_cast<double>(y_train.size() * frames);
+    for (std::size_t i = 0; i < x_train.size(); ++i) mean[i % coefficients] += x_train[i] / count;
+    for (std::size_t i = 0; i < x_train.size(); ++i) {
+        const double d = x_train[i] - mean[i % coefficients];
+        sd[i % coefficients] += d * d / count;
+    }
+    for (auto& s : sd) s = std::max(std::sqrt(s), 1e-6);
+    for (auto* xs : {&x_train, &x_test})
+        for (std::size_t i = 0; i < xs->size(); ++i)
+            (*xs)[i] = static_cast<float>(((*xs)[i] - mean[i % coefficients]) / sd[i % coefficients]);
+
+    const Data d{std::move(x_train), std::move(y_train), std::move(x_test), std::move(y_test), std::move(test_seconds), mean, sd};
+    return o.model == "gru" ? evaluate<GruNet>(o, d, front) : evaluate<DsCnn>(o, d, front);
 } catch (const es::error& e) {
     std::fprintf(stderr, "keyword_spotting: %s\n", e.what());
     return 1;

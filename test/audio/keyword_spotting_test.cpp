@@ -1,8 +1,8 @@
 // examples/keyword_spotting as a user runs it, in its short --smoke form: espeak-ng speaks,
-// the front end makes MFCCs, the DS-CNN trains, is quantized, saved and served. The held-out
-// accuracy must clear a bound that a network which learned nothing fails (chance is 10%),
-// int8 must stay near fp32, the served file and the streamed front end must answer as the
-// int8 engine did, and bad arguments are refused.
+// the front end makes MFCCs, the DS-CNN (or, with --model gru, the GRU) trains, is quantized,
+// saved and served. The held-out accuracy must clear a bound that a network which learned
+// nothing fails (chance is 10%), int8 must stay near fp32, the served file and the streamed
+// front end must answer as the int8 engine did, and bad arguments are refused.
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
@@ -47,6 +47,21 @@ BOOST_AUTO_TEST_CASE(smoke_run_learns_the_keywords_of_unheard_voices) {
     // Streamed in 20 ms chunks, the front end gives the frames the batch form gave.
     BOOST_TEST(accuracy(r.out, "stream") == int8, r.out);
     BOOST_TEST(has(r.out, "engine fp32 "), r.out);
+}
+
+BOOST_AUTO_TEST_CASE(smoke_run_of_the_gru_quantizes_it_to_int8) {
+    const auto file = std::filesystem::temp_directory_path() /
+                      ("edgestack-kws-gru-test-" + std::to_string(::getpid()) + ".edgemdl");
+    const auto r = run_program(EDGESTACK_KEYWORD_SPOTTING, {"--smoke", "--model", "gru", "-o", file.string()});
+    std::filesystem::remove(file);
+    BOOST_TEST_REQUIRE(r.status == 0, r.out);
+    BOOST_TEST(has(r.out, "model: gru"), r.out);
+    const double fp32 = accuracy(r.out, "fp32"), int8 = accuracy(r.out, "int8");
+    BOOST_TEST(fp32 > 40.0, r.out);
+    BOOST_TEST(int8 > fp32 - 10.0, r.out);
+    BOOST_TEST(accuracy(r.out, "file") == int8, r.out);
+    BOOST_TEST(accuracy(r.out, "stream") == int8, r.out);
+    BOOST_TEST(run_program(EDGESTACK_KEYWORD_SPOTTING, {"--model", "rnn"}).status == 2);
 }
 
 BOOST_AUTO_TEST_CASE(missing_speech_program_is_named) {

@@ -2,8 +2,8 @@
 // MultiHeadSelfAttention (1, 2 and 4 heads; T = 49, D = 64 and small shapes) lowered and
 // exported to ONNX, run by ONNX Runtime and compared with the training layers' own forward
 // pass (Sequential::predict); every backend compared with both; an encoder block (layer
-// norm, attention, residuals, a dense head) exported likewise; int8 and heads that do not divide
-// the width refused by name.
+// norm, attention, residuals, a dense head) exported likewise; heads that do not divide the
+// width refused by name (int8: op_attention_int8_test.cpp).
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -115,29 +115,6 @@ BOOST_AUTO_TEST_CASE(encoder_block_exports_and_matches_predict, *utf::preconditi
     io::export_onnx(dir.file("encoder.onnx"), g);
     const auto ort = iotest::ort_run(dir.file("encoder.onnx"), x, batch, g.input_shape(), dir);
     iotest::check_within(ort, mine, "encoder block: ONNX Runtime vs Sequential::predict");
-}
-
-BOOST_AUTO_TEST_CASE(int8_is_refused_naming_the_node) {
-    using Net = nn::Sequential<nn::Input<4, 8>, nn::MultiHeadSelfAttention<2>>;
-    Net net;
-    init_with_biases(net, 41);
-    compile::Graph g = net.lower();
-    g.value_quant.assign(g.values.size(), {{0.05f}, {0}, -1});
-    auto refused = [&](const char* backend, auto&& compile) {
-        try {
-            (void)compile();
-            BOOST_ERROR(backend << ": an int8 graph with attention compiled");
-        } catch (const config_error& e) {
-            const std::string m = e.what();
-            BOOST_TEST(m.find("'" + g.nodes[0].name + "' (attention)") != std::string::npos, m);
-            BOOST_TEST(m.find("int8") != std::string::npos, m);
-        }
-    };
-    refused("reference", [&] { return backend::Reference{}.compile(g); });
-    refused("simd", [&] { return backend::Simd{}.compile(g); });
-#if defined(EDGESTACK_HAS_XNNPACK)
-    refused("xnnpack", [&] { return backend::Xnnpack{}.compile(g); });
-#endif
 }
 
 BOOST_AUTO_TEST_CASE(heads_that_do_not_divide_the_width_are_refused_by_name) {

@@ -2,7 +2,8 @@
 // positional_embedding.hpp): declared models with LayerNorm (over a sequence's features and
 // over a flat vector) and PositionalEmbedding lowered and exported to ONNX, run by ONNX
 // Runtime and compared with the training layers' own forward pass (Sequential::predict);
-// every backend compared with both; int8 and parameters that do not fit refused by name.
+// every backend compared with both; parameters that do not fit refused by name (int8:
+// op_attention_int8_test.cpp).
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
@@ -43,16 +44,6 @@ BOOST_AUTO_TEST_CASE(positional_embedding_matches_ort_and_predict, *utf::precond
     check_model<nn::Sequential<nn::Input<5, 4>, nn::PositionalEmbedding>>("positional embedding", 51);
     check_model<nn::Sequential<nn::Input<10, 6>, nn::PositionalEmbedding, nn::LayerNorm, nn::GRU<4>>>(
         "embedding, layer norm, gru", 52);
-}
-
-BOOST_AUTO_TEST_CASE(int8_is_refused_naming_the_node) {
-    compile::Graph g = nn::Sequential<nn::Input<4, 3>, nn::PositionalEmbedding, nn::LayerNorm>{}.lower();
-    g.value_quant.assign(g.values.size(), {{0.05f}, {0}, -1});
-    refused_everywhere<config_error>(g, "'" + g.nodes[0].name + "' (positional_embedding)",
-                                     "int8 positional embedding is not supported");
-    compile::Graph l = nn::Sequential<nn::Input<4, 3>, nn::LayerNorm>{}.lower();
-    l.value_quant.assign(l.values.size(), {{0.05f}, {0}, -1});
-    refused_everywhere<config_error>(l, "'" + l.nodes[0].name + "' (layer_norm)", "int8 layer norm is not supported");
 }
 
 BOOST_AUTO_TEST_CASE(parameters_that_do_not_fit_are_refused_naming_the_node) {

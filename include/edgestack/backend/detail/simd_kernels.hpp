@@ -20,16 +20,18 @@
 #include "edgestack/backend/detail/simd_attention.hpp"
 #include "edgestack/backend/detail/simd_isa.hpp"
 #include "edgestack/backend/detail/simd_sequence.hpp"
+#include "edgestack/backend/detail/simd_sequence_int8.hpp"
 #include "edgestack/backend/detail/simd_tiles.hpp"
 #include "edgestack/backend/detail/winograd.hpp"
 #include "edgestack/core/cpu.hpp"
 
 namespace edgestack::backend::detail {
 
-struct SimdKernels : ReferenceKernels, SimdSequence, SimdAttention {
+struct SimdKernels : ReferenceKernels, SimdSequence, SimdSequenceInt8, SimdAttention {
     static constexpr const char* name = "simd";
     using ReferenceKernels::kernel; // the ops below without a vector kernel
     using SimdSequence::kernel;     // gru, lstm (simd_sequence.hpp)
+    using SimdSequenceInt8::kernel; // gru, lstm in int8 (simd_sequence_int8.hpp)
     using SimdAttention::kernel;    // attention, layer_norm (simd_attention.hpp)
 
     static bool gemm_like(const Step& s) noexcept {

@@ -1,6 +1,6 @@
 // Op unit: attention. Multi-head self-attention over T x D; weights W_q | W_k | W_v | W_o,
 // each [D][D] ([out][in]); bias b_q | b_k | b_v | b_o; kernel[0] = heads; scale
-// 1/sqrt(D / heads). fp32 only: the engines refuse it in an int8 graph. ONNX: the opset-13
+// 1/sqrt(D / heads). int8: the projections as int8 matrix products (attention_int8.hpp). ONNX: the opset-13
 // decomposition (MatMul and Add per projection, Reshape and Transpose to heads, scaled
 // scores, Softmax over the keys, Transpose and Reshape back, output projection).
 #pragma once
@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "edgestack/compile/ops/attention_int8.hpp"
 #include "edgestack/compile/ops/unit.hpp"
 
 namespace edgestack::compile::ops {
@@ -23,6 +24,7 @@ struct AttentionParams {
     std::vector<float> wo;   ///< W_o transposed: [D][D]
     std::vector<float> b;    ///< b_q | b_k | b_v | b_o
     float scale = 1.0f;      ///< 1 / sqrt(D / heads)
+    AttentionInt8 q;         ///< the int8 form (attention_int8.hpp); empty in fp32
 };
 
 /// Multi-head self-attention.
@@ -56,13 +58,19 @@ struct Attention : UnitBase {
     }
 
     /// Transposes the weights, keeps the bias and the scale; scratch for one sample (the
-    /// kernel runs the samples of a batch one after another). Refuses int8.
+    /// kernel runs the samples of a batch one after another). int8: the int8 form instead
+    /// of the transposed weights.
     template <class S>
     static void prepare(S& s, State& st, const Node& n, Prep& p) {
-        if (p.int8)
-            throw p.bad("int8 is not supported: attention runs in fp32 only; keep it out of the "
-                        "quantized graph");
         const std::size_t d = s.in.c, t = s.in.w, heads = s.kh;
+        if (p.int8) {
+            prepare_attention_int8(st.q, n, p, d, s.s_in, s.zp_in);
+            st.b = n.bias;
+            st.scale = 1.0f / std::sqrt(static_cast<float>(d / heads));
+            s.scratch_bytes = std::max(s.scratch_bytes, align_up(attention_int8_scratch_floats(t, d, heads) * sizeof(float)));
+            p.weight_bytes += 4 * d * d + 7 * d * sizeof(float);
+            return;
+        }
         st.wqkv.assign(d * 3 * d, 0.0f);
         for (std::size_t o = 0; o < 3 * d; ++o)
             for (std::size_t i = 0; i < d; ++i) st.wqkv[i * 3 * d + o] = n.weights[o * d + i];
@@ -142,7 +150,7 @@ struct Attention : UnitBase {
                 }
             }
         } else {
-            (void)s, (void)st, (void)x, (void)y, (void)batch, (void)scratch; // refused by prepare()
+            attention_int8_reference(s, st.q, st.b, st.scale, x, y, batch, scratch);
         }
     }
 

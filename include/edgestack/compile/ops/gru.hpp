@@ -29,22 +29,29 @@ struct Gru : RecurrentUnit<3, 6> {
         for (std::size_t k = 0; k < U; ++k)
             for (std::size_t u = 0; u < U; ++u) hb[2 * U + u] += rh[k] * wh[k * GU + u];
     }
-    /// The definition (fp32; prepare refuses int8): the training layer's maths, h and the
-    /// gate rows in `scratch`.
+    /// The definition, fp32 (the training layer's maths, h and the gate rows in `scratch`;
+    /// both directions, both linear_before_reset forms) and int8 (recurrent_int8.hpp: the
+    /// same cell around exact integer dot products; one direction, linear_before_reset = 1).
     template <class S, class T>
-    static void reference(const S&, const State& st, const T* x, const T*, T* y, std::size_t batch,
+    static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch,
                           std::byte* scratch) noexcept {
+        const std::size_t U = st.units;
+        const auto cell = [U, &st](const float* a, const float* hb, float* h, float*) {
+            for (std::size_t u = 0; u < U; ++u) {
+                const float r = st.reset_before ? 1.0f : sigmoid(a[u] + hb[u]);
+                const float z = sigmoid(a[U + u] + hb[U + u]);
+                const float n = std::tanh(a[2 * U + u] + r * hb[2 * U + u]);
+                h[u] = (1.0f - z) * n + z * h[u];
+            }
+        };
         if constexpr (std::is_same_v<T, float>) {
-            const std::size_t U = st.units;
-            run(st, x, y, batch, scratch, [U, &st](const float* a, float* hb, float* h, float* rh, std::size_t d) {
+            run(st, x, y, batch, scratch, [&](const float* a, float* hb, float* h, float* rh, std::size_t d) {
                 if (st.reset_before) reset_before(st, d, a, hb, h, rh);
-                for (std::size_t u = 0; u < U; ++u) {
-                    const float r = st.reset_before ? 1.0f : sigmoid(a[u] + hb[u]);
-                    const float z = sigmoid(a[U + u] + hb[U + u]);
-                    const float n = std::tanh(a[2 * U + u] + r * hb[2 * U + u]);
-                    h[u] = (1.0f - z) * n + z * h[u];
-                }
+                cell(a, hb, h, rh);
             });
+        } else {
+            run_recurrent_int8(s, st.q, st.bx.data(), st.bh.data(), st.steps, st.features, U, 3 * U, st.every_step,
+                               x, y, batch, scratch, cell);
         }
     }
     /// An ONNX GRU node, linear_before_reset = 1 (or 0 with alpha = 1).

@@ -25,10 +25,9 @@ struct LayerNorm : UnitBase {
     }
     /// 2 x channels parameters.
     static Tensors tensors(const Node&, const Io& io) { return {0, 0, 2 * io.in.back(), 0}; }
-    /// Copies gamma and beta (fp32 only: int8 layer norm is not supported yet).
+    /// Copies gamma and beta (fp32 and int8 alike).
     template <class S>
     static void prepare(S& s, State& st, const Node& n, Prep& p) {
-        if (p.int8) throw p.bad("int8 layer norm is not supported yet: run this graph in fp32");
         const std::size_t C = s.in.c;
         if (n.extra.size() != 2 * C)
             throw shape_error(p.where + ": has " + std::to_string(n.extra.size()) + " parameters, expected 2 x " +
@@ -37,21 +36,28 @@ struct LayerNorm : UnitBase {
         st.b.assign(n.extra.begin() + static_cast<long>(C), n.extra.end());
         p.weight_bytes += 2 * C * sizeof(float);
     }
-    /// The definition (fp32), as the training layer computes it: per row of C values,
-    /// mean, then the mean squared deviation, then gamma * (x - mean) / sqrt(var + eps) + beta.
+    /// The definition, as the training layer computes it: per row of C values, mean, then
+    /// the mean squared deviation, then gamma * (x - mean) / sqrt(var + eps) + beta. int8:
+    /// the same in fp32 on the dequantized row, the result quantized to the output's grid.
     template <class S, class T>
     static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
-        if constexpr (std::is_same_v<T, float>) {
-            const std::size_t C = s.in.c, rows = batch * s.out.size() / C;
-            for (std::size_t r = 0; r < rows; ++r) {
-                const float* xr = x + r * C;
-                float mean = 0.0f, var = 0.0f;
-                for (std::size_t c = 0; c < C; ++c) mean += xr[c];
-                mean /= static_cast<float>(C);
-                for (std::size_t c = 0; c < C; ++c) var += (xr[c] - mean) * (xr[c] - mean);
-                var /= static_cast<float>(C);
-                const float inv = 1.0f / std::sqrt(var + s.alpha);
-                for (std::size_t c = 0; c < C; ++c) y[r * C + c] = st.w[c] * ((xr[c] - mean) * inv) + st.b[c];
+        const std::size_t C = s.in.c, rows = batch * s.out.size() / C;
+        for (std::size_t r = 0; r < rows; ++r) {
+            const T* xr = x + r * C;
+            auto at = [&](std::size_t c) {
+                if constexpr (std::is_same_v<T, float>) return xr[c];
+                else return quant::dequantize(xr[c], s.s_in, s.zp_in);
+            };
+            float mean = 0.0f, var = 0.0f;
+            for (std::size_t c = 0; c < C; ++c) mean += at(c);
+            mean /= static_cast<float>(C);
+            for (std::size_t c = 0; c < C; ++c) var += (at(c) - mean) * (at(c) - mean);
+            var /= static_cast<float>(C);
+            const float inv = 1.0f / std::sqrt(var + s.alpha);
+            for (std::size_t c = 0; c < C; ++c) {
+                const float v = st.w[c] * ((at(c) - mean) * inv) + st.b[c];
+                if constexpr (std::is_same_v<T, float>) y[r * C + c] = v;
+                else y[r * C + c] = quant::quantize(v, s.s_out, s.zp_out);
             }
         }
     }

@@ -28,24 +28,26 @@ struct PositionalEmbedding : UnitBase {
     }
     /// T x D weights, no bias.
     static Tensors tensors(const Node&, const Io& io) { return {volume(io.in), 0, 0, io.in[1]}; }
-    /// Copies the table (fp32 only: int8 is not supported yet).
+    /// Copies the table (fp32 and int8 alike).
     template <class S>
     static void prepare(S& s, State& st, const Node& n, Prep& p) {
-        if (p.int8) throw p.bad("int8 positional embedding is not supported yet: run this graph in fp32");
         if (n.weights.size() != s.in.size())
             throw shape_error(p.where + ": has a table of " + std::to_string(n.weights.size()) + " values, expected " +
                               std::to_string(s.in.size()));
         st.table = n.weights;
         p.weight_bytes += st.table.size() * sizeof(float);
     }
-    /// The definition (fp32): x + table, sample by sample.
+    /// The definition: x + table, sample by sample; int8: the dequantized input plus the
+    /// table, quantized to the output's grid.
     template <class S, class T>
     static void reference(const S& s, const State& st, const T* x, const T*, T* y, std::size_t batch) noexcept {
-        if constexpr (std::is_same_v<T, float>) {
-            const std::size_t N = s.in.size();
-            for (std::size_t b = 0; b < batch; ++b)
-                for (std::size_t i = 0; i < N; ++i) y[b * N + i] = x[b * N + i] + st.table[i];
-        }
+        const std::size_t N = s.in.size();
+        for (std::size_t b = 0; b < batch; ++b)
+            for (std::size_t i = 0; i < N; ++i) {
+                if constexpr (std::is_same_v<T, float>) y[b * N + i] = x[b * N + i] + st.table[i];
+                else y[b * N + i] = quant::quantize(quant::dequantize(x[b * N + i], s.s_in, s.zp_in) + st.table[i],
+                                                    s.s_out, s.zp_out);
+            }
     }
     /// Add of the table.
     template <class E>

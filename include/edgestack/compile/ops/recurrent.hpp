@@ -18,6 +18,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "edgestack/compile/ops/recurrent_int8.hpp"
 #include "edgestack/compile/ops/unit.hpp"
 
 namespace edgestack::compile::ops {
@@ -35,6 +36,7 @@ struct Recurrent {
     std::size_t directions = 1; ///< 1, or 2 (bidirectional: each vector above holds forward's then backward's)
     bool reset_before = false;  ///< gru: r multiplies h before W_hn (ONNX's linear_before_reset = 0)
     bool every_step = false;    ///< the output is T x D*U (every step), else D*U (the last)
+    RecurrentInt8 q;            ///< the int8 form (recurrent_int8.hpp); empty in fp32
 };
 
 /// A recurrent layer with G gates and `bias_per_unit` biases per unit.
@@ -63,15 +65,10 @@ struct RecurrentUnit : UnitBase {
         return {d * G * u * (io.in[1] + u), d * BiasPerUnit * u, 0, io.out.back()};
     }
     /// Transposes the weights, splits the biases and sizes the scratch (the hidden and cell
-    /// state live there: nothing is allocated per run). fp32 only.
+    /// state live there: nothing is allocated per run). int8: the weights' int8 form
+    /// (recurrent_int8.hpp) instead of the transposed fp32 weights.
     template <class S>
     static void prepare(S& s, State& st, const Node& n, Prep& p) {
-        if (p.int8) throw p.bad("int8 recurrent layers are not supported yet: run this graph in fp32");
-        prepare_fp32(s, st, n, p);
-    }
-    /// The fp32 form: both directions' weights transposed, their biases split.
-    template <class S>
-    static void prepare_fp32(S& s, State& st, const Node& n, Prep& p) {
         const std::size_t T = s.in.w, F = s.in.c;
         const std::size_t D = n.weights.size() == G * s.out.c * (F + s.out.c / 2) && s.out.c % 2 == 0 ? 2 : 1;
         const std::size_t U = s.out.c / D, GU = G * U, per = GU * (F + U);
@@ -85,21 +82,32 @@ struct RecurrentUnit : UnitBase {
         st.directions = D;
         st.reset_before = G == 3 && n.alpha != 0.0f;
         st.every_step = s.out.w == T && T > 1;
-        st.wx.assign(D * F * GU, 0.0f);
-        st.wh.assign(D * U * GU, 0.0f);
         st.bx.assign(D * GU, 0.0f);
         st.bh.assign(D * GU, 0.0f);
         for (std::size_t d = 0; d < D; ++d) {
-            const float* w = n.weights.data() + d * per;
             const float* b = n.bias.data() + d * BiasPerUnit * U;
+            std::copy_n(b, GU, st.bx.begin() + static_cast<long>(d * GU));
+            if (BiasPerUnit == 2 * G) std::copy_n(b + GU, GU, st.bh.begin() + static_cast<long>(d * GU));
+        }
+        if (p.int8) {
+            if (D != 1) throw p.bad("int8 bidirectional recurrent layers are not supported yet: run this graph in fp32");
+            if (st.reset_before)
+                throw p.bad("int8 GRU with linear_before_reset = 0 is not supported yet: run this graph in fp32");
+            prepare_recurrent_int8(st.q, n, p, GU, F, U, s.s_in, s.zp_in, st.bx, st.bh);
+            s.scratch_bytes = std::max(s.scratch_bytes, recurrent_int8_scratch(GU, F, U));
+            p.weight_bytes += GU * (F + U) + 5 * GU * sizeof(float);
+            return;
+        }
+        st.wx.assign(D * F * GU, 0.0f);
+        st.wh.assign(D * U * GU, 0.0f);
+        for (std::size_t d = 0; d < D; ++d) {
+            const float* w = n.weights.data() + d * per;
             float* wx = st.wx.data() + d * F * GU;
             float* wh = st.wh.data() + d * U * GU;
             for (std::size_t g = 0; g < GU; ++g) {
                 for (std::size_t k = 0; k < F; ++k) wx[k * GU + g] = w[g * F + k];
                 for (std::size_t k = 0; k < U; ++k) wh[k * GU + g] = w[GU * F + g * U + k];
             }
-            std::copy_n(b, GU, st.bx.begin() + static_cast<long>(d * GU));
-            if (BiasPerUnit == 2 * G) std::copy_n(b + GU, GU, st.bh.begin() + static_cast<long>(d * GU));
         }
         s.scratch_bytes = std::max(s.scratch_bytes, scratch_floats(U) * sizeof(float));
         p.weight_bytes += D * (per + 2 * GU) * sizeof(float);

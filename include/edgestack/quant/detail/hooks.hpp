@@ -60,6 +60,12 @@ struct QuantState {
     std::vector<char> layer_observed; // layer output gets its own params (fake-quantized)
     std::vector<ChannelLayout> layer_layout;
     std::vector<char> layer_has_weights;
+    // Per layer: the weight blocks quantized one symmetric scale per row, as the int8
+    // recurrent layers are (W_x and W_h of a GRU or LSTM, compile/ops/recurrent_int8.hpp).
+    struct RowBlock {
+        std::size_t offset, rows, cols;
+    };
+    std::vector<std::vector<RowBlock>> layer_rows;
     std::vector<Range> ranges; // per value
     bool per_channel = true;
 
@@ -75,6 +81,7 @@ struct QuantState {
         layer_observed.assign(depth, 0);
         layer_layout.assign(depth, {});
         layer_has_weights.assign(depth, 0);
+        layer_rows.assign(depth, {});
         for (std::size_t i = 0; i < depth; ++i) {
             const auto v = static_cast<std::size_t>(layer_value[i]);
             layer_observed[i] = plan.values[v].role == Role::observed;
@@ -84,6 +91,14 @@ struct QuantState {
                 if (n.output > first && n.output <= layer_value[i] && has_weights(n.op)) {
                     layer_layout[i] = channel_layout(n, graph.values[static_cast<std::size_t>(n.output)]);
                     layer_has_weights[i] = 1;
+                    break;
+                }
+                if (n.output > first && n.output <= layer_value[i] &&
+                    (n.op == compile::Op::gru || n.op == compile::Op::lstm)) {
+                    const auto& in = graph.values[static_cast<std::size_t>(n.inputs[0])];
+                    const std::size_t u = graph.values[static_cast<std::size_t>(n.output)].back();
+                    const std::size_t gu = (n.op == compile::Op::gru ? 3 : 4) * u, f = in.back();
+                    if (n.weights.size() == gu * (f + u)) layer_rows[i] = {{0, gu, f}, {gu * f, gu, u}};
                     break;
                 }
             }
@@ -108,6 +123,15 @@ public:
 
     std::span<const float> forward_params(const nn::LayerInfo& info, std::span<const float> p,
                                           nn::Mode) override {
+        if (fake_quant && !s_->layer_rows[info.index].empty()) {
+            auto& buf = wbuf_for(info.index, p.size());
+            std::copy(p.begin(), p.end(), buf.begin());
+            for (const auto& b : s_->layer_rows[info.index])
+                fake_quantize_weights(p.subspan(b.offset, b.rows * b.cols),
+                                      std::span<float>(buf).subspan(b.offset, b.rows * b.cols),
+                                      {b.rows, false}, true);
+            return buf;
+        }
         if (!fake_quant || !s_->layer_has_weights[info.index]) return p;
         auto& buf = wbuf_for(info.index, p.size());
         fake_quantize_weights(p.first(info.weight_count),
