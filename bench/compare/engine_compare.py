@@ -8,10 +8,14 @@ round yields one median per side; the table gives the median of the rounds and t
 The keyword-spotting networks (49 x 10 in, GRU or LSTM of 64 units, dense 12, softmax;
 --nets kws_gru,kws_lstm) are timed in fp32 on Simd and the Xnnpack backend only, and so is
 PyTorch's export of a two-layer transformer encoder (d = 64, 4 heads, same input;
---nets kws_transformer; ONNX Runtime runs PyTorch's file, we its import).
+--nets kws_transformer; ONNX Runtime runs PyTorch's file, we its import). The 1-D sensor
+network (128 steps x 6 channels, Conv1D, MaxPool1D, DepthwiseConv1D, AvgPool1D, global
+average, dense; --nets sensor1d) is timed fp32 and int8 on our engines (ORT runs our export
+of it, N x T x C in, 1-D Conv/pool nodes between Transposes).
 
 usage: engine_compare.py --build BUILD_DIR --ort ORT_NODE_DIR [--rounds 5] [--runs 400]
-                         [--nets cnn,ds_cnn]   (any of cnn, ds_cnn, kws_gru, kws_lstm, kws_transformer)
+                         [--nets cnn,ds_cnn]   (any of cnn, ds_cnn, kws_gru, kws_lstm, kws_transformer,
+                                                sensor1d)
                          [--json FILE]   (also write the medians and ranges as JSON)
 """
 import argparse
@@ -23,7 +27,7 @@ import sys
 import tempfile
 
 NETS = {"cnn": "1,28,28,1", "ds_cnn": "1,28,28,1", "kws_gru": "1,49,10", "kws_lstm": "1,49,10",
-        "kws_transformer": "1,49,10"}
+        "kws_transformer": "1,49,10", "sensor1d": "1,128,6"}
 
 
 def main():

@@ -9,10 +9,13 @@
 // their recurrent layer: they are timed on our Simd engine and Xnnpack backend (which runs
 // the recurrent step on the Simd kernels), fp32 only. So is the transformer encoder
 // (PyTorch's export of two nn.TransformerEncoderLayer, d = 64, 4 heads, over the same 49 x
-// 10 input; test/fixtures/kws_transformer.onnx), imported with io::import_onnx_graph.
+// 10 input; test/fixtures/kws_transformer.onnx), imported with io::import_onnx_graph. The 1-D
+// sensor network (128 steps x 6 channels: Conv1D 16 x 5, ReLU, MaxPool1D 2, DepthwiseConv1D
+// 3, ReLU, AvgPool1D 2, global average, dense 5) runs on every engine, fp32 and int8, but not
+// on the XNNPACK-direct side (its flat list has no average pool).
 //
 //   bench_engine_peers --write-onnx DIR
-//   bench_engine_peers --measure cnn|ds_cnn|kws_gru|kws_lstm|kws_transformer [--rounds R] [--runs N]
+//   bench_engine_peers --measure cnn|ds_cnn|kws_gru|kws_lstm|kws_transformer|sensor1d [--rounds R] [--runs N]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -22,6 +25,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,7 +81,10 @@ compile::Graph network(const std::string& name, bool int8) {
     if (name == "kws_gru") return declared<nn::Sequential<Kws, nn::GRU<64>, nn::Dense<12>, nn::Softmax>>(19);
     if (name == "kws_transformer") return io::import_onnx_graph(transformer_onnx);
     if (name == "kws_lstm") return declared<nn::Sequential<Kws, nn::LSTM<64>, nn::Dense<12>, nn::Softmax>>(20);
-    auto g = name == "cnn" ? backend::nets::cnn() : backend::nets::ds_cnn();
+    using Sensor = nn::Sequential<nn::Input<128, 6>, nn::Conv1D<16, 5, 1, nn::Pad<2>>, nn::ReLU, nn::MaxPool1D<2>,
+                                  nn::DepthwiseConv1D<3, 1, nn::Pad<1>>, nn::ReLU, nn::AvgPool1D<2>,
+                                  nn::GlobalAvgPool, nn::Dense<5>>;
+    auto g = name == "sensor1d" ? declared<Sensor>(23) : name == "cnn" ? backend::nets::cnn() : backend::nets::ds_cnn();
     if (int8) backend::nets::quantize_minmax(g, backend::nets::random_inputs(g, 32, 3));
     else compile::canonicalize(g);
     return g;
@@ -304,12 +311,13 @@ int main(int argc, char** argv) {
             if (!from) fail("cannot read " + transformer_onnx);
             std::ofstream(dir + "/kws_transformer.onnx", std::ios::binary) << from.rdbuf();
         }
+        io::export_onnx(dir + "/sensor1d.onnx", network("sensor1d", false));
         write_add_model(dir + "/overhead_add.onnx");
-        std::printf("wrote %s/{cnn,ds_cnn,kws_gru,kws_lstm,kws_transformer,overhead_add}.onnx\n", dir.c_str());
+        std::printf("wrote %s/{cnn,ds_cnn,kws_gru,kws_lstm,kws_transformer,sensor1d,overhead_add}.onnx\n", dir.c_str());
         return 0;
     }
     if (argc < 3 || std::string(argv[1]) != "--measure") {
-        std::fprintf(stderr, "usage: bench_engine_peers --write-onnx DIR | --measure cnn|ds_cnn|kws_gru|kws_lstm|kws_transformer [--rounds R] [--runs N]\n");
+        std::fprintf(stderr, "usage: bench_engine_peers --write-onnx DIR | --measure cnn|ds_cnn|kws_gru|kws_lstm|kws_transformer|sensor1d [--rounds R] [--runs N]\n");
         return 2;
     }
     const std::string net = argv[2];
@@ -322,7 +330,12 @@ int main(int argc, char** argv) {
     const auto gf = network(net, false), gq = network(net, true);
     const backend::SimdEngine sf(gf), sq(gq);
     const auto xf = backend::Xnnpack{1}.compile(gf), xq = backend::Xnnpack{1}.compile(gq);
-    XnnDirect df(gf), dq(gq);
+    const bool direct = net != "sensor1d"; // XnnDirect has every op of the CNNs only
+    std::optional<XnnDirect> df, dq;
+    if (direct) {
+        df.emplace(gf);
+        dq.emplace(gq);
+    }
     const auto x = backend::nets::random_inputs(gf, 16, 5);
     std::vector<float> y(10 * 16);
     auto a1 = sf.make_arena(1), a2 = sq.make_arena(1), a3 = xf.make_arena(1), a4 = xq.make_arena(1);
@@ -337,9 +350,10 @@ int main(int argc, char** argv) {
         {"edgestack simd int8", [&](std::size_t i) { sq.run(in(i), out, a2); }},
         {"edgestack xnnpack fp32", [&](std::size_t i) { xf.run(in(i), out, a3); }},
         {"edgestack xnnpack int8", [&](std::size_t i) { xq.run(in(i), out, a4); }},
-        {"xnnpack direct fp32", [&](std::size_t i) { df.run(in(i).data()); }},
-        {"xnnpack direct int8", [&](std::size_t i) { dq.run(in(i).data()); }},
+        {"xnnpack direct fp32", [&](std::size_t i) { df->run(in(i).data()); }},
+        {"xnnpack direct int8", [&](std::size_t i) { dq->run(in(i).data()); }},
     };
+    if (!direct) sides.resize(4);
     // Correctness before speed: every side against the Reference backend on 16 inputs.
     // fp32 within 1e-4 (relative, floor 1). int8: the engines within one output step (XNNPACK
     // rounds ties to even); XNNPACK direct within 4, its dense layers having per-tensor
@@ -367,11 +381,12 @@ int main(int argc, char** argv) {
         check("edgestack simd fp32", want, 1e-4, true);
         if (!sq.run(in(i), got, a2)) fail("edgestack simd int8: run failed");
         check("edgestack simd int8", want8, 0.0, false);
-        df.run(in(i).data());
-        got = df.output();
+        if (!direct) continue;
+        df->run(in(i).data());
+        got = df->output();
         check("xnnpack direct fp32", want, 1e-4, true);
-        dq.run(in(i).data());
-        got = dq.output();
+        dq->run(in(i).data());
+        got = dq->output();
         check("xnnpack direct int8", want8, 4.01 * step, false);
     }
     std::printf("# every side agrees with the reference backend on 16 inputs\n");

@@ -50,6 +50,7 @@ struct Network {
     std::string name, file;
     std::vector<std::size_t> dims; // per sample, as ONNX has it (C x H x W or features)
     bool dynamic_batch;
+    bool channels_first = false;   // dims are C x T (1-D convolutions), ours T x C
 };
 
 /// Imports a fixture, runs it on every backend against ONNX Runtime on random inputs, and
@@ -63,6 +64,7 @@ inline void check_network(const Network& net) {
 
     const bool spatial = net.dims.size() == 3;
     auto to_ours = [&](const std::vector<float>& x, std::size_t batch) {
+        if (net.channels_first) return nchw_to_nhwc(x, batch, net.dims[0], 1, net.dims[1]);
         return spatial ? nchw_to_nhwc(x, batch, net.dims[0], net.dims[1], net.dims[2]) : x;
     };
     BOOST_REQUIRE_EQUAL(g.input_size(), edgestack::compile::volume(net.dims));

@@ -252,7 +252,29 @@ public:
         node("Clip", name, {x, name + ".min", name + ".max"}, {name});
         return name;
     }
+    /// The tensor a window op (Conv, MaxPool, AveragePool) reads: the NCHW tensor of an
+    /// H x W x C value, or a T x C sequence (N x T x C) transposed to N x C x T for the 1-D
+    /// form of the op.
+    std::string window_input(const compile::Node& n) {
+        if (in().size() == 2 && !spatial) return transpose(x(), n.name + "_to_nct", {0, 2, 1});
+        require_spatial(n);
+        return x();
+    }
+    /// After a window op wrote `t`: the node's result, a 1-D op's N x C x T transposed back
+    /// to N x T x C.
+    void window_output(const compile::Node& n, const std::string& t) {
+        y = in().size() == 2 && !spatial ? transpose(t, n.name + "_to_ntc", {0, 2, 1}) : t;
+    }
     void window_attrs(onnx::NodeProto& p, const compile::Node& n, bool dilations) {
+        if (in().size() == 2 && !spatial) { // 1-D: the 1 x k window's k
+            auto one = [](std::size_t v) { return std::vector<std::int64_t>{static_cast<std::int64_t>(v)}; };
+            p.add_attribute()->CopyFrom(ints_attr("kernel_shape", one(n.kernel[1])));
+            p.add_attribute()->CopyFrom(ints_attr("strides", one(n.stride[1])));
+            p.add_attribute()->CopyFrom(ints_attr(
+                "pads", {static_cast<std::int64_t>(n.pad[1]), static_cast<std::int64_t>(n.pad[3])}));
+            if (dilations) p.add_attribute()->CopyFrom(ints_attr("dilations", one(n.dilation[1])));
+            return;
+        }
         p.add_attribute()->CopyFrom(ints_attr("kernel_shape", {static_cast<std::int64_t>(n.kernel[0]),
                                                                static_cast<std::int64_t>(n.kernel[1])}));
         p.add_attribute()->CopyFrom(ints_attr("strides", {static_cast<std::int64_t>(n.stride[0]),

@@ -35,6 +35,7 @@
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/io/detail/onnx_attention.hpp"
+#include "edgestack/io/detail/onnx_1d.hpp"
 #include "edgestack/io/detail/onnx_model.hpp"
 #include "edgestack/io/detail/onnx_recurrent.hpp"
 #include "edgestack/io/detail/validate.hpp"
@@ -46,11 +47,13 @@ namespace edgestack::io {
 /// Relu, LeakyRelu, Sigmoid, Tanh, HardSwish, Add of two tensors).
 inline constexpr const char* onnx_graph_supported_ops =
     "Conv, Gemm, MatMul (+ Add of a constant), BatchNormalization, Clip (0..6 or 0..inf), "
+    "Conv, MaxPool, AveragePool and Pad over N x C x T (1-D), ReduceMean (over time), "
     "HardSigmoid + Mul (as HardSwish), Softmax, MaxPool, "
     "AveragePool, GlobalAveragePool, Add (of a constant per channel), Mul (by "
     "a constant per channel), Concat (along the channels), Flatten, Reshape (to N x features), "
     "Pad (constant 0, "
-    "folded into the next Conv or pool), Transpose (NCHW <-> NHWC), Identity, Dropout, "
+    "folded into the next Conv or pool), Transpose (NCHW <-> NHWC, N x C x T <-> N x T x C), "
+    "Squeeze (of one time step), Identity, Dropout, "
     "Constant, QuantizeLinear + DequantizeLinear pairs (QDQ int8), and on constants only Shape, "
     "Gather, Unsqueeze, Squeeze, Concat, Cast, DequantizeLinear; "
     "GRU and LSTM as PyTorch writes nn.GRU / nn.LSTM (io/detail/onnx_recurrent.hpp)";
@@ -108,7 +111,8 @@ private:
     friend class OnnxRecurrentGraph; // GRU / LSTM and the pattern around them (onnx_recurrent.hpp)
     OnnxRecurrentGraph rnn_;
     enum class Kind { activation, constant, padded, hard_sigmoid, quantized };
-    enum class Layout { flat, nchw, nhwc };
+    // nct: a T x C value that ONNX holds as N x C x T (1-D convolutions, see one_d()).
+    enum class Layout { flat, nchw, nhwc, nct };
     struct Entry {
         Kind kind = Kind::activation;
         int value = -1;          // graph value id (activation, padded, hard_sigmoid: its source)
@@ -259,9 +263,11 @@ private:
         } else if (d.size() == 2 && rnn_sequence_input(gp, in->name())) { // N x T x F into a GRU / LSTM
             g_ = compile::Graph::with_input({d[0], d[1]});
             e.layout = Layout::flat;
+        } else if (d.size() == 2 && sequence_input(*in, d, e)) {
+            // N x C x T read by 1-D windows, or N x T x C transposed to them
         } else {
             throw format_error(w + ": rank " + std::to_string(d.size() + 1) +
-                               " (N x features or N x C x H x W are read)");
+                               " (N x features, N x C x H x W, or N x C x T read by a 1-D Conv or pool are read)");
         }
         std::size_t v = 1;
         for (auto x : d) {
@@ -360,6 +366,7 @@ private:
         for (const auto& in : n.input()) all_const = all_const && (in.empty() || is_const(in));
         if (t == "Shape") return shape_node(n, w);
         if (all_const) return fold(n, w);
+        if (one_d(n, w)) return;
         if (t == "Conv") return conv(n, w);
         if (t == "Gemm" || t == "MatMul") return dense(n, w);
         if (t == "Add") return add(n, w);
@@ -416,6 +423,7 @@ private:
         const auto& d = dims(e);
         std::vector<double> s{batch_dim};
         if (e.layout == Layout::nchw) s.insert(s.end(), {double(d[2]), double(d[0]), double(d[1])});
+        else if (e.layout == Layout::nct) s.insert(s.end(), {double(d[1]), double(d[0])});
         else for (auto x : d) s.push_back(static_cast<double>(x));
         return s;
     }
@@ -736,7 +744,8 @@ private:
         if (attr_i(n, "training_mode", 0) != 0) refuse(w, "training_mode = 1 (batch statistics) is not read");
         const Entry& x = input_act(n, 0, w);
         if (x.layout == Layout::nhwc) spatial_act(x, w);
-        const std::size_t ch = x.layout == Layout::nchw ? dims(x)[2] : compile::volume(dims(x));
+        const std::size_t ch = x.layout == Layout::nchw || x.layout == Layout::nct ? dims(x).back()
+                                                                                   : compile::volume(dims(x));
         const auto order = chw_order(x.chw, ch);
         compile::Node b;
         b.op = compile::Op::batch_norm;
@@ -1056,7 +1065,7 @@ private:
         if (x.producer >= 0 && uses_[name] == 1 &&
             g_.nodes[static_cast<std::size_t>(x.producer)].op == compile::Op::global_avg_pool &&
             g_.nodes[static_cast<std::size_t>(x.producer)].output == x.value) {
-            g_.values[static_cast<std::size_t>(x.value)] = {d[2]};
+            g_.values[static_cast<std::size_t>(x.value)] = {d.back()};
             Entry e = x;
             e.layout = Layout::flat;
             return e;
@@ -1065,6 +1074,7 @@ private:
         f.op = compile::Op::flatten;
         Entry e = append(std::move(f), {x.value}, {compile::volume(d)}, Layout::flat, w);
         if (x.layout == Layout::nchw && d[2] != 1 && d[0] * d[1] != 1) e.chw = d;
+        if (x.layout == Layout::nct && d[0] != 1 && d[1] != 1) e.chw = {1, d[0], d[1]}; // ONNX order (c, t)
         return e;
     }
 
@@ -1144,6 +1154,187 @@ private:
         else refuse(w, "only NCHW <-> NHWC transposes of a 4-D tensor are read");
         // NHWC data is in our order already: a later Flatten keeps (h, w, c).
         set_output(n, e);
+    }
+
+    // --- 1-D: N x C x T tensors (PyTorch's Conv1d, MaxPool1d, AvgPool1d) -----------------
+    // A T x C value that ONNX holds as N x C x T has layout nct. Its 1-D Conv, MaxPool and
+    // AveragePool nodes are read as their 2-D form over the 1 x T x C map the graph runs it
+    // as (io/detail/onnx_1d.hpp); pooling over time is a global_avg_pool.
+
+    /// The rank-3 graph input N x A x B: N x C x T (nct) when 1-D windows read it, N x T x C
+    /// (a flat T x C sequence) when Transposes (0, 2, 1) do; false when neither.
+    bool sequence_input(const onnx::ValueInfoProto& in, const std::vector<std::size_t>& d, Entry& e) {
+        bool window = false, transposed = false, other = false;
+        std::vector<std::string> names{in.name()}; // the input, and its Q/DQ outputs
+        for (std::size_t k = 0; k < names.size() && k < 3; ++k)
+            for (const auto& n : m_.graph().node())
+                for (const auto& i : n.input())
+                    if (i == names[k] && n.output_size() > 0) {
+                        const std::string& t = n.op_type();
+                        if ((t == "QuantizeLinear" && k == 0) || (t == "DequantizeLinear" && k == 1))
+                            names.push_back(n.output(0));
+                        else if ((t == "Conv" || t == "MaxPool" || t == "AveragePool") && i == n.input(0))
+                            window = true;
+                        else if (t == "Transpose" && attr_ints(n, "perm", {}) == std::vector<std::int64_t>{0, 2, 1})
+                            transposed = true;
+                        else
+                            other = true;
+                    }
+        if (other || window == transposed) return false;
+        g_ = compile::Graph::with_input(window ? compile::Dims{d[1], d[0]} : compile::Dims{d[0], d[1]});
+        e.layout = window ? Layout::nct : Layout::flat;
+        return true;
+    }
+
+    /// The nodes of the 1-D case (true when `n` was one): a Conv with a rank-3 weight or a
+    /// MaxPool, AveragePool, GlobalAveragePool, ReduceMean (over time), Squeeze (of a
+    /// single step) or Transpose (0, 2, 1) of an N x C x T tensor; ReduceMean over the steps
+    /// and Transpose (0, 2, 1) of a T x C sequence; what cannot be read of an N x C x T
+    /// tensor is refused here by name.
+    bool one_d(const onnx::NodeProto& n, const std::string& w) {
+        const std::string& t = n.op_type();
+        const auto it = n.input_size() > 0 ? entries_.find(n.input(0)) : entries_.end();
+        const bool nct = it != entries_.end() && it->second.layout == Layout::nct;
+        const bool seq = it != entries_.end() && it->second.layout == Layout::flat &&
+                         it->second.kind == Kind::activation && dims(it->second).size() == 2;
+        if (t == "Conv") {
+            const OnnxConst* wt = n.input_size() > 1 ? find_const(n.input(1)) : nullptr;
+            const bool rank3 = wt != nullptr && wt->dims.size() == 3;
+            if (!nct && !rank3) return false;
+            if (!nct) {
+                input_act(n, 0, w);
+                refuse(w, "weight has rank 3 (a 1-D Conv), which needs an N x C x T input");
+            }
+            if (!rank3)
+                refuse(w, "weight has rank " + std::to_string(wt ? wt->dims.size() : 0) +
+                              "; a Conv of an N x C x T input needs a rank-3 weight (out x in x k)");
+            window_2d(n, w, true);
+            return true;
+        }
+        if (t == "Pad" && nct) {
+            pad_2d(n, w);
+            return true;
+        }
+        if (t == "MaxPool" || t == "AveragePool") {
+            if (!nct) return false;
+            if (!is_1d_window(n)) refuse(w, "a pool of an N x C x T input needs a kernel_shape of one size");
+            window_2d(n, w, false);
+            return true;
+        }
+        if (t == "GlobalAveragePool" && nct) {
+            const Entry& x = input_act(n, 0, w);
+            set_output(n, global_pool(x, {1, dims(x)[1]}, Layout::nct, w));
+            return true;
+        }
+        if (t == "ReduceMean" && (nct || seq)) {
+            only_first_output(n, w);
+            const Entry& x = input_act(n, 0, w);
+            std::vector<std::int64_t> axes = attr_ints(n, "axes", {});
+            if (n.input_size() > 1 && !n.input(1).empty()) axes = int_list(constant(n, 1, w, "axes"), w);
+            const std::int64_t time = nct ? 2 : 1; // N x C x T or N x T x C
+            if (axes.size() != 1 || (axes[0] != time && axes[0] != time - 3))
+                refuse(w, "only a mean over the time axis (" + std::to_string(time) + ") of an " +
+                              (nct ? "N x C x T" : "N x T x C") + " tensor is read");
+            const std::size_t c = dims(x)[1];
+            if (attr_i(n, "keepdims", 1) == 0) set_output(n, global_pool(x, {c}, Layout::flat, w));
+            else set_output(n, global_pool(x, {1, c}, nct ? Layout::nct : Layout::flat, w));
+            return true;
+        }
+        if (t == "Squeeze" && nct) {
+            only_first_output(n, w);
+            const Entry& x = input_act(n, 0, w);
+            std::vector<std::int64_t> axes = attr_ints(n, "axes", {});
+            if (n.input_size() > 1 && !n.input(1).empty()) axes = int_list(constant(n, 1, w, "axes"), w);
+            const bool time = axes.empty() || (axes.size() == 1 && (axes[0] == 2 || axes[0] == -1));
+            if (!time || dims(x)[0] != 1 || dims(x)[1] == 1)
+                refuse(w, "only a Squeeze of the single time step of an N x C x 1 tensor is read");
+            set_output(n, flatten(x, w, n.input(0)));
+            return true;
+        }
+        if (t == "Transpose" && (nct || seq)) {
+            Entry e = input_act(n, 0, w);
+            if (attr_ints(n, "perm", {}) != std::vector<std::int64_t>{0, 2, 1})
+                refuse(w, "only the transpose (0, 2, 1) between N x C x T and N x T x C is read of a rank-3 tensor");
+            e.layout = nct ? Layout::flat : Layout::nct; // the same T x C value either way
+            set_output(n, e);
+            return true;
+        }
+        if (nct && (t == "Concat" || ((t == "Add" || t == "Mul") && n.input_size() == 2 &&
+                                      (is_const(n.input(0)) || is_const(n.input(1))))))
+            refuse(w, "operator " + t + " of an N x C x T tensor with " +
+                          (t == "Concat" ? std::string("a concatenation axis") : std::string("a constant")) +
+                          " is not read (1-D Conv, MaxPool, AveragePool, GlobalAveragePool, ReduceMean over time, "
+                          "element-wise operators, Transpose, Flatten are)");
+        return false;
+    }
+
+    /// A global_avg_pool of x with output `out` in `layout`.
+    Entry global_pool(const Entry& x, compile::Dims out, Layout layout, const std::string& w) {
+        compile::Node g;
+        g.op = compile::Op::global_avg_pool;
+        return append(std::move(g), {x.value}, std::move(out), layout, w);
+    }
+
+    /// A 1-D Conv (`conv`) or pool of an N x C x T tensor, read by the 2-D reader as its 2-D
+    /// form over the 1 x T x C map; the output is T' x C' again.
+    void window_2d(const onnx::NodeProto& n, const std::string& w, bool conv_node) {
+        const auto it = entries_.find(n.input(0));
+        const Entry x = it != entries_.end() && it->second.kind == Kind::padded ? it->second : input_act(n, 0, w);
+        std::string weight;
+        if (conv_node) { // [O][I][k] is [O][I][1][k]: the same data
+            const OnnxConst& wt = constant(n, 1, w, "weight");
+            weight = n.input(1) + "/as_2d";
+            OnnxConst w4 = wt;
+            w4.dims.insert(w4.dims.begin() + 2, 1);
+            consts_[weight] = std::move(w4);
+            if (auto q = wquant_.find(n.input(1)); q != wquant_.end()) wquant_[weight] = q->second;
+        }
+        const onnx::NodeProto n2 = window_as_2d(n, weight);
+        // The 2-D reader sees the input as a 1 x T x C map in NCHW; both are put back after.
+        auto& in = g_.values[static_cast<std::size_t>(x.value)];
+        const compile::Dims seq = in;
+        in = {1, seq[0], seq[1]};
+        Entry map = x;
+        map.layout = Layout::nchw;
+        entries_[n.input(0)] = map;
+        if (conv_node) conv(n2, w);
+        else pool(n2, w);
+        g_.values[static_cast<std::size_t>(x.value)] = seq;
+        entries_[n.input(0)] = x;
+        Entry& out = entries_.at(n.output(0));
+        auto& od = g_.values[static_cast<std::size_t>(out.value)];
+        od = {od[1], od[2]};
+        out.layout = Layout::nct;
+    }
+
+    /// A Pad of an N x C x T tensor, read by the 2-D reader as the Pad of N x C x 1 x T: its
+    /// padding goes to the 1-D Conv or pool after it.
+    void pad_2d(const onnx::NodeProto& n, const std::string& w) {
+        onnx::NodeProto n2 = n;
+        auto widen = [&](std::vector<std::int64_t> p) { // [n, c, t] begins then ends
+            if (p.size() != 6) refuse(w, std::to_string(p.size()) + " pads for an N x C x T tensor (6 expected)");
+            return std::vector<std::int64_t>{p[0], p[1], 0, p[2], p[3], p[4], 0, p[5]};
+        };
+        if (opset_ < 11) {
+            const auto p = widen(attr_ints(n, "pads", {}));
+            for (auto& a : *n2.mutable_attribute())
+                if (a.name() == "pads") {
+                    a.clear_ints();
+                    for (auto v : p) a.add_ints(v);
+                }
+        } else {
+            const auto p = widen(int_list(constant(n, 1, w, "pads"), w));
+            OnnxConst c;
+            c.dims = {8};
+            c.data.assign(p.begin(), p.end());
+            consts_[n.input(1) + "/as_2d"] = std::move(c);
+            n2.set_input(1, n.input(1) + "/as_2d");
+        }
+        Entry& x = entries_.at(n.input(0));
+        x.layout = Layout::nchw;
+        pad(n2, w);
+        entries_.at(n.input(0)).layout = Layout::nct;
+        entries_.at(n.output(0)).layout = Layout::nct;
     }
 
     const onnx::ModelProto& m_;

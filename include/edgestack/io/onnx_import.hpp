@@ -3,10 +3,10 @@
 // of operators must match the layers the type lowers to, node for node; the first node that
 // differs is named in the error. Link edgestack::onnx.
 //
-// Read: Conv (group 1 or depthwise), Gemm, MatMul (+ Add of a bias), BatchNormalization,
+// Read: Conv (group 1 or depthwise; 2-D, or 1-D over N x C x T), Gemm, MatMul (+ Add of a bias), BatchNormalization,
 // Relu, Clip(0, 6), LeakyRelu, Sigmoid, Tanh, HardSwish, Softmax, MaxPool, AveragePool
-// (counting its padding or not: AvgPool2D's CountPad / ExcludePad), GlobalAveragePool,
-// Flatten/Reshape, Add; a zero Pad is absorbed by the Conv or AveragePool after it.
+// (counting its padding or not: AvgPool2D's CountPad / ExcludePad; 1-D ones too),
+// GlobalAveragePool, ReduceMean over time, Flatten/Reshape/Squeeze, Add; a zero Pad is absorbed by the Conv or AveragePool after it.
 // Skipped: Identity, Dropout, Transpose (tracked for layout), QuantizeLinear/
 // DequantizeLinear on activations, and shape arithmetic (Shape, Constant and every node
 // that reads no activation, as PyTorch writes x.view(x.size(0), -1)); DequantizeLinear of
@@ -27,6 +27,7 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <span>
 #include <string>
@@ -35,6 +36,7 @@
 #include "edgestack/compile/graph.hpp"
 #include "edgestack/compile/ops.hpp"
 #include "edgestack/core/error.hpp"
+#include "edgestack/io/detail/onnx_1d.hpp"
 #include "edgestack/io/detail/onnx_model.hpp"
 #include "edgestack/io/detail/onnx_recurrent.hpp"
 
@@ -59,6 +61,11 @@ struct OnnxStep {
     // directions, units per direction, and whether Y (every step) is read rather than Y_h.
     std::size_t directions = 1, units = 0;
     bool every_step = false;
+    // A 1-D Conv or pool (over N x C x T): its 2-D form over N x C x 1 x T, which `node`
+    // then points at (io/detail/onnx_1d.hpp); a Flatten of an N x C x T tensor (feature
+    // order c, t).
+    std::shared_ptr<const onnx::NodeProto> as_2d;
+    bool flatten_ct = false;
 };
 
 class OnnxReader {
@@ -77,6 +84,7 @@ public:
     std::vector<OnnxStep> steps() {
         std::vector<OnnxStep> out;
         bool nchw = true;     // the current activation's layout, when spatial
+        bool nct = false;     // the current activation is N x C x T (after a 1-D Conv or pool)
         int index = -1;
         // Activations: the graph inputs, then every output of a node that reads one. A node
         // that reads none (Shape arithmetic feeding a Reshape, Constant) is no step.
@@ -119,7 +127,8 @@ public:
                 const auto perm = attr_ints(n, "perm", {});
                 if (perm == std::vector<std::int64_t>{0, 3, 1, 2}) nchw = true;
                 else if (perm == std::vector<std::int64_t>{0, 2, 3, 1}) nchw = false;
-                else throw format_error(where + ": only NHWC <-> NCHW transposes are read");
+                else if (perm == std::vector<std::int64_t>{0, 2, 1}) nct = !nct; // N x C x T <-> N x T x C
+                else throw format_error(where + ": only NHWC <-> NCHW and N x C x T <-> N x T x C transposes are read");
                 continue;
             }
             if (t == "Pad") {
@@ -135,11 +144,27 @@ public:
             s.index = i;
             s.node = &n;
             if (n.input_size() > 0 && pads.count(n.input(0))) s.pad_before = pads[n.input(0)];
+            // A 1-D window is read as its 2-D form over the 1 x T map.
+            auto one_d = [&] {
+                s.as_2d = std::make_shared<const onnx::NodeProto>(window_as_2d(n));
+                s.node = s.as_2d.get();
+                nct = true;
+            };
+            if ((t == "MaxPool" || t == "AveragePool") && is_1d_window(n)) one_d();
             if (t == "Conv") {
                 s.op = compile::Op::conv2d;
                 s.weight = init(n, 1, where, "weight");
                 if (n.input_size() > 2 && !n.input(2).empty()) s.bias = init(n, 2, where, "bias");
-                if (s.weight.dims.size() != 4) throw format_error(where + ": weight is not 4-d");
+                if (is_1d_window(n, s.weight.dims.size()) && s.weight.dims.size() != 3)
+                    throw format_error(where + ": weight has rank " + std::to_string(s.weight.dims.size()) +
+                                       "; a 1-D Conv (kernel_shape of one size) needs rank 3 (O x I x k)");
+                if (s.weight.dims.size() == 3 && is_1d_window(n, 3)) { // [O][I][k] is [O][I][1][k]
+                    s.weight.dims.insert(s.weight.dims.begin() + 2, 1);
+                    one_d();
+                }
+                if (s.weight.dims.size() != 4)
+                    throw format_error(where + ": weight has rank " + std::to_string(s.weight.dims.size()) +
+                                       "; 4 (2-D, O x I x kh x kw) or 3 (1-D, O x I x k) is read");
                 const auto group = attr_i(n, "group", 1);
                 if (group != 1) {
                     if (s.weight.dims[1] != 1 || group != s.weight.dims[0])
@@ -192,8 +217,8 @@ public:
                 s.op = compile::Op::max_pool2d;
             } else if (t == "AveragePool") {
                 s.op = compile::Op::avg_pool2d;
-                const bool own = attr_ints(n, "pads", {0, 0, 0, 0}) != std::vector<std::int64_t>{0, 0, 0, 0};
-                const bool include = attr_i(n, "count_include_pad", 0) != 0;
+                const bool own = attr_ints(*s.node, "pads", {0, 0, 0, 0}) != std::vector<std::int64_t>{0, 0, 0, 0};
+                const bool include = attr_i(*s.node, "count_include_pad", 0) != 0;
                 const bool extra = s.pad_before != std::array<std::size_t, 4>{0, 0, 0, 0};
                 if (extra && own && !include)
                     throw format_error(where + ": an AveragePool that does not count its own padding after a Pad "
@@ -201,9 +226,19 @@ public:
                 s.counts_pad = extra || (own && include);
             } else if (t == "GlobalAveragePool") {
                 s.op = compile::Op::global_avg_pool;
-            } else if (t == "Flatten" || t == "Reshape") {
+            } else if (t == "ReduceMean") { // over time: PyTorch's x.mean(-1) after 1-D layers
+                std::vector<std::int64_t> axes = attr_ints(n, "axes", {});
+                if (n.input_size() > 1 && !n.input(1).empty()) {
+                    const auto a = init(n, 1, where, "axes");
+                    axes.assign(a.data.begin(), a.data.end());
+                }
+                if (axes.size() != 1 || axes[0] == 0)
+                    throw format_error(where + ": only a ReduceMean over one axis, the time steps, is read");
+                s.op = compile::Op::global_avg_pool;
+            } else if (t == "Flatten" || t == "Reshape" || t == "Squeeze") {
                 s.op = compile::Op::flatten;
                 s.flatten_chw = nchw;
+                s.flatten_ct = nct;
             } else if (t == "Add") {
                 s.op = compile::Op::add;
             } else if (t == "GRU" || t == "LSTM") {
@@ -254,13 +289,20 @@ private:
             value = v.data[0];
         }
         if (value != 0.0f) throw format_error(where + ": only zero padding is read");
+        auto u = [&](std::size_t k) { return static_cast<std::size_t>(p[k]); };
+        if (p.size() == 6) { // N x C x T: the time steps are the width of the 1 x T map
+            for (auto v : p)
+                if (v < 0) throw format_error(where + ": negative padding (cropping) is not read");
+            if (p[0] != 0 || p[1] != 0 || p[3] != 0 || p[4] != 0)
+                throw format_error(where + ": only the time steps are padded by the layers");
+            return {0, u(2), 0, u(5)};
+        }
         if (p.size() != 8) throw format_error(where + ": only the padding of a 4-d activation is read");
         for (auto v : p)
             if (v < 0) throw format_error(where + ": negative padding (cropping) is not read");
         const std::size_t h = nchw ? 2 : 1, w = nchw ? 3 : 2, c = nchw ? 1 : 3;
         if (p[0] != 0 || p[4] != 0 || p[c] != 0 || p[c + 4] != 0)
             throw format_error(where + ": only height and width are padded by the layers");
-        auto u = [&](std::size_t k) { return static_cast<std::size_t>(p[k]); };
         return {u(h), u(w), u(h + 4), u(w + 4)};
     }
     /// A Clip is ReLU6 only between 0 and 6.
@@ -455,7 +497,7 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
         switch (ours.op) {
         case compile::Op::conv2d: {
             check_spatial(true);
-            const std::size_t co = out[2], ci = in[2], kh = ours.kernel[0], kw = ours.kernel[1];
+            const std::size_t co = out.back(), ci = in.back(), kh = ours.kernel[0], kw = ours.kernel[1];
             need(s.weight, co * ci * kh * kw, "weight");
             assign(ours.weights, compile::ops::Conv2d::weights_from_onnx(s.weight.data, co, ci, kh, kw, false));
             if (!ours.bias.empty()) {
@@ -474,7 +516,7 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
                 break;
             }
             check_spatial(true);
-            const std::size_t c_n = out[2], kh = ours.kernel[0], kw = ours.kernel[1];
+            const std::size_t c_n = out.back(), kh = ours.kernel[0], kw = ours.kernel[1];
             need(s.weight, c_n * kh * kw, "weight");
             assign(ours.weights, compile::ops::Conv2d::weights_from_onnx(s.weight.data, c_n, 1, kh, kw, true));
             if (!ours.bias.empty()) {
@@ -530,8 +572,9 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
             break;
         }
         case compile::Op::flatten:
-            pending_chw = s.flatten_chw && in.size() == 3 && !(in[0] == 1 && in[1] == 1);
-            flatten_in = in;
+            pending_chw = (s.flatten_chw && in.size() == 3 && !(in[0] == 1 && in[1] == 1)) ||
+                          (s.flatten_ct && in.size() == 2 && in[0] != 1 && in[1] != 1);
+            flatten_in = in.size() == 2 ? compile::Dims{1, in[0], in[1]} : in; // T x C: 1 x T x C
             break;
         case compile::Op::gru:
         case compile::Op::lstm: {

@@ -6,6 +6,7 @@
 #include "edgestack/nn/batch_norm.hpp"
 #include "edgestack/nn/concepts.hpp"
 #include "edgestack/nn/conv.hpp"
+#include "edgestack/nn/conv1d.hpp"
 #include "edgestack/nn/dense.hpp"
 #include "edgestack/nn/dropout.hpp"
 #include "edgestack/nn/flatten.hpp"

@@ -51,13 +51,15 @@ struct AvgPool2d : UnitBase {
                         else out = quant::requantize(acc, st.count_rq[count], s.zp_out);
                     }
     }
-    /// AveragePool with count_include_pad = 0.
+    /// AveragePool with count_include_pad = 0 (1-D over a T x C value, between two
+    /// Transposes).
     template <class E>
     static void to_onnx(E& e, const Node& n) {
-        e.require_spatial(n);
-        auto& p = e.node("AveragePool", n.name, {e.x()}, {e.y});
+        const std::string x = e.window_input(n);
+        auto& p = e.node("AveragePool", n.name, {x}, {e.y});
         e.window_attrs(p, n, false);
         e.attr(p, "count_include_pad", 0);
+        e.window_output(n, e.y);
     }
 };
 

@@ -122,11 +122,13 @@ struct Conv2d : UnitBase {
     /// Conv with weights re-laid out to OIHW.
     template <class E>
     static void to_onnx(E& e, const Node& n) { conv_to_onnx(e, n, false); }
-    /// Conv or depthwise conv (group = channels, weights [C][1][kh][kw]).
+    /// Conv or depthwise conv (group = channels, weights [C][1][kh][kw]); over a T x C
+    /// value the 1-D Conv of N x C x T (weights [O][I][k]) between two Transposes.
     template <class E>
     static void conv_to_onnx(E& e, const Node& n, bool dw) {
-        e.require_spatial(n);
-        const std::size_t kh = n.kernel[0], kw = n.kernel[1], ci = e.in()[2], co = e.out()[2];
+        const std::string x = e.window_input(n);
+        const bool one_d = e.in().size() == 2; // T x C: Conv over N x C x T, weights [O][I][k]
+        const std::size_t kh = n.kernel[0], kw = n.kernel[1], ci = e.in().back(), co = e.out().back();
         const std::size_t per_out = dw ? 1 : ci;
         std::vector<std::size_t> order(co * per_out * kh * kw);
         std::size_t k = 0;
@@ -135,16 +137,17 @@ struct Conv2d : UnitBase {
                 for (std::size_t r = 0; r < kh; ++r)
                     for (std::size_t c = 0; c < kw; ++c)
                         order[k++] = weight_index(o, i, r, c, kh, kw, ci, co, dw);
-        const auto w = e.weight(n, {static_cast<std::int64_t>(co), static_cast<std::int64_t>(per_out),
-                                    static_cast<std::int64_t>(kh), static_cast<std::int64_t>(kw)},
-                                order);
+        std::vector<std::int64_t> dims{static_cast<std::int64_t>(co), static_cast<std::int64_t>(per_out),
+                                       static_cast<std::int64_t>(kh), static_cast<std::int64_t>(kw)};
+        if (one_d) dims.erase(dims.begin() + 2);
+        const auto w = e.weight(n, dims, order);
         const auto b = e.bias(n, co);
-        std::vector<std::string> ins{e.x(), w};
+        std::vector<std::string> ins{x, w};
         if (!b.empty()) ins.push_back(b);
         auto& p = e.node("Conv", n.name, ins, {e.y});
         e.window_attrs(p, n, true);
         e.attr(p, "group", dw ? static_cast<std::int64_t>(co) : std::int64_t{1});
-        e.y = e.fused(n, e.y);
+        e.window_output(n, e.fused(n, e.y));
     }
 };
 

@@ -42,11 +42,12 @@ struct MaxPool2d : UnitBase {
                         y[b * s.out.size() + (oh * s.out.w + ow) * C + c] = acc;
                     }
     }
-    /// MaxPool.
+    /// MaxPool (1-D over a T x C value, between two Transposes).
     template <class E>
     static void to_onnx(E& e, const Node& n) {
-        e.require_spatial(n);
-        e.window_attrs(e.node("MaxPool", n.name, {e.x()}, {e.y}), n, false);
+        const std::string x = e.window_input(n);
+        e.window_attrs(e.node("MaxPool", n.name, {x}, {e.y}), n, false);
+        e.window_output(n, e.y);
     }
 };
 

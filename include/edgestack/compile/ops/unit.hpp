@@ -138,11 +138,21 @@ inline float apply_activation(float v, Activation a) noexcept {
 }
 
 /// Why a window op's (conv, pool) output does not follow from its input, kernel, stride,
-/// padding and dilation, with `out_c` output channels (empty: it does).
+/// padding and dilation, with `out_c` output channels (empty: it does). A T x C sequence in
+/// and out is the 1 x T x C map the engines run it as: a 1-D window (kernel 1 x k, no rows
+/// of padding).
 inline std::string check_window(const Node& n, const Io& io, std::size_t out_c) {
+    if (io.in.size() == 2 && io.out.size() == 2) {
+        if (n.kernel[0] != 1 || n.stride[0] != 1 || n.dilation[0] != 1 || n.pad[0] != 0 || n.pad[2] != 0)
+            return "a window over a T x C sequence must be 1 x k with no padding of rows, got kernel " +
+                   std::to_string(n.kernel[0]) + " x " + std::to_string(n.kernel[1]);
+        const Dims in{1, io.in[0], io.in[1]}, out{1, io.out[0], io.out[1]};
+        return check_window(n, Io{in, io.in2, out}, out_c);
+    }
     const Dims &in = io.in, &out = io.out;
     if (in.size() != 3 || out.size() != 3)
-        return "needs an H x W x C input and output, got " + to_string(in) + " -> " + to_string(out);
+        return "needs an H x W x C (or T x C) input and output of the same rank, got " + to_string(in) + " -> " +
+               to_string(out);
     for (int a = 0; a < 2; ++a) {
         if (n.kernel[a] == 0 || n.stride[a] == 0 || n.dilation[a] == 0) return "zero kernel, stride or dilation";
         const std::size_t span = in[a] + n.pad[a] + n.pad[a + 2];
