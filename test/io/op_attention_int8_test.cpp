@@ -19,43 +19,21 @@
 #include "edgestack/nn/nn.hpp"
 #include "edgestack/quant/graph_ptq.hpp"
 #include "declared_checks.hpp"
+#include "int8_checks.hpp"
 #include "io_util.hpp"
 
 using namespace edgestack;
 
 namespace {
 
+using iotest::random_codes;
+using iotest::run_codes;
+using iotest::worst_step;
+
+/// A model's fp32 graph and its int8 form (32 calibration samples in [-1.0, 1.0]).
 template <class Net>
 std::pair<compile::Graph, compile::Graph> graphs(unsigned seed) {
-    Net net;
-    iotest::init_with_biases(net, seed);
-    compile::Graph g = net.lower();
-    compile::Graph q = quant::quantize_graph(g, iotest::random_floats(32 * g.input_size(), -1.0f, 1.0f, seed + 1));
-    return {g, q};
-}
-
-std::vector<std::int8_t> random_codes(std::size_t n, unsigned seed) {
-    const auto f = iotest::random_floats(n, -128.0f, 127.99f, seed);
-    std::vector<std::int8_t> c(n);
-    for (std::size_t i = 0; i < n; ++i) c[i] = static_cast<std::int8_t>(std::floor(f[i]));
-    return c;
-}
-
-template <class Backend>
-std::vector<std::int8_t> run_codes(Backend b, const compile::Graph& q, const std::vector<std::int8_t>& x) {
-    const auto e = b.compile(q);
-    const std::size_t batch = x.size() / e.input_size();
-    auto arena = e.make_arena(batch);
-    std::vector<std::int8_t> y(batch * e.output_size());
-    BOOST_REQUIRE(e.run_int8(x, y, arena));
-    return y;
-}
-
-int worst_step(const std::vector<std::int8_t>& a, const std::vector<std::int8_t>& b) {
-    BOOST_REQUIRE_EQUAL(a.size(), b.size());
-    int w = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) w = std::max(w, std::abs(int{a[i]} - int{b[i]}));
-    return w;
+    return iotest::int8_graphs<Net>(seed, 32, 1.0f);
 }
 
 std::int8_t q8(float v, float s, int zp) {

@@ -24,6 +24,7 @@
 #include "edgestack/nn/nn.hpp"
 #include "edgestack/quant/graph_ptq.hpp"
 #include "declared_checks.hpp"
+#include "int8_checks.hpp"
 #include "io_util.hpp"
 #include "ort.hpp"
 
@@ -31,33 +32,14 @@ using namespace edgestack;
 
 namespace {
 
-/// A model's fp32 graph (weights and biases drawn) and its int8 form calibrated on random
-/// inputs in [-1.5, 1.5].
+using iotest::random_codes;
+using iotest::run_codes;
+using iotest::worst_step;
+
+/// A model's fp32 graph and its int8 form (64 calibration samples in [-1.5, 1.5]).
 template <class Net>
 std::pair<compile::Graph, compile::Graph> graphs(unsigned seed) {
-    Net net;
-    iotest::init_with_biases(net, seed);
-    compile::Graph g = net.lower();
-    compile::Graph q = quant::quantize_graph(g, iotest::random_floats(64 * g.input_size(), -1.5f, 1.5f, seed + 1));
-    return {g, q};
-}
-
-/// Random int8 codes.
-std::vector<std::int8_t> random_codes(std::size_t n, unsigned seed) {
-    const auto f = iotest::random_floats(n, -128.0f, 127.99f, seed);
-    std::vector<std::int8_t> c(n);
-    for (std::size_t i = 0; i < n; ++i) c[i] = static_cast<std::int8_t>(std::floor(f[i]));
-    return c;
-}
-
-template <class Backend>
-std::vector<std::int8_t> run_codes(Backend b, const compile::Graph& q, const std::vector<std::int8_t>& x) {
-    const auto e = b.compile(q);
-    const std::size_t batch = x.size() / e.input_size();
-    auto arena = e.make_arena(batch);
-    std::vector<std::int8_t> y(batch * e.output_size());
-    BOOST_REQUIRE(e.run_int8(x, y, arena));
-    return y;
+    return iotest::int8_graphs<Net>(seed, 64, 1.5f);
 }
 
 /// The scheme written out: per-row symmetric int8 weights, int16 state of scale 1/32767,
@@ -126,13 +108,6 @@ std::vector<std::int8_t> integer_recurrence(const compile::Graph& q, const std::
         }
     }
     return y;
-}
-
-int worst_step(const std::vector<std::int8_t>& a, const std::vector<std::int8_t>& b) {
-    BOOST_REQUIRE_EQUAL(a.size(), b.size());
-    int w = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) w = std::max(w, std::abs(int{a[i]} - int{b[i]}));
-    return w;
 }
 
 /// Sets EDGESTACK_ISA for one scope and restores what was there.
