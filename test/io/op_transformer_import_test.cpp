@@ -4,14 +4,22 @@
 // test/fixtures/make_transformer_export.py, post-norm with LayerNormalization (opset 17) and
 // pre-norm with the decomposed layer norm (opset 13); the imported graph on every backend
 // against ONNX Runtime and PyTorch; GELU, a mask input, heads that differ between q, k and
-// v and a scale other than 1/sqrt(head size) refused by name.
+// v and a scale other than 1/sqrt(head size) refused by name. The same files imported into
+// declared types (io/onnx_declared.hpp: Residual blocks of attention, layer norm and
+// TimeDense) and run by the training layers and by the engine against PyTorch's outputs; a
+// declared type that differs refused naming the node.
 #include <boost/test/unit_test.hpp>
 
 #include <cstddef>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
+#include "edgestack/backend/reference.hpp"
+#include "edgestack/io/onnx_declared.hpp"
 #include "edgestack/io/onnx_graph_import.hpp"
+#include "edgestack/nn/nn.hpp"
 #include "io_util.hpp"
 #include "pytorch_checks.hpp"
 #include "pytorch_exports.hpp"
@@ -43,9 +51,63 @@ onnx::NodeProto& node_named(onnx::ModelProto& m, const std::string& name) {
     throw;
 }
 
+// The keyword-spotting encoders of make_transformer_export.py as declared types.
+using Ffn = nn::Residual<nn::TimeDense<128>, nn::ReLU, nn::TimeDense<64>>;
+using PostNorm = nn::Sequential<nn::Input<49, 10>, nn::TimeDense<64>, nn::Residual<nn::MultiHeadSelfAttention<4>>,
+                                nn::LayerNorm, Ffn, nn::LayerNorm, nn::Residual<nn::MultiHeadSelfAttention<4>>,
+                                nn::LayerNorm, Ffn, nn::LayerNorm, nn::GlobalAvgPool, nn::Dense<12>>;
+using PreNorm = nn::Sequential<nn::Input<49, 10>, nn::TimeDense<64>,
+                               nn::Residual<nn::LayerNorm, nn::MultiHeadSelfAttention<4>>,
+                               nn::Residual<nn::LayerNorm, nn::TimeDense<128>, nn::ReLU, nn::TimeDense<64>>,
+                               nn::GlobalAvgPool, nn::Dense<12>>;
+
+/// Imports `file` into a `Net` and checks its training layers' forward pass and its lowered
+/// graph on the Reference engine against PyTorch's outputs for the script's fixed input.
+template <class Net>
+void check_declared(const std::string& name) {
+    Net net;
+    io::import_onnx_graph_into(iotest::fixtures + name + ".onnx", net);
+    std::vector<float> x(49 * 10);
+    for (std::size_t i = 0; i < x.size(); ++i)
+        x[i] = static_cast<float>(static_cast<double>((i * 7919) % 2001) / 1000.0 - 1.0);
+    std::ifstream f(iotest::fixtures + name + ".expected.txt");
+    const std::vector<float> torch_y{std::istream_iterator<float>(f), std::istream_iterator<float>()};
+    BOOST_REQUIRE_EQUAL(torch_y.size(), 12u);
+    std::vector<float> y(12);
+    net.predict(x.data(), y.data(), 1);
+    const float d1 = iotest::check_within(y, torch_y, name + " declared, training layers vs PyTorch");
+    const float d2 = iotest::check_within(iotest::run_on(backend::Reference{}, net.lower(), x), torch_y,
+                                          name + " declared, lowered on Reference vs PyTorch");
+    BOOST_TEST_MESSAGE(name << " into a declared type: max difference to PyTorch " << d1 << " (training layers), " << d2
+                            << " (engine)");
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(op_transformer_import)
+
+BOOST_AUTO_TEST_CASE(post_norm_into_a_declared_type_matches_pytorch) { check_declared<PostNorm>("kws_transformer"); }
+
+BOOST_AUTO_TEST_CASE(pre_norm_into_a_declared_type_matches_pytorch) { check_declared<PreNorm>("kws_transformer_pre"); }
+
+BOOST_AUTO_TEST_CASE(a_declared_type_that_differs_is_refused_naming_the_node) {
+    PreNorm pre;
+    BOOST_CHECK_EXCEPTION(io::import_onnx_graph_into(iotest::fixtures + "kws_transformer.onnx", pre), shape_error,
+                          iotest::message_has("is the first node that differs"));
+    using Wide = nn::Sequential<nn::Input<49, 10>, nn::TimeDense<32>>;
+    Wide wide;
+    BOOST_CHECK_EXCEPTION(io::import_onnx_graph_into(iotest::fixtures + "kws_transformer.onnx", wide), shape_error,
+                          iotest::message_has("gives 49x64"));
+    using Heads = nn::Sequential<nn::Input<49, 10>, nn::TimeDense<64>, nn::Residual<nn::LayerNorm, nn::MultiHeadSelfAttention<2>>,
+                                 nn::Residual<nn::LayerNorm, nn::TimeDense<128>, nn::ReLU, nn::TimeDense<64>>,
+                                 nn::GlobalAvgPool, nn::Dense<12>>;
+    Heads heads;
+    const auto before = std::vector<float>(heads.parameters().begin(), heads.parameters().end());
+    BOOST_CHECK_EXCEPTION(io::import_onnx_graph_into(iotest::fixtures + "kws_transformer_pre.onnx", heads), shape_error,
+                          iotest::message_has("other attributes"));
+    BOOST_TEST((std::vector<float>(heads.parameters().begin(), heads.parameters().end()) == before),
+               "a refused import leaves the model as it was");
+}
 
 BOOST_AUTO_TEST_CASE(post_norm_two_layers_matches_onnx_runtime_and_pytorch) {
     iotest::check_network({"kws_transformer", "kws_transformer.onnx", {49, 10}, true});

@@ -252,7 +252,9 @@ public:
                 s.weight.data = std::move(r.weights);
                 s.bias.data = std::move(r.bias);
             } else {
-                throw format_error(where + ": operator " + t + " is not read by the importer");
+                throw format_error(where + ": operator " + t +
+                                   " is not read by the importer (a model this node-for-node reader cannot "
+                                   "follow, such as a transformer, may import with import_onnx_graph_into)");
             }
             out.push_back(std::move(s));
         }
