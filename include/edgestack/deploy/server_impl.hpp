@@ -168,7 +168,10 @@ inline std::size_t json_depth(std::string_view text, std::size_t limit) {
 
 inline std::string shape_text(const std::vector<std::size_t>& d) {
     std::string s;
-    for (std::size_t i = 0; i < d.size(); ++i) s += (i ? "x" : "") + std::to_string(d[i]);
+    for (std::size_t i = 0; i < d.size(); ++i) {
+        if (i != 0) s += 'x';
+        s += std::to_string(d[i]); // not "x" + to_string(...): GCC 12 reports a false -Wrestrict there
+    }
     return s;
 }
 
