@@ -20,6 +20,7 @@
 #include "edgestack/compile/graph.hpp"
 #include "edgestack/core/error.hpp"
 #include "edgestack/io/detail/onnx_model.hpp"
+#include "edgestack/io/detail/param_markers.hpp"
 #include "edgestack/io/onnx_graph_import.hpp"
 
 namespace edgestack::io {
@@ -32,28 +33,11 @@ template <class Model>
 void import_onnx_graph_into_bytes(std::span<const std::byte> bytes, const std::string& name, Model& model) {
     const compile::Graph file = import_onnx_graph_bytes(bytes, name);
 
-    // Lower copies of the model whose parameters hold their own index (state: -1 - index),
-    // and whose parameters are all NaN (what stays finite is a constant of the lowering).
-    Model probe = model;
-    auto p = probe.parameters();
-    constexpr std::size_t exact = std::size_t{1} << 24;
-    std::size_t state_n = 0;
-    if constexpr (requires { probe.state(); }) state_n = probe.state().size();
-    if (p.size() >= exact || state_n >= exact)
-        throw config_error(name + ": the model has more than 2^24 parameters, too many for import");
-    for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<float>(i);
-    if constexpr (requires { probe.state(); }) {
-        auto s = probe.state();
-        for (std::size_t i = 0; i < s.size(); ++i) s[i] = -1.0f - static_cast<float>(i);
-    }
-    const compile::Graph ours = probe.lower();
-    Model nan_probe = model;
-    for (auto& v : nan_probe.parameters()) v = std::numeric_limits<float>::quiet_NaN();
-    const compile::Graph nans = nan_probe.lower();
-
-    std::vector<float> params(model.parameters().begin(), model.parameters().end());
-    std::vector<float> state;
-    if constexpr (requires { model.state(); }) state.assign(model.state().begin(), model.state().end());
+    // Our lowered graph with each parameter's index in its place, and with NaN parameters
+    // (what stays finite there is a constant of the lowering, no parameter).
+    const compile::Graph ours = detail::lower_with_markers(model, name);
+    const compile::Graph nans = detail::lower_with_nans(model);
+    detail::ParamSink<Model> sink(model);
 
     if (file.input_shape() != ours.input_shape())
         throw shape_error(name + ": the file's input is " + compile::to_string(file.input_shape()) +
@@ -106,12 +90,7 @@ void import_onnx_graph_into_bytes(std::span<const std::byte> bytes, const std::s
             if (markers.size() != values.size())
                 throw shape_error(theirs + ": its " + what + " has " + std::to_string(values.size()) + " elements, " +
                                   our_name + " needs " + std::to_string(markers.size()));
-            for (std::size_t i = 0; i < markers.size(); ++i) {
-                if (i < constants.size() && std::isfinite(constants[i])) continue; // no parameter behind it
-                const float mk = markers[i];
-                if (mk >= 0) params[static_cast<std::size_t>(mk)] = values[i];
-                else state[static_cast<std::size_t>(-mk - 1.0f)] = values[i];
-            }
+            sink.assign(markers, values, &constants);
         };
         const compile::Node& c = nans.nodes.at(ni);
         copy(o.weights, c.weights, f.weights, "weights");
@@ -125,12 +104,7 @@ void import_onnx_graph_into_bytes(std::span<const std::byte> bytes, const std::s
     if (value.at(ours.output) != file.output)
         throw shape_error(name + ": the file's output is not the value the model's last layer computes");
 
-    auto mp = model.parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) mp[i] = params[i];
-    if constexpr (requires { model.state(); }) {
-        auto ms = model.state();
-        for (std::size_t i = 0; i < state.size(); ++i) ms[i] = state[i];
-    }
+    sink.commit(model);
 }
 
 /// As import_onnx_graph_into_bytes, from the file at `path`.

@@ -39,6 +39,7 @@
 #include "edgestack/io/detail/onnx_1d.hpp"
 #include "edgestack/io/detail/onnx_model.hpp"
 #include "edgestack/io/detail/onnx_recurrent.hpp"
+#include "edgestack/io/detail/param_markers.hpp"
 
 namespace edgestack::io {
 
@@ -383,42 +384,20 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
     detail::OnnxReader reader(m, name);
     const auto steps = reader.steps();
 
-    // Which parameter (>= 0) or state slot (< 0) each lowered tensor element comes from:
-    // lower a copy whose parameters and state hold their own indices.
-    Model probe = model;
-    auto p = probe.parameters();
-    constexpr std::size_t exact = std::size_t{1} << 24;
-    std::size_t state_n = 0;
-    if constexpr (requires { probe.state(); }) state_n = probe.state().size();
-    if (p.size() >= exact || state_n >= exact)
-        throw config_error(name + ": the model has more than 2^24 parameters, too many for import");
-    for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<float>(i);
-    if constexpr (requires { probe.state(); }) {
-        auto s = probe.state();
-        for (std::size_t i = 0; i < s.size(); ++i) s[i] = -1.0f - static_cast<float>(i);
-    }
-    const compile::Graph g = probe.lower();
+    // Which parameter (>= 0) or state slot (< 0) each lowered tensor element comes from.
+    const compile::Graph g = detail::lower_with_markers(model, name);
     // Weights that are no parameter (an average pool that counts its padding lowers to a
     // depthwise convolution of constant weights): what stays finite with NaN parameters.
     std::vector<bool> constant_weights(g.nodes.size(), false);
     {
-        Model nan_probe = model;
-        for (auto& v : nan_probe.parameters()) v = std::numeric_limits<float>::quiet_NaN();
-        const compile::Graph gn = nan_probe.lower();
+        const compile::Graph gn = detail::lower_with_nans(model);
         for (std::size_t i = 0; i < gn.nodes.size() && i < constant_weights.size(); ++i)
             constant_weights[i] = !gn.nodes[i].weights.empty() &&
                                   std::ranges::all_of(gn.nodes[i].weights, [](float v) { return std::isfinite(v); });
     }
-
-    std::vector<float> params(model.parameters().begin(), model.parameters().end());
-    std::vector<float> state;
-    if constexpr (requires { model.state(); }) state.assign(model.state().begin(), model.state().end());
+    detail::ParamSink<Model> sink(model);
     auto assign = [&](const std::vector<float>& markers, const std::vector<float>& values) {
-        for (std::size_t i = 0; i < markers.size(); ++i) {
-            const float mk = markers[i];
-            if (mk >= 0) params[static_cast<std::size_t>(mk)] = values[i];
-            else state[static_cast<std::size_t>(-mk - 1.0f)] = values[i];
-        }
+        sink.assign(markers, values);
     };
 
     std::size_t k = 0;
@@ -607,8 +586,7 @@ void import_onnx_bytes(std::span<const std::byte> bytes, const std::string& name
     if (k != steps.size())
         throw shape_error(name + ": " + detail::describe(*steps[k].node, steps[k].index) +
                           " is the first node that differs: the model has no layer left for it");
-    std::copy(params.begin(), params.end(), model.parameters().begin());
-    if constexpr (requires { model.state(); }) std::copy(state.begin(), state.end(), model.state().begin());
+    sink.commit(model);
 }
 
 /// import_onnx_bytes() of the file at `path`.
