@@ -36,6 +36,7 @@ namespace edgestack::backend::detail::simd_isa {
 
 inline constexpr std::size_t nr = 16; // output channels per micro-kernel tile, every level
 inline constexpr std::size_t max_taps = 64; // larger depthwise kernels use Reference
+inline constexpr std::size_t max_window = 256; // larger pooling windows use Reference
 
 /// Geometry shared by the conv and dense drivers: `rows` segments of `seg` contiguous
 /// inputs per output pixel (one per kernel row), pixels `pix` apart, rows `row` apart.
@@ -75,6 +76,14 @@ inline std::size_t tap_offsets(const Step& s, std::size_t pw, std::size_t* off) 
     for (std::size_t i = 0; i < s.kh; ++i)
         for (std::size_t j = 0; j < s.kw; ++j) off[i * s.kw + j] = (i * pw + j) * s.in.c;
     return s.kh * s.kw;
+}
+
+/// Offsets (in elements) of the real (unpadded) input pixels under output pixel (oh, ow) of a
+/// pooling window, in Reference's order; returns how many (at most max_window).
+inline std::size_t window_offsets(const Step& s, std::size_t oh, std::size_t ow, std::size_t* off) noexcept {
+    std::size_t count = 0;
+    compile::ops::for_window(s, oh, ow, [&](std::size_t ih, std::size_t iw) { off[count++] = (ih * s.in.w + iw) * s.in.c; });
+    return count;
 }
 
 /// The requantization of one int32 sum from the packed data of a 16-channel block (channel

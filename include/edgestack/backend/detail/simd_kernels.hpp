@@ -4,7 +4,8 @@
 // from the CPU (core/cpu.hpp; EDGESTACK_ISA caps it). 3x3 stride-1 convolutions run as
 // Winograd F(2x2, 3x3) (winograd.hpp) when the including code is compiled with AVX2+FMA.
 // int8 add, average pool and global average pool run 16 values at a time at AVX2 and
-// above. Every other op, and every op at the scalar level, runs the Reference loops.
+// above; fp32 average, max and global average pools a vector of channels at a time at every
+// level. Every other op, and every op at the scalar level, runs the Reference loops.
 #pragma once
 
 #include <algorithm>
@@ -222,7 +223,15 @@ struct SimdKernels : ReferenceKernels, SimdSequence, SimdSequenceInt8, SimdAtten
     }
     static void kernel(compile::ops::MaxPool2d, const Step& s, const float* x, const float*, float* y, std::size_t batch,
                                std::byte*) noexcept {
-        max_pool(s, x, y, batch);
+        EDGESTACK_SIMD_ISA_CALL_OR(s.level, f32_pool2d<false>, max_pool(s, x, y, batch), s, x, y, batch)
+    }
+    static void kernel(compile::ops::AvgPool2d u, const Step& s, const float* x, const float* x2, float* y,
+                       std::size_t batch, std::byte* scratch) noexcept {
+        EDGESTACK_SIMD_ISA_CALL_OR(s.level, f32_pool2d<true>, ReferenceKernels::kernel(u, s, x, x2, y, batch, scratch), s, x, y, batch)
+    }
+    static void kernel(compile::ops::GlobalAvgPool u, const Step& s, const float* x, const float* x2, float* y,
+                       std::size_t batch, std::byte* scratch) noexcept {
+        EDGESTACK_SIMD_ISA_CALL_OR(s.level, f32_global_avg_pool, ReferenceKernels::kernel(u, s, x, x2, y, batch, scratch), s, x, y, batch)
     }
     static void kernel(compile::ops::MaxPool2d, const Step& s, const std::int8_t* x, const std::int8_t*, std::int8_t* y, std::size_t batch, std::byte*) noexcept {
         max_pool(s, x, y, batch);
