@@ -39,15 +39,21 @@ struct Window {
 template <class E, class X>
 void pad_image(const Window& s, const X* src, E* dst, std::size_t ph, std::size_t pw, E fill) noexcept {
     // Geometry in locals: int8 pointers may alias the window, which would reload it per element.
+    // Only the margins are filled: the image's own rows are written once, not twice.
     const std::size_t C = s.in.c, H = s.in.h, n = s.in.w * C, top = s.pt, left = s.pl;
-    std::fill_n(dst, ph * pw * C, fill);
-    for (std::size_t h = 0; h < H; ++h) {
-        E* row = dst + ((h + top) * pw + left) * C;
+    const std::size_t rows = std::min(H, ph > top ? ph - top : 0), right = pw - std::min(pw, left + s.in.w);
+    std::fill_n(dst, top * pw * C, fill);
+    for (std::size_t h = 0; h < rows; ++h) {
+        E* row = dst + (h + top) * pw * C;
+        std::fill_n(row, left * C, fill);
+        row += left * C;
         const X* srow = src + h * n;
         if constexpr (std::is_same_v<E, X>) std::copy_n(srow, n, row);
         else
             for (std::size_t i = 0; i < n; ++i) row[i] = static_cast<E>(srow[i]);
+        std::fill_n(row + n, right * C, fill);
     }
+    std::fill_n(dst + (top + rows) * pw * C, (ph - top - rows) * pw * C, fill);
 }
 
 } // namespace edgestack::kernels

@@ -37,6 +37,7 @@ namespace edgestack::backend::detail::simd_isa {
 inline constexpr std::size_t nr = 16; // output channels per micro-kernel tile, every level
 inline constexpr std::size_t max_taps = 64; // larger depthwise kernels use Reference
 inline constexpr std::size_t max_window = 256; // larger pooling windows use Reference
+inline constexpr std::size_t max_f_mr = 8; // the tallest fp32 tile of any level
 
 /// Geometry shared by the conv and dense drivers: `rows` segments of `seg` contiguous
 /// inputs per output pixel (one per kernel row), pixels `pix` apart, rows `row` apart.
@@ -84,6 +85,23 @@ inline std::size_t window_offsets(const Step& s, std::size_t oh, std::size_t ow,
     std::size_t count = 0;
     compile::ops::for_window(s, oh, ow, [&](std::size_t ih, std::size_t iw) { off[count++] = (ih * s.in.w + iw) * s.in.c; });
     return count;
+}
+
+/// Kernel tap (row-major in the window) of input pixel (ih, iw) under output pixel (oh, ow).
+inline std::size_t tap_of(const Step& s, std::size_t oh, std::size_t ow, std::size_t ih, std::size_t iw) noexcept {
+    return (ih + s.pt - oh * s.sh) * s.kw + (iw + s.pl - ow * s.sw);
+}
+
+/// Whether output row oh's window rows all lie inside the input (no padding row).
+inline bool rows_inside(const Step& s, std::size_t oh) noexcept {
+    return oh * s.sh >= s.pt && oh * s.sh - s.pt + s.kh <= s.in.h;
+}
+
+/// The output columns [first, second) whose window columns all lie inside the input.
+inline std::pair<std::size_t, std::size_t> inside_columns(const Step& s) noexcept {
+    const std::size_t ow = s.out.w, lo = std::min(ow, (s.pl + s.sw - 1) / s.sw);
+    const std::size_t hi = s.in.w + s.pl >= s.kw ? std::clamp((s.in.w + s.pl - s.kw) / s.sw + 1, lo, ow) : lo;
+    return {lo, hi};
 }
 
 /// The requantization of one int32 sum from the packed data of a 16-channel block (channel

@@ -100,8 +100,8 @@ struct SimdKernels : ReferenceKernels, SimdSequence, SimdSequenceInt8, SimdAtten
                         for (std::size_t k = 0; k < K; ++k) dst[nr + k * nr + j] = s.weighted().w[o * K + k];
                     }
                 }
-                if (s.op == compile::Op::conv2d && s.pt + s.pb + s.pl + s.pr != 0)
-                    s.scratch_bytes = padded_bytes(s, sizeof(float));
+                if (s.op == compile::Op::conv2d && s.pt + s.pb + s.pl + s.pr != 0) // the border windows
+                    s.scratch_bytes = compile::align_up(simd_isa::max_f_mr * K * sizeof(float));
             } else {
                 const std::size_t pairs = (seg + 1) / 2;
                 s.pack().qpacked.assign(nb * rows * pairs * 32, 0);
@@ -166,7 +166,7 @@ struct SimdKernels : ReferenceKernels, SimdSequence, SimdSequenceInt8, SimdAtten
                                 }
                 }
             s.scratch_bytes = padded_bytes(s, sizeof(std::int8_t));
-        } else if (s.op == compile::Op::depthwise_conv2d) {
+        } else if (s.op == compile::Op::depthwise_conv2d && (s.kh != 3 || s.kw != 3)) { // 3x3 reads the input as it is
             s.scratch_bytes = padded_bytes(s, sizeof(float));
         }
     }
