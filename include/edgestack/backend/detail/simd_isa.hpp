@@ -87,9 +87,13 @@ inline std::size_t window_offsets(const Step& s, std::size_t oh, std::size_t ow,
     return count;
 }
 
-/// Kernel tap (row-major in the window) of input pixel (ih, iw) under output pixel (oh, ow).
-inline std::size_t tap_of(const Step& s, std::size_t oh, std::size_t ow, std::size_t ih, std::size_t iw) noexcept {
-    return (ih + s.pt - oh * s.sh) * s.kw + (iw + s.pl - ow * s.sw);
+using Span = std::pair<std::size_t, std::size_t>;
+
+/// Along one axis (padding `pad` before, `k` taps, the window starting at padded position
+/// `at`, `n` real positions): the taps [first, second) over real positions.
+inline Span real_taps(std::size_t pad, std::size_t k, std::size_t at, std::size_t n) noexcept {
+    const std::size_t first = std::min(k, pad > at ? pad - at : 0);
+    return {first, std::max(first, std::min(k, n + pad > at ? n + pad - at : 0))};
 }
 
 /// Whether output row oh's window rows all lie inside the input (no padding row).
@@ -102,6 +106,19 @@ inline std::pair<std::size_t, std::size_t> inside_columns(const Step& s) noexcep
     const std::size_t ow = s.out.w, lo = std::min(ow, (s.pl + s.sw - 1) / s.sw);
     const std::size_t hi = s.in.w + s.pl >= s.kw ? std::clamp((s.in.w + s.pl - s.kw) / s.sw + 1, lo, ow) : lo;
     return {lo, hi};
+}
+
+/// Whether a window op reads its input as it is (the pixels whose window lies inside it
+/// directly, the border ones one by one) rather than a padded copy: when no more than an
+/// eighth of its output pixels are on the border. A small map under a large kernel (a
+/// keyword spotter's 10 x 4 over 49 x 10) is nearly all border, and the copy wins.
+inline bool reads_unpadded(const Step& s) noexcept {
+    if (s.pt + s.pb + s.pl + s.pr == 0) return true;
+    const auto [lo, hi] = inside_columns(s);
+    std::size_t rows = 0;
+    for (std::size_t oh = 0; oh < s.out.h; ++oh) rows += rows_inside(s, oh) ? 1 : 0;
+    const std::size_t all = s.out.h * s.out.w, border = all - rows * (hi - lo);
+    return border * 8 <= all;
 }
 
 /// The requantization of one int32 sum from the packed data of a 16-channel block (channel

@@ -4,7 +4,7 @@
 // from the CPU (core/cpu.hpp; EDGESTACK_ISA caps it). 3x3 stride-1 convolutions run as
 // Winograd F(2x2, 3x3) (winograd.hpp) when the including code is compiled with AVX2+FMA.
 // int8 add, average pool and global average pool run 16 values at a time at AVX2 and
-// above; fp32 average, max and global average pools a vector of channels at a time at every
+// above; fp32 add, average, max and global average pools a vector at a time at every
 // level. Every other op, and every op at the scalar level, runs the Reference loops.
 #pragma once
 
@@ -100,8 +100,9 @@ struct SimdKernels : ReferenceKernels, SimdSequence, SimdSequenceInt8, SimdAtten
                         for (std::size_t k = 0; k < K; ++k) dst[nr + k * nr + j] = s.weighted().w[o * K + k];
                     }
                 }
-                if (s.op == compile::Op::conv2d && s.pt + s.pb + s.pl + s.pr != 0) // the border windows
-                    s.scratch_bytes = compile::align_up(simd_isa::max_f_mr * K * sizeof(float));
+                if (s.op == compile::Op::conv2d && s.pt + s.pb + s.pl + s.pr != 0) // border windows, or a padded copy
+                    s.scratch_bytes = simd_isa::reads_unpadded(s) ? compile::align_up(simd_isa::max_f_mr * K * sizeof(float))
+                                                                  : padded_bytes(s, sizeof(float));
             } else {
                 const std::size_t pairs = (seg + 1) / 2;
                 s.pack().qpacked.assign(nb * rows * pairs * 32, 0);
@@ -166,8 +167,9 @@ struct SimdKernels : ReferenceKernels, SimdSequence, SimdSequenceInt8, SimdAtten
                                 }
                 }
             s.scratch_bytes = padded_bytes(s, sizeof(std::int8_t));
-        } else if (s.op == compile::Op::depthwise_conv2d && (s.kh != 3 || s.kw != 3)) { // 3x3 reads the input as it is
-            s.scratch_bytes = padded_bytes(s, sizeof(float));
+        } else if (s.op == compile::Op::depthwise_conv2d) { // a padded copy, or a row of zeros
+            const bool zero_row = s.kh == 3 && s.kw == 3 && simd_isa::reads_unpadded(s);
+            s.scratch_bytes = zero_row ? compile::align_up(s.in.w * s.in.c * sizeof(float)) : padded_bytes(s, sizeof(float));
         }
     }
 
@@ -228,6 +230,10 @@ struct SimdKernels : ReferenceKernels, SimdSequence, SimdSequenceInt8, SimdAtten
     static void kernel(compile::ops::AvgPool2d u, const Step& s, const float* x, const float* x2, float* y,
                        std::size_t batch, std::byte* scratch) noexcept {
         EDGESTACK_SIMD_ISA_CALL_OR(s.level, f32_pool2d<true>, ReferenceKernels::kernel(u, s, x, x2, y, batch, scratch), s, x, y, batch)
+    }
+    static void kernel(compile::ops::Add u, const Step& s, const float* a, const float* b, float* y, std::size_t batch,
+                       std::byte* scratch) noexcept {
+        EDGESTACK_SIMD_ISA_CALL_OR(s.level, f32_add, ReferenceKernels::kernel(u, s, a, b, y, batch, scratch), s, a, b, y, batch)
     }
     static void kernel(compile::ops::GlobalAvgPool u, const Step& s, const float* x, const float* x2, float* y,
                        std::size_t batch, std::byte* scratch) noexcept {
