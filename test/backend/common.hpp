@@ -132,6 +132,33 @@ inline std::vector<compile::Graph> op_zoo() {
         depthwise(g, v, 3, rng, 1);
         zoo.push_back(std::move(g));
     }
+    {   // maps large enough that Simd reads them unpadded (an eighth or less of the pixels on
+        // the border): a 3x3 convolution over 5 channels (not Winograd's), 3x3 depthwise over
+        // 8 channels (two pixels a register at AVX-512) and 12 (a partial vector), stride 2
+        // with padding only at the bottom and right, an odd count of inside columns; a
+        // padded 3x3 average pool and a max pool whose inside pixels share one offset table
+        Rng rng(10);
+        compile::Graph g = compile::Graph::with_input({36, 35, 5});
+        int v = conv2d(g, 0, 8, 3, rng, 1);
+        v = depthwise(g, v, 3, rng, 1);
+        v = conv2d(g, v, 12, 1, rng);
+        v = depthwise(g, v, 3, rng, 1);
+        v = depthwise(g, v, 3, rng, 2);
+        compile::Node avg;
+        avg.op = Op::avg_pool2d;
+        avg.name = "avg_pool2d_0";
+        avg.kernel = {3, 3};
+        avg.stride = {1, 1};
+        avg.pad = {1, 1, 1, 1};
+        v = g.append(std::move(avg), {v}, {18, 18, 12});
+        v = pool(g, v, Op::max_pool2d, 3, 1);
+        v = conv2d(g, v, 20, 3, rng, 2);
+        compile::Node gap;
+        gap.op = Op::global_avg_pool;
+        gap.name = "global_avg_pool_0";
+        g.append(std::move(gap), {v}, {20});
+        zoo.push_back(std::move(g));
+    }
     return zoo;
 }
 

@@ -1,6 +1,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "common.hpp"
@@ -24,6 +25,34 @@ BOOST_AUTO_TEST_CASE(int8_is_identical_to_reference_on_every_op) {
         const auto x = backend::nets::random_inputs(g, 7, 31);
         test::check_equal(test::run_engine(backend::SimdEngine(q), x),
                           test::run_engine(backend::ReferenceEngine(q), x));
+    }
+}
+
+// fp32 pools sum (or take the maximum of) the same values in the same order as Reference
+// and divide by the same count, so they agree bit for bit, inside the map and at its border.
+BOOST_AUTO_TEST_CASE(fp32_pools_are_identical_to_reference) {
+    using compile::Op;
+    for (std::size_t c : {3u, 8u, 21u, 40u}) {
+        BOOST_TEST_CONTEXT(c << " channels") {
+            compile::Graph g = compile::Graph::with_input({13, 11, c});
+            compile::Node avg;
+            avg.op = Op::avg_pool2d;
+            avg.name = "avg_pool2d_0";
+            avg.kernel = {3, 3};
+            avg.stride = {1, 1};
+            avg.pad = {1, 1, 1, 1};
+            int v = g.append(std::move(avg), {0}, {13, 11, c});
+            v = backend::nets::pool(g, v, Op::max_pool2d, 2, 2);
+            compile::Node gap;
+            gap.op = Op::global_avg_pool;
+            gap.name = "global_avg_pool_0";
+            g.append(std::move(gap), {v}, {c});
+            const auto x = backend::nets::random_inputs(g, 3, 5);
+            const backend::SimdEngine fast(g);
+            if (fast.isa() != Isa::scalar) // the vector kernels ran
+                for (const auto& s : fast.program().steps) BOOST_TEST(s.kernel.find("scalar") == std::string::npos);
+            test::check_equal(test::run_engine(fast, x), test::run_engine(backend::ReferenceEngine(g), x));
+        }
     }
 }
 
