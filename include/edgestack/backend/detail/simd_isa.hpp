@@ -79,6 +79,16 @@ inline std::size_t tap_offsets(const Step& s, std::size_t pw, std::size_t* off) 
     return s.kh * s.kw;
 }
 
+/// Copies n < 16 int8 values in at most four moves of fixed size: a call to memmove per
+/// pixel (an 8-channel convolution's every output) cost more than the pixel's arithmetic.
+inline void copy_short(const std::int8_t* src, std::size_t n, std::int8_t* dst) noexcept {
+    std::size_t i = 0;
+    if (n - i >= 8) { std::memcpy(dst + i, src + i, 8); i += 8; }
+    if (n - i >= 4) { std::memcpy(dst + i, src + i, 4); i += 4; }
+    if (n - i >= 2) { std::memcpy(dst + i, src + i, 2); i += 2; }
+    if (n - i >= 1) dst[i] = src[i];
+}
+
 /// Offsets (in elements) of the real (unpadded) input pixels under output pixel (oh, ow) of a
 /// pooling window, in Reference's order; returns how many (at most max_window).
 inline std::size_t window_offsets(const Step& s, std::size_t oh, std::size_t ow, std::size_t* off) noexcept {
