@@ -15,13 +15,22 @@
 #include <string_view>
 
 #include "common/cli.hpp"
+// The headers of what it uses, not edgestack.hpp: the umbrella parses every kind of layer,
+// about 40 MB more compiler memory for this file.
+#include "edgestack/backend/reference.hpp"
 #include "edgestack/core/parallel.hpp"
 #include "edgestack/data/augment.hpp"
 #include "edgestack/data/fashion_mnist.hpp"
 #include "edgestack/data/image_augment.hpp"
-#include "edgestack/edgestack.hpp"
+#include "edgestack/nn/activation.hpp"
 #include "edgestack/nn/conv.hpp"
+#include "edgestack/nn/dense.hpp"
+#include "edgestack/nn/flatten.hpp"
+#include "edgestack/nn/input.hpp"
 #include "edgestack/nn/pool.hpp"
+#include "edgestack/nn/sequential.hpp"
+#include "edgestack/pipeline.hpp"
+#include "edgestack/quant/no_quant.hpp"
 #include "edgestack/train/train.hpp"
 
 using namespace edgestack;
