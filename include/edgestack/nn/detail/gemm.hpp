@@ -5,6 +5,8 @@
 // expression in every layer.
 #pragma once
 
+#include <cassert>
+
 #include "edgestack/nn/detail/eigen.hpp"
 
 namespace edgestack::nn::detail {
@@ -16,6 +18,7 @@ namespace edgestack::nn::detail {
 inline void gemm(bool trans_a, bool trans_b, Eigen::Index m, Eigen::Index n, Eigen::Index k,
                  const float* a, Eigen::Index lda, const float* b, Eigen::Index ldb, float* c,
                  Eigen::Index ldc, bool accumulate) {
+    assert(!(trans_a && trans_b) && "detail::gemm: at most one operand may be transposed");
     using Stride = Eigen::OuterStride<>;
     using ColMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
     using Rows = Eigen::Map<const RowMatrix, Eigen::Unaligned, Stride>;
