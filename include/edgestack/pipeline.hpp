@@ -3,6 +3,7 @@
 // policies take no space, and deploy() hands back an engine with no trace of the pipeline.
 #pragma once
 
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -268,6 +269,16 @@ private:
     train::FitReport fit_impl(const LoaderT& data, const LoaderT* validation, O& optimizer,
                               const F& loss, const train::FitOptions& options,
                               Callbacks&... callbacks) {
+        const std::array<train::detail::CallbackHooks, sizeof...(Callbacks)> hooks{
+            train::detail::hooks_of<ModelT>(callbacks)...};
+        return fit_erased(data, validation, optimizer, loss, options, hooks);
+    }
+
+    // The part of fit that does not depend on the callbacks, compiled once for all of them.
+    template <class O, class F>
+    train::FitReport fit_erased(const LoaderT& data, const LoaderT* validation, O& optimizer,
+                                const F& loss, const train::FitOptions& options,
+                                std::span<const train::detail::CallbackHooks> hooks) {
         check_loader_fits(data);
         if (validation != nullptr) check_loader_fits(*validation);
         if (options.batch_size == 0) throw config_error("FitOptions: batch_size must be >= 1");
@@ -296,10 +307,10 @@ private:
         auto after_step = [&](ModelT& m) {
             if constexpr (requires(QuantizerT& q) { q.after_step(m); }) quantizer_.after_step(m);
         };
-        return train::fit(model_, batcher, optimizer, loss,
-                          train::EpochRange{options.initial_epoch, options.epochs},
-                          rng_.split(static_cast<std::uint64_t>(Stream::train)), validate,
-                          after_step, callbacks...);
+        return train::detail::fit_with_hooks(
+            model_, batcher, optimizer, loss,
+            train::EpochRange{options.initial_epoch, options.epochs},
+            rng_.split(static_cast<std::uint64_t>(Stream::train)), validate, after_step, hooks);
     }
 
     [[no_unique_address]] AugmentT augment_;

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
+#include <type_traits>
 
 #if defined(EDGESTACK_HAS_TBB)
 #include "edgestack/core/detail/intrinsics.hpp"
@@ -46,31 +48,53 @@ private:
 #endif
 };
 
-/// Calls f(begin, end) on consecutive chunks of [first, last) of at most `chunk` indices
-/// each; chunks may run concurrently. Chunk boundaries depend only on `chunk`.
-template <class F>
-void parallel_chunks(std::size_t first, std::size_t last, std::size_t chunk, F&& f) {
-    if (last <= first) return;
-    chunk = std::max<std::size_t>(chunk, 1);
-    const std::size_t n_chunks = (last - first + chunk - 1) / chunk;
 #if defined(EDGESTACK_HAS_TBB)
+namespace detail {
+
+/// parallel_chunks without its callable's type: body(f, begin, end) per chunk. oneTBB's
+/// parallel_for is a family of class templates (task, partitioner, range splitting) that
+/// every callable type would instantiate anew; through this function a translation unit
+/// compiles them once, and each loop body once, in its thunk.
+inline void parallel_chunks_erased(std::size_t first, std::size_t last, std::size_t chunk,
+                                   void (*body)(void*, std::size_t, std::size_t), void* f) {
+    const std::size_t n_chunks = (last - first + chunk - 1) / chunk;
     if (n_chunks > 1) {
         oneapi::tbb::parallel_for(
             oneapi::tbb::blocked_range<std::size_t>(0, n_chunks, 1),
             [&](const oneapi::tbb::blocked_range<std::size_t>& r) {
                 for (std::size_t c = r.begin(); c != r.end(); ++c) {
                     const std::size_t b = first + c * chunk;
-                    f(b, std::min(last, b + chunk));
+                    body(f, b, std::min(last, b + chunk));
                 }
             },
             oneapi::tbb::simple_partitioner{});
         return;
     }
+    body(f, first, last);
+}
+
+} // namespace detail
 #endif
+
+/// Calls f(begin, end) on consecutive chunks of [first, last) of at most `chunk` indices
+/// each; chunks may run concurrently. Chunk boundaries depend only on `chunk`.
+template <class F>
+void parallel_chunks(std::size_t first, std::size_t last, std::size_t chunk, F&& f) {
+    if (last <= first) return;
+    chunk = std::max<std::size_t>(chunk, 1);
+#if defined(EDGESTACK_HAS_TBB)
+    using Fn = std::remove_reference_t<F>;
+    detail::parallel_chunks_erased(
+        first, last, chunk,
+        [](void* p, std::size_t b, std::size_t e) { (*static_cast<Fn*>(p))(b, e); },
+        const_cast<void*>(static_cast<const void*>(std::addressof(f))));
+#else
+    const std::size_t n_chunks = (last - first + chunk - 1) / chunk;
     for (std::size_t c = 0; c < n_chunks; ++c) {
         const std::size_t b = first + c * chunk;
         f(b, std::min(last, b + chunk));
     }
+#endif
 }
 
 /// Calls f(i) for every i in [first, last), possibly concurrently.

@@ -21,6 +21,7 @@
 #include "edgestack/nn/detail/chunks.hpp"
 #include "edgestack/nn/detail/conv_geometry.hpp"
 #include "edgestack/nn/detail/eigen.hpp"
+#include "edgestack/nn/detail/gemm.hpp"
 #include "edgestack/nn/detail/winograd_conv.hpp"
 #include "edgestack/nn/init.hpp"
 
@@ -168,17 +169,16 @@ struct Conv2D {
             // `in` alive and unchanged until then), which saves building them twice.
             cols_in_ = mode == Mode::train ? in : nullptr;
             cols_batch_ = batch;
-            detail::ConstMapMatrix w(p.data(), Filters, Kc);
             detail::ConstMapVector b(p.data() + weight_count, Filters);
             parallel_chunks(0, batch, chunk, [&](std::size_t b0, std::size_t b1) {
                 const auto rows = static_cast<Eigen::Index>((b1 - b0) * G::pixels);
                 const float* col = columns(in, b0, b1, scratch_[b0 / chunk].col.data());
-                detail::ConstMapMatrix x(col, rows, Kc);
                 detail::MapMatrix y(out + b0 * output_shape::size, rows, Filters);
-                // Bias first, then accumulate: `y = x * w^T` would zero y before the GEMM
-                // and the bias would be one more pass over the output.
+                // Bias first, then accumulate y += x w^T: `y = x * w^T` would zero y before
+                // the GEMM and the bias would be one more pass over the output.
                 y.rowwise() = b.transpose();
-                y.noalias() += x * w.transpose();
+                detail::gemm(false, true, rows, Filters, Kc, col, Kc, p.data(), Kc, y.data(),
+                             Filters, true);
                 // A plain loop, not y.cwiseMax(0): GCC 12 vectorizes it as well, while
                 // Eigen's AVX-512 pmax trips GCC 12's -Wmaybe-uninitialized in its own
                 // intrinsic headers (_mm512_undefined_ps), hundreds of times per build.
@@ -229,7 +229,6 @@ struct Conv2D {
                 detail::reduce_partials(g, partial_, n_chunks);
                 return;
             }
-            detail::ConstMapMatrix w(p.data(), Filters, Kc);
             const bool kept = cols_in_ == in && cols_batch_ == batch;
             cols_in_ = nullptr;
             parallel_chunks(0, batch, chunk, [&](std::size_t b0, std::size_t b1) {
@@ -237,20 +236,24 @@ struct Conv2D {
                 const auto rows = static_cast<Eigen::Index>((b1 - b0) * G::pixels);
                 const float* col = kept ? (direct ? in + b0 * In::size : scratch_[c].col.data())
                                         : columns(in, b0, b1, scratch_[c].col.data());
-                detail::ConstMapMatrix x(col, rows, Kc);
-                detail::ConstMapMatrix dy(output_grad(dout, relu_y, b0, b1), rows, Filters);
+                const float* dyp = output_grad(dout, relu_y, b0, b1);
+                detail::ConstMapMatrix dy(dyp, rows, Filters);
                 float* part = partial_.data() + c * param_count;
-                detail::MapMatrix dw(part, Filters, Kc);
                 detail::MapVector db(part + weight_count, Filters);
-                dw.noalias() = dy.transpose() * x;
+                // dw = dy^T x
+                detail::gemm(true, false, Filters, Kc, rows, dyp, Filters, col, Kc, part, Kc,
+                             false);
                 db = dy.colwise().sum().transpose();
                 if (din == nullptr) return;
                 float* dx = din + b0 * In::size;
+                // dx (or its im2col form) = dy w
                 if constexpr (direct) {
-                    detail::MapMatrix(dx, rows, Kc).noalias() = dy * w;
+                    detail::gemm(false, false, rows, Kc, Filters, dyp, Filters, p.data(), Kc, dx,
+                                 Kc, false);
                 } else {
                     float* dcol = scratch_[c].dcol.data();
-                    detail::MapMatrix(dcol, rows, Kc).noalias() = dy * w;
+                    detail::gemm(false, false, rows, Kc, Filters, dyp, Filters, p.data(), Kc,
+                                 dcol, Kc, false);
                     std::fill_n(dx, (b1 - b0) * In::size, 0.0f);
                     for (std::size_t s = 0; s < b1 - b0; ++s)
                         detail::col2im<G, G::KH, G::KW>(dcol + s * G::pixels * Kc,

@@ -14,6 +14,7 @@
 #include "edgestack/nn/concepts.hpp"
 #include "edgestack/nn/detail/chunks.hpp"
 #include "edgestack/nn/detail/eigen.hpp"
+#include "edgestack/nn/detail/gemm.hpp"
 #include "edgestack/nn/init.hpp"
 
 namespace edgestack::nn {
@@ -44,13 +45,12 @@ struct DenseRows {
     void forward(const float* in, float* out, std::size_t batch, std::span<const float> p,
                  Mode, Rng&) {
         const auto n = static_cast<Eigen::Index>(batch * Rows);
-        ConstMapMatrix x(in, n, In);
-        ConstMapMatrix w(p.data(), Units, In);
         ConstMapVector b(p.data() + weight_count, Units);
         MapMatrix y(out, n, Units);
         parallel_chunks(0, Units, split(Units, batch * macs), [&](std::size_t u0, std::size_t u1) {
             const auto c0 = static_cast<Eigen::Index>(u0), nc = static_cast<Eigen::Index>(u1 - u0);
-            y.middleCols(c0, nc).noalias() = x * w.middleRows(c0, nc).transpose();
+            // y[:, c0:c0+nc] = x w[c0:c0+nc, :]^T
+            gemm(false, true, n, nc, In, in, In, p.data() + u0 * In, In, out + u0, Units, false);
             y.middleCols(c0, nc).rowwise() += b.segment(c0, nc).transpose();
         });
     }
@@ -58,21 +58,20 @@ struct DenseRows {
     void backward(const float* in, const float* dout, float* din, std::size_t batch,
                   std::span<const float> p, std::span<float> g) {
         const auto n = static_cast<Eigen::Index>(batch * Rows);
-        ConstMapMatrix x(in, n, In);
         ConstMapMatrix dy(dout, n, Units);
-        ConstMapMatrix w(p.data(), Units, In);
-        MapMatrix dw(g.data(), Units, In);
         MapVector db(g.data() + weight_count, Units);
         parallel_chunks(0, Units, split(Units, batch * macs), [&](std::size_t u0, std::size_t u1) {
             const auto c0 = static_cast<Eigen::Index>(u0), nc = static_cast<Eigen::Index>(u1 - u0);
-            dw.middleRows(c0, nc).noalias() = dy.middleCols(c0, nc).transpose() * x;
+            // dw[c0:c0+nc, :] = dy[:, c0:c0+nc]^T x
+            gemm(true, false, nc, In, n, dout + u0, Units, in, In, g.data() + u0 * In, In, false);
             db.segment(c0, nc) = dy.middleCols(c0, nc).colwise().sum().transpose();
         });
         if (din != nullptr) {
-            MapMatrix dx(din, n, In);
             parallel_chunks(0, In, split(In, batch * macs), [&](std::size_t i0, std::size_t i1) {
-                const auto c0 = static_cast<Eigen::Index>(i0), nc = static_cast<Eigen::Index>(i1 - i0);
-                dx.middleCols(c0, nc).noalias() = dy * w.middleCols(c0, nc);
+                // dx[:, i0:i1] = dy w[:, i0:i1]
+                const auto nc = static_cast<Eigen::Index>(i1 - i0);
+                gemm(false, false, n, nc, Units, dout, Units, p.data() + i0, In, din + i0, In,
+                     false);
             });
         }
     }

@@ -19,6 +19,7 @@
 
 #include "edgestack/kernels/winograd.hpp"
 #include "edgestack/nn/detail/eigen.hpp"
+#include "edgestack/nn/detail/gemm.hpp"
 
 namespace edgestack::nn::detail {
 
@@ -141,11 +142,9 @@ public:
         }
         const auto r = static_cast<Eigen::Index>(rows), c = static_cast<Eigen::Index>(C),
                    oc = static_cast<Eigen::Index>(OC);
-        for (std::size_t xi = 0; xi < 16; ++xi) {
-            ConstMapMatrix v(V + xi * rows * C, r, c);
-            ConstMapMatrix m(dM + xi * rows * OC, r, oc);
-            MapMatrix(dU + xi * C * OC, c, oc).noalias() = v.transpose() * m;
-        }
+        for (std::size_t xi = 0; xi < 16; ++xi) // dU = V^T dM, per Winograd point
+            gemm(true, false, c, oc, r, V + xi * rows * C, c, dM + xi * rows * OC, oc,
+                 dU + xi * C * OC, oc, false);
         // dg = G^T dU G, G = {1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1}: rows of dU combine as
         // u0 + h(u1 + u2), h(u1 - u2), h(u1 + u2) + u3 (h = 1/2), then the columns the same.
         float* g3 = dU + 16 * C * OC; // [3][3][OC] for one input channel

@@ -57,15 +57,20 @@ public:
         static_assert(std::is_integral_v<T>);
         using U = std::make_unsigned_t<T>;
         auto u = static_cast<U>(v);
+        unsigned char b[sizeof(T)];
         for (std::size_t i = 0; i < sizeof(T); ++i) {
-            bytes_.push_back(static_cast<unsigned char>(u & 0xffu));
+            b[i] = static_cast<unsigned char>(u & 0xffu);
             if constexpr (sizeof(T) > 1) u = static_cast<U>(u >> 8);
         }
+        append(b, sizeof(T));
     }
     void put_string(std::string_view s) {
         put(static_cast<std::uint32_t>(s.size()));
-        bytes_.insert(bytes_.end(), s.begin(), s.end());
+        append(reinterpret_cast<const unsigned char*>(s.data()), s.size());
     }
+    // One growth path for every put: a push_back per byte, inlined at every call, was most
+    // of the encoder's code.
+    void append(const unsigned char* p, std::size_t n) { bytes_.insert(bytes_.end(), p, p + n); }
     void put_floats(std::span<const float> v) {
         put(static_cast<std::uint64_t>(v.size()));
         const std::size_t at = bytes_.size();
