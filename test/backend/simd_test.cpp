@@ -35,13 +35,7 @@ BOOST_AUTO_TEST_CASE(fp32_pools_are_identical_to_reference) {
     for (std::size_t c : {3u, 8u, 21u, 40u}) {
         BOOST_TEST_CONTEXT(c << " channels") {
             compile::Graph g = compile::Graph::with_input({13, 11, c});
-            compile::Node avg;
-            avg.op = Op::avg_pool2d;
-            avg.name = "avg_pool2d_0";
-            avg.kernel = {3, 3};
-            avg.stride = {1, 1};
-            avg.pad = {1, 1, 1, 1};
-            int v = g.append(std::move(avg), {0}, {13, 11, c});
+            int v = backend::nets::pool(g, 0, Op::avg_pool2d, 3, 1, {1, 1, 1, 1});
             v = backend::nets::pool(g, v, Op::max_pool2d, 2, 2);
             compile::Node gap;
             gap.op = Op::global_avg_pool;

@@ -53,13 +53,7 @@ Graph concat_net() {
     add.name = "add_0";
     v = g.append(std::move(add), {v, c}, {9, 7, 9});
     v = unary(g, v, Op::relu6);
-    compile::Node mp;
-    mp.op = Op::max_pool2d;
-    mp.name = "max_pool2d_0";
-    mp.kernel = {2, 2};
-    mp.stride = {2, 2};
-    mp.pad = {0, 0, 1, 1};
-    v = g.append(std::move(mp), {v}, {5, 4, 9});
+    v = pool(g, v, Op::max_pool2d, 2, 2, {0, 0, 1, 1});
     v = dense(g, v, 6, rng);
     unary(g, v, Op::softmax);
     return g;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -95,15 +96,17 @@ inline int dense(Graph& g, int x, std::size_t out, Rng& rng) {
     return g.append(std::move(n), {x}, {out});
 }
 
-/// A k x k pool (`op` max_pool2d or avg_pool2d), stride s, no padding.
-inline int pool(Graph& g, int x, Op op, std::size_t k, std::size_t s) {
+/// A k x k pool (`op` max_pool2d or avg_pool2d), stride s, padding top, left, bottom, right.
+inline int pool(Graph& g, int x, Op op, std::size_t k, std::size_t s, std::array<std::size_t, 4> pad = {0, 0, 0, 0}) {
     const Dims in = g.values.at(static_cast<std::size_t>(x));
     Node n;
     n.op = op;
     n.name = g.fresh_name(op);
     n.kernel = {k, k};
     n.stride = {s, s};
-    return g.append(std::move(n), {x}, {out_extent(in[0], k, s, 0), out_extent(in[1], k, s, 0), in[2]});
+    n.pad = pad;
+    return g.append(std::move(n), {x},
+                    {out_extent(in[0], k, s, pad[0] + pad[2]), out_extent(in[1], k, s, pad[1] + pad[3]), in[2]});
 }
 
 /// An element-wise op (relu, sigmoid, ...; `alpha` for leaky_relu).
