@@ -1,12 +1,16 @@
 // The int8 scheme: weight scales per channel and per tensor, bias, requantization rounding.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <vector>
 
 #include "edgestack/compile/graph.hpp"
 #include "edgestack/core/error.hpp"
+#include "edgestack/core/round.hpp"
 #include "edgestack/quant/fixed_point.hpp"
 #include "edgestack/quant/scheme.hpp"
 
@@ -120,6 +124,31 @@ BOOST_AUTO_TEST_CASE(bias_saturates_instead_of_wrapping) {
     BOOST_TEST(eq::quantize_bias(1e9f, 1e-6f, 1e-6f) == 2147483647);
     BOOST_TEST(eq::quantize_bias(-1e9f, 1e-6f, 1e-6f) == -2147483647 - 1);
     BOOST_TEST(eq::quantize_bias(2.5f, 1.0f, 1.0f) == 2); // ties to even
+}
+
+// quantize rounds with plain float arithmetic (no library call): the same integers as
+// std::nearbyint in the default rounding mode, at ties, below and above 2^23, at +-0 and
+// for values no float fraction reaches.
+BOOST_AUTO_TEST_CASE(round_half_even_is_nearbyint) {
+    std::vector<float> xs = {0.0f, -0.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 0.49999997f, -0.49999997f,
+                             8388607.5f, -8388607.5f, 8388608.0f, 16777216.0f, 3e9f, -3e9f, 1e-40f, -1e-40f,
+                             std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()};
+    for (float x = -300.0f; x < 300.0f; x += 0.125f) xs.push_back(x); // every tie of the int8 range
+    std::uint32_t u = 12345;
+    for (int i = 0; i < 20000; ++i) { // random bit patterns: every exponent
+        u = u * 1664525u + 1013904223u;
+        float x;
+        std::memcpy(&x, &u, sizeof x);
+        if (!std::isnan(x)) xs.push_back(x);
+    }
+    for (float x : xs) {
+        const float got = edgestack::round_half_even(x), want = std::nearbyint(x);
+        BOOST_TEST((got == want && std::signbit(got) == std::signbit(want)), x << ": " << got << " vs " << want);
+    }
+    BOOST_TEST(std::isnan(edgestack::round_half_even(std::numeric_limits<float>::quiet_NaN())));
+    for (float x = -2.0f; x < 2.0f; x += 0.001f)
+        BOOST_TEST(eq::quantize(x, 0.01f, 3) ==
+                   static_cast<std::int8_t>(std::clamp(std::nearbyint(x / 0.01f) + 3.0f, -128.0f, 127.0f)));
 }
 
 BOOST_AUTO_TEST_CASE(fake_quantize_matches_quantize_then_dequantize) {

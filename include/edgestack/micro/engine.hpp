@@ -3,12 +3,15 @@
 // deploy::micro_source) and plain-loop kernels that follow the int8 contract of
 // docs/engine.md bit for bit. Freestanding: no heap, no exceptions, no RTTI, no standard
 // containers; every activation lives in one caller-provided arena. It includes only the C
-// headers <stdint.h> and <stddef.h>, so a bare-metal toolchain without a C++ library
-// (arm-none-eabi-g++ with newlib alone) compiles it.
+// headers <stdint.h> and <stddef.h> (and core/round.hpp, which includes nothing), so a
+// bare-metal toolchain without a C++ library (arm-none-eabi-g++ with newlib alone)
+// compiles it.
 #pragma once
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "edgestack/core/round.hpp"
 
 namespace edgestack::micro {
 
@@ -35,14 +38,6 @@ constexpr int8_t requantize(int32_t acc, Requant r, int32_t zero_point,
     int32_t v = multiply_by_quantized(acc, r) + zero_point;
     v = v < lo ? lo : v;
     return static_cast<int8_t>(v > hi ? hi : v);
-}
-
-/// Round to the nearest integer, ties to even (std::nearbyint in the default rounding
-/// mode): adding and removing 2^23 leaves no fraction bits for values below 2^23.
-constexpr float round_half_even(float v) noexcept {
-    constexpr float big = 8388608.0f; // 2^23: from here on every float is an integer
-    if (!(v < big && v > -big)) return v;
-    return v >= 0.0f ? (v + big) - big : (v - big) + big;
 }
 
 /// quant::quantize: clamp(round_half_even(x / scale) + zero_point, -128, 127).

@@ -3,8 +3,8 @@
 // 32-bit fixed-point multiplier and a shift. Every int8 kernel and the fake-quantized
 // training forward use these functions, so they agree bit for bit.
 //
-// Rounding: quantize() rounds ties to even, as ONNX QuantizeLinear specifies (std::nearbyint
-// in the default rounding mode); requantize() rounds the exact product
+// Rounding: quantize() rounds ties to even, as ONNX QuantizeLinear specifies (what
+// std::nearbyint gives in the default rounding mode, computed by core/round.hpp); requantize() rounds the exact product
 // acc * multiplier / 2^(31 + shift) with ties away from zero, in 64-bit integers, with no
 // double rounding.
 #pragma once
@@ -15,6 +15,7 @@
 #include <limits>
 
 #include "edgestack/core/error.hpp"
+#include "edgestack/core/round.hpp"
 #include <string>
 
 namespace edgestack::quant {
@@ -62,7 +63,7 @@ constexpr std::int8_t requantize(std::int32_t acc, Requant r, std::int32_t zero_
 
 /// Quantize one real value: clamp(round_half_even(x / scale) + zero_point, -128, 127).
 inline std::int8_t quantize(float x, float scale, std::int32_t zero_point) noexcept {
-    const float q = std::nearbyint(x / scale) + static_cast<float>(zero_point);
+    const float q = round_half_even(x / scale) + static_cast<float>(zero_point);
     return static_cast<std::int8_t>(std::clamp(q, -128.0f, 127.0f));
 }
 
