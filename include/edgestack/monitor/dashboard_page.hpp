@@ -132,6 +132,7 @@ function render(d) {
     (e.from ? "v" + e.from : "-") + "</td><td>" + (e.to ? "v" + e.to : "-") + "</td></tr>").join("");
 }
 
+let lastRegistryHtml = "";
 function renderRegistry(models) {
   let html = "";
   for (const m of models) {
@@ -148,7 +149,9 @@ function renderRegistry(models) {
       (m.previous.length ? "" : " disabled") + ">roll back" +
       (m.previous.length ? " to v" + m.previous[m.previous.length - 1] : "") + "</button></p>";
   }
-  $("registry").innerHTML = html;
+  // Replaced only when it changed: a table rebuilt between a button's mousedown and mouseup
+  // (every poll, a second apart) loses the click.
+  if (html !== lastRegistryHtml) $("registry").innerHTML = lastRegistryHtml = html;
 }
 
 async function admin(path, what) {
