@@ -4,7 +4,8 @@
 //        <threads> <rounds> <runs>
 const path = require('path');
 const [ortDir, modelPath, dimsArg, addPath, threadsArg, roundsArg, runsArg] = process.argv.slice(2);
-const ort = require(path.join(ortDir, 'node_modules', 'onnxruntime-node'));
+// Resolved from the working directory (require alone would resolve a relative path from this file's folder).
+const ort = require(path.resolve(ortDir, 'node_modules', 'onnxruntime-node'));
 
 function median(a) {
   const s = [...a].sort((x, y) => x - y);

@@ -43,7 +43,6 @@ def main():
     ap.add_argument("--nets", default=",".join(NETS))
     ap.add_argument("--json", help="write the medians as JSON")
     a = ap.parse_args()
-    a.ort = os.path.abspath(a.ort)  # engine_ort.js resolves it from its own folder
     prog = os.path.join(a.build, "bench", "engine", "bench_engine_onnx")
     peers = os.path.join(a.build, "bench", "engine", "bench_engine_peers")
     for p in (prog, peers):
