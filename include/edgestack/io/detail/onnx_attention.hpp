@@ -359,10 +359,7 @@ private:
         consts_[n.output(0)] = std::move(c);
     }
 
-    static std::int64_t as_int(double x, const std::string& w) {
-        if (!(std::abs(x) <= 9.0e15)) throw format_error(w + ": a shape value is not an integer");
-        return static_cast<std::int64_t>(x);
-    }
+    static std::int64_t as_int(double x, const std::string& w) { return constant_integer(x, w, "a shape value"); }
 
     /// Shape arithmetic and other operators over constants.
     void fold(const onnx::NodeProto& n, const std::string& w) {

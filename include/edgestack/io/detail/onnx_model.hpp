@@ -84,6 +84,14 @@ inline std::vector<double> tensor_values(const onnx::TensorProto& t, const std::
     return v;
 }
 
+/// A value of a constant tensor read as an integer (a shape, axis or index): one no int64
+/// holds exactly (NaN, infinite, beyond 2^53) is refused as `what` at `where`, not converted
+/// (that conversion is undefined).
+inline std::int64_t constant_integer(double x, const std::string& where, const std::string& what) {
+    if (!(x >= -9.0e15 && x <= 9.0e15)) throw format_error(where + ": " + what + " is not an integer");
+    return static_cast<std::int64_t>(x);
+}
+
 inline std::string describe(const onnx::NodeProto& n, int index) {
     return "node " + std::to_string(index) + " '" + n.name() + "' (" + n.op_type() + ")";
 }

@@ -336,7 +336,7 @@ public:
             const auto f = c_(n.input(k));
             if (!f) return std::nullopt;
             std::vector<std::int64_t> r;
-            for (float x : f->data) r.push_back(static_cast<std::int64_t>(x));
+            for (float x : f->data) r.push_back(constant_integer(x, w, "an index of a recurrent output"));
             return r;
         };
         const RnnNext nx = rnn_next(n, v.view, v.directions, v.units, opset_, w, ints);
