@@ -233,7 +233,7 @@ EDGESTACK_SEQ_INLINE void layer_norm(const float* __restrict g, const float* __r
 EDGESTACK_ATT_LEVEL(base, )
 #if defined(EDGESTACK_SEQ_DISPATCH)
 EDGESTACK_ATT_LEVEL(avx2, [[gnu::target("avx2,fma")]])
-EDGESTACK_ATT_LEVEL(avx512, [[gnu::target("avx2,fma,avx512f,avx512vl,prefer-vector-width=512")]])
+EDGESTACK_ATT_LEVEL(avx512, EDGESTACK_TARGET_WIDE("avx2,fma,avx512f,avx512vl"))
 #endif
 #undef EDGESTACK_ATT_LEVEL
 

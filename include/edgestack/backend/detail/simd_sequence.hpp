@@ -311,6 +311,16 @@ EDGESTACK_SEQ_INLINE void lstm(const compile::ops::Recurrent& st, const float* p
     }
 }
 
+// A function compiled for the target features `f` (a string) with 512-bit vectors even
+// where the compiler would prefer 256: each compiler spells the second part its own way.
+#if !defined(EDGESTACK_TARGET_WIDE)
+#if defined(__clang__)
+#define EDGESTACK_TARGET_WIDE(f) [[gnu::target(f), clang::min_vector_width(512)]]
+#else
+#define EDGESTACK_TARGET_WIDE(f) [[gnu::target(f ",prefer-vector-width=512")]]
+#endif
+#endif
+
 // One copy of each per level: the inlined bodies vectorise with that level's registers.
 #define EDGESTACK_SEQ_LEVEL(suffix, attr)                                                       \
     attr inline void gru_##suffix(const compile::ops::Recurrent& st, const float* wh, const float* x, \
@@ -324,7 +334,7 @@ EDGESTACK_SEQ_INLINE void lstm(const compile::ops::Recurrent& st, const float* p
 EDGESTACK_SEQ_LEVEL(base, )
 #if defined(EDGESTACK_SEQ_DISPATCH)
 EDGESTACK_SEQ_LEVEL(avx2, [[gnu::target("avx2,fma")]])
-EDGESTACK_SEQ_LEVEL(avx512, [[gnu::target("avx2,fma,avx512f,avx512vl,prefer-vector-width=512")]])
+EDGESTACK_SEQ_LEVEL(avx512, EDGESTACK_TARGET_WIDE("avx2,fma,avx512f,avx512vl"))
 #endif
 #undef EDGESTACK_SEQ_LEVEL
 

@@ -208,9 +208,9 @@ EDGESTACK_SEQ_INLINE void run(const Step& s, const compile::ops::Recurrent& st, 
     }
 EDGESTACK_SEQ8_LEVEL(avx2, [[gnu::target("avx2,fma")]])
 EDGESTACK_SEQ8_LEVEL(avxvnni, [[gnu::target("avx2,fma,avxvnni")]])
-EDGESTACK_SEQ8_LEVEL(avx512, [[gnu::target("avx2,fma,avx512f,avx512bw,avx512vl,prefer-vector-width=512")]])
+EDGESTACK_SEQ8_LEVEL(avx512, EDGESTACK_TARGET_WIDE("avx2,fma,avx512f,avx512bw,avx512vl"))
 EDGESTACK_SEQ8_LEVEL(avx512vnni,
-                     [[gnu::target("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni,prefer-vector-width=512")]])
+                     EDGESTACK_TARGET_WIDE("avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni"))
 #undef EDGESTACK_SEQ8_LEVEL
 
 #endif
