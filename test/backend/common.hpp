@@ -151,7 +151,8 @@ inline std::vector<compile::Graph> op_zoo() {
         // 1 (contiguous) and 2 (gathered from one 64-byte window), 8 channels at stride 2
         // (four pixels gathered), 43 channels (two registers a pixel, the second with one
         // real lane, and 3 channels left over), and 8 channels 3 pixels wide (fewer pixels
-        // than a register holds); odd widths, so a row's last register overlaps
+        // than a register holds); odd widths, so a row's last register overlaps; a padded
+        // int8 max pool over 43 channels
         Rng rng(11);
         compile::Graph g = compile::Graph::with_input({11, 17, 16});
         int v = depthwise(g, 0, 3, rng, 1);
@@ -160,6 +161,7 @@ inline std::vector<compile::Graph> op_zoo() {
         v = depthwise(g, v, 3, rng, 2);
         v = conv2d(g, v, 43, 1, rng);
         v = depthwise(g, v, 3, rng, 1);
+        v = pool(g, v, Op::max_pool2d, 3, 1, {1, 1, 1, 1}); // 43 channels: blocks of 16 overlap
         v = conv2d(g, v, 8, 1, rng);
         depthwise(g, v, 3, rng, 2);
         zoo.push_back(std::move(g));

@@ -240,7 +240,8 @@ struct SimdKernels : ReferenceKernels, SimdSequence, SimdSequenceInt8, SimdAtten
         EDGESTACK_SIMD_ISA_CALL_OR(s.level, f32_global_avg_pool, ReferenceKernels::kernel(u, s, x, x2, y, batch, scratch), s, x, y, batch)
     }
     static void kernel(compile::ops::MaxPool2d, const Step& s, const std::int8_t* x, const std::int8_t*, std::int8_t* y, std::size_t batch, std::byte*) noexcept {
-        max_pool(s, x, y, batch);
+        if (s.kh * s.kw > simd_isa::max_window) return max_pool(s, x, y, batch);
+        EDGESTACK_SIMD_ISA_CALL_OR(s.level, qs8_max_pool2d, max_pool(s, x, y, batch), s, x, y, batch)
     }
 
     // ---- int8 -------------------------------------------------------------------------
