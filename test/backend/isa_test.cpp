@@ -1,11 +1,16 @@
 // The Simd backend at every instruction-set level this CPU has, selected with the
 // EDGESTACK_ISA cap: within 1e-5 of Reference in fp32 and identical in int8 on the test
 // networks, the level chosen never above the cap, its kernels named for it, and an unknown
-// cap refused with a message that lists the accepted ones.
+// cap refused with a message that lists the accepted ones; the int8 input quantization of
+// every level equal to quant::quantize.
 #include <boost/test/unit_test.hpp>
 
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -53,6 +58,38 @@ bool ends_with(const std::string& s, const std::string& tail) {
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(isa)
+
+BOOST_AUTO_TEST_CASE(input_quantization_equals_quant_quantize_at_every_level) {
+    // Ties either side of zero, values that clamp, signed zeros, NaN and infinities, values
+    // of 2^23 and more (no fraction bits left), then random bit patterns; 3 past a multiple
+    // of 8, so the scalar tail runs too.
+    const float scale = 0.25f;
+    std::vector<float> x;
+    for (int k = -300; k <= 300; ++k) x.push_back(scale * (static_cast<float>(k) + 0.5f));
+    for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 31.9f, -32.1f, 8388608.0f, -8388609.0f, 3e38f, -3e38f,
+                    std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                    std::numeric_limits<float>::quiet_NaN()})
+        x.push_back(v);
+    std::mt19937 gen(3);
+    for (int k = 0; k < 200 || x.size() % 8 != 3; ++k) {
+        const std::uint32_t bits = gen();
+        float v;
+        std::memcpy(&v, &bits, sizeof v);
+        x.push_back(v);
+    }
+    for (std::int32_t zp : {0, -7, 100}) {
+        std::vector<std::int8_t> want(x.size()), got(x.size());
+        for (std::size_t i = 0; i < x.size(); ++i) want[i] = quant::quantize(x[i], scale, zp);
+        for (Isa level : levels_here()) {
+            BOOST_TEST_CONTEXT("level " << isa_name(level) << ", zero point " << zp) {
+                std::fill(got.begin(), got.end(), std::int8_t{55});
+                backend::detail::SimdKernels::quantize(x.data(), got.data(), x.size(), scale, zp, level);
+                for (std::size_t i = 0; i < x.size(); ++i)
+                    if (got[i] != want[i]) BOOST_FAIL("value " << x[i] << ": " << int{got[i]} << " against " << int{want[i]});
+            }
+        }
+    }
+}
 
 BOOST_AUTO_TEST_CASE(names_round_trip) {
     for (Isa i : all_isas) BOOST_TEST(parse_isa(isa_name(i)) == i);

@@ -18,7 +18,6 @@
 #include "edgestack/compile/ops.hpp"
 #include "edgestack/compile/passes.hpp"
 #include "edgestack/core/cpu.hpp"
-#include "edgestack/quant/fixed_point.hpp"
 
 namespace edgestack::backend {
 
@@ -124,17 +123,15 @@ public:
         if (!fits(in.size(), out.size(), arena, batch)) return false;
         std::byte* base = arena.data();
         if (program_.int8) {
-            auto* x = reinterpret_cast<std::int8_t*>(base + program_.input_off * batch);
-            for (std::size_t i = 0; i < in.size(); ++i)
-                x[i] = quant::quantize(in[i], program_.in_scale, program_.in_zp);
+            Kernels::quantize(in.data(), reinterpret_cast<std::int8_t*>(base + program_.input_off * batch), in.size(),
+                              program_.in_scale, program_.in_zp, isa());
         } else {
             std::copy(in.begin(), in.end(), reinterpret_cast<float*>(base + program_.input_off * batch));
         }
         execute(arena, batch, tap);
         if (program_.int8) {
-            const auto* y = reinterpret_cast<const std::int8_t*>(base + program_.output_off * batch);
-            for (std::size_t i = 0; i < out.size(); ++i)
-                out[i] = quant::dequantize(y[i], program_.out_scale, program_.out_zp);
+            Kernels::dequantize(reinterpret_cast<const std::int8_t*>(base + program_.output_off * batch), out.data(),
+                                out.size(), program_.out_scale, program_.out_zp, isa());
         } else {
             const auto* y = reinterpret_cast<const float*>(base + program_.output_off * batch);
             std::copy(y, y + out.size(), out.begin());

@@ -9,6 +9,8 @@
 
 #include "edgestack/backend/detail/program.hpp"
 #include "edgestack/compile/ops.hpp"
+#include "edgestack/core/cpu.hpp"
+#include "edgestack/quant/fixed_point.hpp"
 
 namespace edgestack::backend::detail {
 
@@ -17,6 +19,15 @@ struct ReferenceKernels {
 
     /// Called once per step at compile time: pack weights for this backend's kernels.
     static void pack(Step&) {}
+
+    /// An int8 engine's input quantization and output dequantization. `level` is the
+    /// engine's widest kernel level, for kernel sets that compile these per level.
+    static void quantize(const float* x, std::int8_t* y, std::size_t n, float scale, std::int32_t zp, Isa) noexcept {
+        for (std::size_t i = 0; i < n; ++i) y[i] = quant::quantize(x[i], scale, zp);
+    }
+    static void dequantize(const std::int8_t* x, float* y, std::size_t n, float scale, std::int32_t zp, Isa) noexcept {
+        for (std::size_t i = 0; i < n; ++i) y[i] = quant::dequantize(x[i], scale, zp);
+    }
 
     /// Runs step `s` of op unit U on `batch` samples: x (and x2, binary ops) in, y out. A
     /// unit whose reference takes a last `std::byte*` gets the step's scratch (the

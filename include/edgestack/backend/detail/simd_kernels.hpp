@@ -245,6 +245,13 @@ struct SimdKernels : ReferenceKernels, SimdSequence, SimdSequenceInt8, SimdAtten
     }
 
     // ---- int8 -------------------------------------------------------------------------
+    static void quantize(const float* x, std::int8_t* y, std::size_t n, float scale, std::int32_t zp, Isa level) noexcept {
+        EDGESTACK_SIMD_ISA_CALL_OR(level, quantize_n, ReferenceKernels::quantize(x, y, n, scale, zp, level), x, y, n, scale, zp)
+    }
+    static void dequantize(const std::int8_t* x, float* y, std::size_t n, float scale, std::int32_t zp, Isa level) noexcept {
+        EDGESTACK_SIMD_ISA_CALL_OR(level, dequantize_n, ReferenceKernels::dequantize(x, y, n, scale, zp, level), x, y, n, scale, zp)
+    }
+
     static void kernel(compile::ops::Dense, const Step& s, const std::int8_t* x, const std::int8_t*, std::int8_t* y, std::size_t batch,
                           std::byte* scratch) noexcept {
         EDGESTACK_SIMD_ISA_CALL(s.level, qs8_dense, s, x, y, batch, scratch)
