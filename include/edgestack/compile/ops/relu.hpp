@@ -1,6 +1,6 @@
 // Op unit: relu. max(x, 0); fused into the conv, dense or add before it by
-// compile::canonicalize when nothing else reads that op's output. int8 keeps its input's parameters and clamps
-// codes below the zero point.
+// compile::canonicalize when nothing else reads that op's output. int8 keeps its input's
+// parameters and clamps codes below the zero point.
 #pragma once
 
 #include <algorithm>
