@@ -2,6 +2,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,7 @@
 
 #include "edgestack/backend/reference.hpp"
 #include "edgestack/backend/reference_nets.hpp"
+#include "edgestack/compile/passes.hpp"
 
 namespace edgestack::test {
 
@@ -38,6 +40,78 @@ inline void check_equal(const std::vector<float>& got, const std::vector<float>&
     BOOST_REQUIRE_EQUAL(got.size(), want.size());
     for (std::size_t i = 0; i < got.size(); ++i)
         if (got[i] != want[i]) BOOST_FAIL("element " << i << ": " << got[i] << " vs reference " << want[i]);
+}
+
+/// A residual network whose adds are followed by a relu and by a relu6, as in a ResNet
+/// block: conv + relu, conv, add(a, b) -> relu, 1x1 conv, add -> relu6, global average pool,
+/// dense. 7 x 5 x 12 = 420 values per add (not a multiple of 16: vector tails). The 1x1
+/// conv's weights are large enough that the second add's sum passes 6, so relu6 clips it.
+/// `blocked`: a 1x1 average pool (the identity, in int8 too: its multiplier is 1) sits
+/// between each add and its activation, so compile::canonicalize cannot fuse them: the
+/// unfused form, run as two steps. (Every engine runs it; XNNPACK refuses a 1x1 max pool.)
+inline compile::Graph residual_relu(bool blocked = false) {
+    using namespace backend::nets;
+    using compile::Op;
+    Rng rng(12);
+    compile::Graph g = compile::Graph::with_input({7, 5, 6});
+    const auto add = [&](int a, int b, Op act) {
+        compile::Node n;
+        n.op = Op::add;
+        n.name = g.fresh_name(Op::add);
+        int v = g.append(std::move(n), {a, b}, g.values.at(static_cast<std::size_t>(a)));
+        if (blocked) v = pool(g, v, Op::avg_pool2d, 1, 1);
+        return unary(g, v, act);
+    };
+    const int a = unary(g, conv2d(g, 0, 12, 3, rng), Op::relu);
+    const int b = conv2d(g, a, 12, 3, rng);
+    const int v = add(a, b, Op::relu);
+    const int c = conv2d(g, v, 12, 1, rng);
+    for (float& w : g.nodes.back().weights) w *= 4.0f;
+    int y = add(v, c, Op::relu6);
+    compile::Node gap;
+    gap.op = Op::global_avg_pool;
+    gap.name = "global_avg_pool_0";
+    y = g.append(std::move(gap), {y}, {12});
+    dense(g, y, 4, rng);
+    return g;
+}
+
+/// `g` without its 1x1 stride-1 average pools, the identities residual_relu(true) put
+/// between an add and its activation: an int8 graph quantized in that unfused form, whose
+/// activations keep the add's parameters, can then be fused.
+inline compile::Graph without_identity_pools(compile::Graph g) {
+    for (std::size_t i = 0; i < g.nodes.size();) {
+        const compile::Node& n = g.nodes[i];
+        if (n.op == compile::Op::avg_pool2d && n.kernel == std::array<std::size_t, 2>{1, 1} &&
+            n.stride == std::array<std::size_t, 2>{1, 1}) {
+            compile::detail::redirect(g, n.output, n.inputs.at(0));
+            g.nodes.erase(g.nodes.begin() + static_cast<std::ptrdiff_t>(i));
+        } else {
+            ++i;
+        }
+    }
+    compile::compact(g);
+    return g;
+}
+
+/// One network in the form the engines fuse and in the unfused form, the same function.
+struct FusionCase {
+    const char* what;          ///< for messages
+    compile::Graph fused;      ///< add -> relu / relu6 adjacent: canonicalize fuses them
+    compile::Graph unfused;    ///< the same with the activations as steps of their own
+};
+
+/// residual_relu in fp32, and in int8 quantized in its unfused form (the add's output keeps
+/// the range it observed, negative sums and sums past 6 included, as a graph lowered by
+/// quant::Qat does): the fused add's clamp is what turns those codes into the activation's.
+inline std::vector<FusionCase> add_relu_cases() {
+    std::vector<FusionCase> cases;
+    cases.push_back({"fp32", residual_relu(false), residual_relu(true)});
+    const auto calib = backend::nets::random_inputs(residual_relu(true), 8, 99);
+    compile::Graph q = residual_relu(true);
+    backend::nets::quantize_minmax(q, calib);
+    cases.push_back({"int8", without_identity_pools(q), q});
+    return cases;
 }
 
 /// Graphs exercising every op the engines run, one small network each.
@@ -166,6 +240,7 @@ inline std::vector<compile::Graph> op_zoo() {
         depthwise(g, v, 3, rng, 2);
         zoo.push_back(std::move(g));
     }
+    zoo.push_back(residual_relu()); // add -> relu and add -> relu6, fused
     return zoo;
 }
 

@@ -120,6 +120,22 @@ BOOST_AUTO_TEST_CASE(every_level_agrees_with_reference) {
     }
 }
 
+// add_i8 and f32_add at every level, against the unfused graph on Reference.
+BOOST_AUTO_TEST_CASE(every_level_clamps_a_fused_add) {
+    for (Isa level : levels_here()) {
+        BOOST_TEST_CONTEXT("EDGESTACK_ISA=" << isa_name(level)) {
+            const IsaCap cap(std::string(isa_name(level)));
+            for (const auto& c : test::add_relu_cases()) {
+                const auto x = backend::nets::random_inputs(c.unfused, 3, 31);
+                const auto got = test::run_engine(backend::SimdEngine(c.fused), x);
+                const auto want = test::run_engine(backend::ReferenceEngine(c.unfused), x);
+                if (c.fused.value_quant.empty()) test::check_close(got, want);
+                else test::check_equal(got, want);
+            }
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(every_level_agrees_at_every_tile_height) {
     const auto g = backend::nets::cnn(9);
     const auto q = test::quantized(g);

@@ -243,6 +243,21 @@ BOOST_AUTO_TEST_CASE(every_op_fp32_and_int8_matches_reference, *utf::preconditio
     check_against_reference(misc_fp32(), 3);
 }
 
+// f32_add and qs8_add with the activation fused, against the unfused graph on Reference.
+BOOST_AUTO_TEST_CASE(a_fused_add_matches_the_unfused_graph, *utf::precondition(DevicePresent{})) {
+    for (const auto& c : test::add_relu_cases()) {
+        const auto x = backend::nets::random_inputs(c.unfused, 4, 37);
+        const auto e = backend::OpenCl{}.compile(c.fused);
+        BOOST_TEST(e.split().second == 0u, c.what << ": all of it on the device");
+        const auto got = test::run_engine(e, x);
+        const auto want = test::run_engine(backend::Reference{}.compile(c.unfused), x);
+        BOOST_TEST_CONTEXT(c.what) {
+            if (e.int8()) test::check_equal(got, want);
+            else check_close_1e4(got, want);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(reference_cnn_end_to_end, *utf::precondition(DevicePresent{})) {
     const auto g = backend::nets::cnn(3);
     for (std::size_t batch : {std::size_t{1}, std::size_t{8}}) {

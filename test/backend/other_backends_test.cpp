@@ -44,6 +44,30 @@ BOOST_AUTO_TEST_CASE(parallel_equals_its_inner_backend) {
     test::check_equal(test::run_engine(par.compile(g), x), test::run_engine(backend::SimdEngine(g), x));
 }
 
+// Each engine runs the add with its activation fused as Reference runs the two apart:
+// fp32 within float tolerance, int8 code for code. XNNPACK requantizes its convolutions
+// its own way (within one step of Reference), so in int8 it is held to its own unfused run.
+BOOST_AUTO_TEST_CASE(every_engine_runs_a_fused_add_as_the_unfused_graph) {
+    const backend::Parallel<backend::Simd> par{{}, 3};
+    for (const auto& c : test::add_relu_cases()) {
+        BOOST_TEST_CONTEXT(c.what) {
+            const auto x = backend::nets::random_inputs(c.unfused, 7, 29);
+            const auto want = test::run_engine(backend::ReferenceEngine(c.unfused), x);
+            const auto check = [&](const std::vector<float>& got) {
+                if (c.fused.value_quant.empty()) test::check_close(got, want);
+                else test::check_equal(got, want);
+            };
+            check(test::run_engine(backend::SimdEngine(c.fused), x));
+            check(test::run_engine(par.compile(c.fused), x));
+#if defined(EDGESTACK_HAS_XNNPACK)
+            const auto xnn = test::run_engine(backend::Xnnpack{1}.compile(c.fused), x);
+            if (c.fused.value_quant.empty()) check(xnn);
+            else test::check_equal(xnn, test::run_engine(backend::Xnnpack{1}.compile(c.unfused), x));
+#endif
+        }
+    }
+}
+
 #if defined(EDGESTACK_HAS_XNNPACK)
 BOOST_AUTO_TEST_CASE(xnnpack_fp32_agrees_with_reference) {
     for (const auto& g : test::op_zoo()) {

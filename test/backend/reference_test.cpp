@@ -93,6 +93,62 @@ BOOST_AUTO_TEST_CASE(passes_preserve_the_function) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(an_activation_after_an_add_is_fused) {
+    compile::Graph g = test::residual_relu();
+    const auto rep = compile::canonicalize(g);
+    BOOST_TEST(rep.activations_fused == 3u); // the first conv's relu, and both adds'
+    std::vector<compile::Activation> add_acts;
+    for (const auto& n : g.nodes) {
+        BOOST_TEST((n.op != Op::relu && n.op != Op::relu6), n.name << " was left unfused");
+        if (n.op == Op::add) add_acts.push_back(n.fused);
+    }
+    BOOST_TEST((add_acts == std::vector{compile::Activation::relu, compile::Activation::relu6}));
+    BOOST_TEST(compile::canonicalize(g).activations_fused == 0u); // idempotent
+    compile::Graph blocked = test::residual_relu(true);
+    BOOST_TEST(compile::canonicalize(blocked).activations_fused == 1u); // the conv's only
+
+    // An add whose sum is also read elsewhere keeps its relu: the other reader needs the
+    // sum before the activation.
+    compile::Graph shared = compile::Graph::with_input({4, 4, 2});
+    compile::Node add;
+    add.op = Op::add;
+    add.name = "add_0";
+    const int sum = shared.append(add, {0, 0}, {4, 4, 2});
+    const int r = backend::nets::unary(shared, sum, Op::relu);
+    add.name = "add_1";
+    shared.append(add, {r, sum}, {4, 4, 2});
+    BOOST_TEST(compile::canonicalize(shared).activations_fused == 0u);
+    BOOST_TEST(shared.nodes.size() == 3u);
+}
+
+// The oracle is the unfused graph on Reference: the add and the activation as two steps,
+// each its own unit's reference kernel. In int8 the add's output keeps the parameters it
+// observed before the activation, so its clamp to [max(-128, zp), 127], and to the code
+// of 6.0, is what makes the codes the activation's.
+BOOST_AUTO_TEST_CASE(a_fused_add_computes_the_unfused_graph) {
+    for (const auto& c : test::add_relu_cases()) {
+        BOOST_TEST_CONTEXT(c.what) {
+            const auto x = backend::nets::random_inputs(c.unfused, 6, 23);
+            const backend::ReferenceEngine fused(c.fused), unfused(c.unfused);
+            // unfused: two identity pools and two activations more
+            BOOST_TEST(fused.program().steps.size() + 4 == unfused.program().steps.size());
+            if (!fused.int8()) {
+                test::check_close(test::run_engine(fused, x), test::run_engine(unfused, x));
+                continue;
+            }
+            test::check_equal(test::run_engine(fused, x), test::run_engine(unfused, x));
+            std::vector<compile::ops::Rescale> adds;
+            for (const auto& s : fused.program().steps)
+                if (s.op == Op::add) adds.push_back(s.get<compile::ops::Rescale>());
+            BOOST_REQUIRE_EQUAL(adds.size(), 2u);
+            BOOST_TEST(adds[0].lo > -128); // relu: a real clamp, not the int8 range
+            BOOST_TEST(adds[0].hi == 127);
+            BOOST_TEST(adds[1].lo > -128); // relu6
+            BOOST_TEST(adds[1].hi < 127);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(memory_plan_never_overlaps_live_values) {
     for (auto g : test::op_zoo()) {
         compile::canonicalize(g);

@@ -29,7 +29,7 @@ using compile::Graph;
 using compile::Op;
 
 /// concat, padded max and average pools (the divisor changes at the borders), ReLU6 after
-/// an add (not fused), a dense layer straight after a 4-D value: what op_zoo lacks.
+/// an add (fused into it), a dense layer straight after a 4-D value: what op_zoo lacks.
 Graph concat_net() {
     using namespace backend::nets;
     Rng rng(11);
@@ -146,6 +146,21 @@ BOOST_AUTO_TEST_CASE(host_kernels_match_reference_bit_for_bit) {
             const auto in = input_codes(g, 6, 21);
             check_codes(micro_codes(m, in), reference_codes(g, in), m.network.output_size);
         }
+    }
+}
+
+// qs8_add with the relu / relu6 fused (the layer's lo and hi), against the unfused graph on
+// Reference, whose add and clamp are two steps.
+BOOST_AUTO_TEST_CASE(a_fused_add_matches_the_unfused_graph) {
+    for (const auto& c : test::add_relu_cases()) {
+        if (c.fused.value_quant.empty()) continue; // int8 only
+        const auto m = deploy::lower_micro(c.fused);
+        std::size_t adds = 0;
+        for (const auto& l : m.layers) adds += l.kernel == std::string("qs8_add");
+        BOOST_TEST(adds == 2u);
+        BOOST_TEST(m.layers.size() == 7u); // no clamp layers of their own
+        const auto in = input_codes(c.fused, 6, 41);
+        check_codes(micro_codes(m, in), reference_codes(c.unfused, in), m.network.output_size);
     }
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "edgestack/backend/reference.hpp"
+#include "edgestack/backend/reference_nets.hpp"
 #include "edgestack/compile/graph.hpp"
 #include "edgestack/data/in_memory.hpp"
 #include "edgestack/data/no_augment.hpp"
@@ -138,6 +139,42 @@ BOOST_AUTO_TEST_CASE(every_observer_quantizes_a_graph) {
     check(eq::MovingAverageMinMax{});
     check(eq::Percentile{});
     check(eq::MseOptimal{});
+}
+
+// A relu6 fused into an add whose sums reach far past 6: the add's output is quantized
+// over the relu6's range, [0, 6], at least 4x finer than its inputs', which the engines
+// refuse (the int8 add's rescale could overflow). The quantizer widens that range just
+// enough; the fused clamp still stops at the code of 6.
+BOOST_AUTO_TEST_CASE(a_fused_add_gets_an_output_scale_the_engines_accept) {
+    namespace nets = es::backend::nets;
+    es::Rng rng(3);
+    auto g = es::compile::Graph::with_input({4, 4, 2});
+    const int c = nets::conv2d(g, 0, 2, 1, rng);
+    for (float& w : g.nodes.back().weights) w *= 60.0f;
+    es::compile::Node add;
+    add.op = es::compile::Op::add;
+    add.name = "add_0";
+    const int sum = g.append(std::move(add), {0, c}, {4, 4, 2});
+    nets::unary(g, sum, es::compile::Op::relu6);
+    const auto calib = uniform(32 * g.input_size(), 5);
+    const auto q = eq::quantize_graph(g, calib);
+    BOOST_REQUIRE_EQUAL(q.nodes.size(), 2u);
+    const auto& n = q.nodes[1];
+    BOOST_TEST((n.op == es::compile::Op::add && n.fused == es::compile::Activation::relu6));
+    const float s_out = q.value_quant[static_cast<std::size_t>(n.output)].scale[0];
+    float widest = 0.0f;
+    for (int in : n.inputs) {
+        const float s_in = q.value_quant[static_cast<std::size_t>(in)].scale[0];
+        BOOST_TEST(s_in / s_out < 4.0f);
+        widest = std::max(widest, s_in);
+    }
+    BOOST_TEST(s_out > 6.0f / 255.0f); // widened past the relu6's own range
+    const auto x = uniform(16 * g.input_size(), 7);
+    const auto y = run(q, x), want = run(g, x);
+    for (float v : y) BOOST_TEST((v >= 0.0f && v <= 6.0f));
+    // int8: within half an output step of fp32, plus the inputs' rounding (half a step each)
+    // and the conv's weights'
+    for (std::size_t i = 0; i < y.size(); ++i) BOOST_TEST(std::abs(y[i] - want[i]) <= s_out + widest);
 }
 
 BOOST_AUTO_TEST_CASE(what_cannot_be_quantized_is_refused_by_name) {

@@ -688,6 +688,7 @@ inline OpenClEngine OpenCl::compile(const compile::Graph& graph) const {
                 const auto& r = ps.get<compile::ops::Rescale>();
                 geo.a_mult = r.a.multiplier; geo.a_shift = r.a.shift;
                 geo.b_mult = r.b.multiplier; geo.b_shift = r.b.shift;
+                geo.lo = r.lo; geo.hi = r.hi; // concat: every code
             }
             break;
         }

@@ -81,7 +81,7 @@ struct Node {
     std::array<std::size_t, 2> dilation{1, 1};  ///< gap between taps (1: none)
     std::array<std::size_t, 4> pad{0, 0, 0, 0}; ///< top, left, bottom, right
     float alpha = 0.0f;                         ///< leaky_relu's slope, batch/layer norm's eps; gru: 1 for ONNX's linear_before_reset = 0
-    Activation fused = Activation::none;        ///< applied to the output (set by fusion)
+    Activation fused = Activation::none;        ///< applied to the output (set by fusion: dense, convs, add)
 
     std::vector<float> weights; ///< fp32 weights, layout per Op
     std::vector<float> bias;    ///< fp32 bias
@@ -111,7 +111,8 @@ struct Node {
 // - max_pool2d, flatten, relu, relu6, dropout keep their input's params (must be equal).
 // - avg_pool2d / global_avg_pool: sum (x - zp_in) over real (unpadded) positions, then
 //   requantize by s_in / (s_out * count). add: both inputs rescaled with 20 fractional bits,
-//   summed, rounding-shifted. softmax: dequantize, fp32 softmax, quantize.
+//   summed, rounding-shifted, clamped to [lo, hi] as a weighted op's fused activation is.
+//   softmax: dequantize, fp32 softmax, quantize.
 //   sigmoid/tanh/hard_swish/leaky_relu: 256-entry table of quantize(f(dequantize(q))).
 /// A model as the engines see it: per-sample value shapes and nodes in topological order,
 /// fp32, or int8 when every value carries quantization parameters. Lowered from a model

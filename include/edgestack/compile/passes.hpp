@@ -141,9 +141,11 @@ inline std::size_t fold_batch_norm(Graph& g) {
     return folded;
 }
 
-/// relu / relu6 right after a conv, depthwise conv or dense (its only reader) become that
-/// node's `fused` activation. The fused node defines the activation's output value, so a
-/// quantized graph keeps the post-activation parameters.
+/// relu / relu6 right after a conv, depthwise conv, dense or add (its only reader) become
+/// that node's `fused` activation: a residual block's add -> relu then runs as one step, and
+/// in int8 as one clamp of the add's codes instead of a second pass over the map. The fused
+/// node defines the activation's output value, so a quantized graph keeps the
+/// post-activation parameters.
 inline std::size_t fuse_activations(Graph& g) {
     std::size_t fused = 0;
     for (std::size_t i = 0; i < g.nodes.size(); ++i) {
@@ -153,7 +155,8 @@ inline std::size_t fuse_activations(Graph& g) {
         const int p = detail::producer(g, x);
         if (p < 0) continue;
         Node& prev = g.nodes[static_cast<std::size_t>(p)];
-        if (prev.op != Op::dense && prev.op != Op::conv2d && prev.op != Op::depthwise_conv2d)
+        if (prev.op != Op::dense && prev.op != Op::conv2d && prev.op != Op::depthwise_conv2d &&
+            prev.op != Op::add)
             continue;
         if (prev.fused != Activation::none) continue;
         if (detail::use_counts(g)[static_cast<std::size_t>(x)] != 1) continue;
@@ -171,7 +174,7 @@ inline std::size_t fuse_activations(Graph& g) {
 struct PassReport {
     std::size_t dropout_removed = 0;   ///< dropout nodes removed
     std::size_t batch_norm_folded = 0; ///< batch norms folded into the op before them
-    std::size_t activations_fused = 0; ///< relu/relu6 fused into the op before them
+    std::size_t activations_fused = 0; ///< relu/relu6 fused into the conv, dense or add before them
 };
 
 /// Every pass, in the order that lets each enable the next. Idempotent.

@@ -272,6 +272,8 @@ inline MicroModel lower_micro(compile::Graph g) {
                 requants(ps.get<St>().count_rq);
             } else if constexpr (std::is_same_v<St, compile::ops::Rescale>) {
                 ml.rq = {requant(ps.get<St>().a), requant(ps.get<St>().b)};
+                L.lo = ps.get<St>().lo; // add: its fused activation
+                L.hi = ps.get<St>().hi;
             }
         });
         if (n.op == compile::Op::softmax) {

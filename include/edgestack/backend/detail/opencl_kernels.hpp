@@ -203,7 +203,7 @@ kernel void f32_softmax(global float* m, ulong xo, ulong yo, Geo g) {
 
 kernel void f32_add(global float* m, ulong xo, ulong x2o, ulong yo, Geo g) {
     size_t gid = get_global_id(0);
-    m[yo + gid] = m[xo + gid] + m[x2o + gid];
+    m[yo + gid] = f32_act(m[xo + gid] + m[x2o + gid], g.act);
 }
 
 /* the first input's ic channels, then the second's oc - ic, per position */
@@ -323,12 +323,13 @@ kernel void qs8_unary(global char* m, ulong xo, ulong yo, global const char* tab
     m[yo + gid] = g.table ? table[v + 128] : (char)clamp(v, g.lo, g.hi);
 }
 
-/* both inputs rescaled with 20 fractional bits, summed, shifted back by 2^-20 */
+/* both inputs rescaled with 20 fractional bits, summed, shifted back by 2^-20, clamped to
+   the fused activation's codes [lo, hi] */
 kernel void qs8_add(global char* m, ulong xo, ulong x2o, ulong yo, Geo g) {
     size_t gid = get_global_id(0);
     int ea = mbq(((int)m[xo + gid] - g.zp_in) * (1 << 20), g.a_mult, g.a_shift);
     int eb = mbq(((int)m[x2o + gid] - g.zp_in2) * (1 << 20), g.b_mult, g.b_shift);
-    m[yo + gid] = requant(ea + eb, 1 << 30, 19, g.zp_out, -128, 127);
+    m[yo + gid] = requant(ea + eb, 1 << 30, 19, g.zp_out, g.lo, g.hi);
 }
 
 kernel void qs8_concat(global char* m, ulong xo, ulong x2o, ulong yo, Geo g) {

@@ -1,6 +1,6 @@
-// Op unit: relu. max(x, 0); fused into the conv or dense before it by compile::canonicalize
-// when nothing else reads that op's output. int8 keeps its input's parameters and clamps
-// codes below the zero point.
+// Op unit: relu. max(x, 0); fused into the conv, dense or add before it by
+// compile::canonicalize when nothing else reads that op's output. int8 keeps its input's
+// parameters and clamps codes below the zero point.
 #pragma once
 
 #include <algorithm>
@@ -23,8 +23,7 @@ struct ClampUnit : UnitBase {
     static void prepare_clamp(const S& s, Clamp& st, Prep& p, bool six) {
         if (!p.int8) return;
         if (s.s_in != s.s_out || s.zp_in != s.zp_out) throw p.bad("must keep its input's scale and zero point");
-        st.lo = s.zp_in;
-        st.hi = six ? std::min<std::int32_t>(127, quant::quantize(6.0f, s.s_out, s.zp_out)) : 127;
+        st = activation_codes(six ? Activation::relu6 : Activation::relu, s.s_out, s.zp_out);
     }
     /// Clamps to [lo, hi] (fp32: [0, top]).
     template <class S, class T>

@@ -70,6 +70,17 @@ struct Clamp {
     std::int32_t hi = 127;  ///< highest code
 };
 
+/// The codes activation `a` leaves of an output with scale `s_out` and zero point `zp_out`:
+/// relu raises the floor to the code of 0, relu6 also lowers the ceiling to the code of 6.
+/// One definition for the relu/relu6 nodes and for every op that fuses them, so a fused
+/// and an unfused graph clamp to the same codes.
+inline Clamp activation_codes(Activation a, float s_out, std::int32_t zp_out) noexcept {
+    Clamp c;
+    if (a != Activation::none) c.lo = std::max<std::int32_t>(-128, zp_out);
+    if (a == Activation::relu6) c.hi = std::min<std::int32_t>(127, quant::quantize(6.0f, s_out, zp_out));
+    return c;
+}
+
 /// sigmoid, tanh, hard_swish, leaky_relu in int8: a table indexed by code + 128.
 struct Table {
     std::vector<std::int8_t> table; ///< 256 entries (empty for fp32)
@@ -80,10 +91,13 @@ struct CountRequant {
     std::vector<quant::Requant> count_rq; ///< index: number of real positions (global: [0])
 };
 
-/// add, concat, mul in int8: each input's (or the product's) multiplier onto the output.
+/// add, concat, mul in int8: each input's (or the product's) multiplier onto the output,
+/// and the codes it may write (add: its fused activation; concat, mul: every code).
 struct Rescale {
-    quant::Requant a; ///< the first input's (mul: the product's)
-    quant::Requant b; ///< the second input's
+    quant::Requant a;       ///< the first input's (mul: the product's)
+    quant::Requant b;       ///< the second input's
+    std::int32_t lo = -128; ///< lowest output code (add: a fused relu raises it)
+    std::int32_t hi = 127;  ///< highest output code (add: a fused relu6 lowers it)
 };
 
 /// batch_norm that could not be folded: a per-channel affine map.
@@ -127,7 +141,7 @@ struct UnitBase {
     static std::size_t macs(const Node&, const Io&) { return 0; }
 };
 
-/// The activation a weighted op applies to its output (fp32).
+/// The activation a weighted op or an add applies to its output (fp32).
 inline float apply_activation(float v, Activation a) noexcept {
     switch (a) {
     case Activation::relu: return v > 0.0f ? v : 0.0f;

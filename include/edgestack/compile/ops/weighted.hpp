@@ -58,10 +58,9 @@ void prepare_weighted(const S& s, Weighted& st, const Node& n, Prep& p, std::siz
         const double ws = wq.scale.size() == 1 ? wq.scale[0] : wq.scale[c];
         st.rq[c] = quant::quantize_multiplier(static_cast<double>(s.s_in) * ws / s.s_out);
     }
-    st.lo = -128;
-    st.hi = 127;
-    if (s.act != Activation::none) st.lo = std::max(-128, s.zp_out);
-    if (s.act == Activation::relu6) st.hi = std::min<std::int32_t>(127, quant::quantize(6.0f, s.s_out, s.zp_out));
+    const Clamp codes = activation_codes(s.act, s.s_out, s.zp_out);
+    st.lo = codes.lo;
+    st.hi = codes.hi;
     p.weight_bytes += st.qw.size() + st.qb.size() * sizeof(std::int32_t);
 }
 

@@ -3,6 +3,7 @@
 // folded, dropout removed, relu/relu6 fused, every value quantized).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <string>
@@ -87,6 +88,19 @@ inline Plan make_plan(const compile::Graph& g) {
     return p;
 }
 
+/// The range an add's output is quantized over: the observed one, widened upward when its
+/// scale would be 4x finer than an input's or more, which the engines refuse (the int8
+/// add's rescale could overflow, compile/ops/add.hpp). A relu or relu6 fused into the add
+/// leaves it the post-activation range, which can be far narrower than the inputs' (a sum
+/// mostly below 0, or clipped at 6); the widened range leaves codes above the activation's
+/// top unused, and the fused clamp still stops there.
+inline Range add_output_range(Range r, float widest_input_scale) noexcept {
+    const float lo = std::min(r.lo, 0.0f);
+    if ((std::max(r.hi, 0.0f) - lo) * 4.0f > 255.0f * widest_input_scale) return r; // fits as it is
+    r.hi = lo + 255.0f * widest_input_scale / 3.9f; // below 4x, with room for rounding
+    return r;
+}
+
 /// Per-value int8 parameters from per-value observed ranges (indexed like g.values).
 inline std::vector<compile::QuantParams> value_params(const compile::Graph& g, const Plan& p,
                                                       const std::vector<Range>& ranges) {
@@ -104,7 +118,15 @@ inline std::vector<compile::QuantParams> value_params(const compile::Graph& g, c
                     ") has no observed range - calibrate (Ptq) or train with Qat before "
                     "deploying");
             }
-            const AffineParams a = ranges[v].params();
+            Range r = ranges[v];
+            if (const int pn = p.producer[v]; pn >= 0 && g.nodes[static_cast<std::size_t>(pn)].op == compile::Op::add) {
+                float widest = 0.0f;
+                for (int in : g.nodes[static_cast<std::size_t>(pn)].inputs)
+                    if (const auto& qi = q[static_cast<std::size_t>(in)]; !qi.scale.empty())
+                        widest = std::max(widest, qi.scale[0]);
+                r = add_output_range(r, widest);
+            }
+            const AffineParams a = r.params();
             q[v].scale = {a.scale};
             q[v].zero_point = {a.zero_point};
             break;
