@@ -77,8 +77,9 @@ struct SimdKernels : ReferenceKernels, SimdSequence, SimdSequenceInt8, SimdAtten
     static void pack_direct(Step& s) { pack_direct(s, usable(selected_isa())); }
 
     /// fp32: per block of 16 channels, 16 biases then K x 16 weights (zero past the last
-    /// channel). int8: per block, K/2 rounded up pairs per kernel row x 32 weights, with
-    /// bias and requantization data beside. Every level reads the same layout.
+    /// channel). int8: per block, K/2 rounded up pairs per kernel row x 32 weights (VNNI
+    /// levels: K/4 quads x 64), with bias and requantization data beside. Every level of
+    /// one kind reads the same layout.
     static void pack_direct(Step& s, Isa level) {
         s.level = level;
         s.kernel = name_of(s);
@@ -104,20 +105,29 @@ struct SimdKernels : ReferenceKernels, SimdSequence, SimdSequenceInt8, SimdAtten
                     s.scratch_bytes = simd_isa::reads_unpadded(s) ? compile::align_up(simd_isa::max_f_mr * K * sizeof(float))
                                                                   : padded_bytes(s, sizeof(float));
             } else {
-                const std::size_t pairs = (seg + 1) / 2;
-                s.pack().qpacked.assign(nb * rows * pairs * 32, 0);
+                // Pairs of int16 products, or at the VNNI levels quads of unsigned-by-signed
+                // byte products, whose inputs come shifted by 128 (simd_isa_body.inc, Madd):
+                // the bias takes 128 x the weights' sum off again.
+                const bool quads = level == Isa::avxvnni || level == Isa::avx512vnni;
+                const std::size_t g = quads ? 4 : 2, steps = (seg + g - 1) / g, bytes = 16 * g;
+                s.pack().qpacked.assign(nb * rows * steps * bytes, 0);
                 s.pack().qpack32.assign(nb * 32, 0);
                 s.pack().qpack64.assign(nb * 32, 0);
                 for (std::size_t b = 0; b < nb; ++b) {
-                    std::int8_t* dst = s.pack().qpacked.data() + b * rows * pairs * 32;
+                    std::int8_t* dst = s.pack().qpacked.data() + b * rows * steps * bytes;
                     for (std::size_t j = 0; j < nr; ++j) {
                         const std::size_t o = b * nr + j;
                         if (o >= oc) break;
-                        s.pack().qpack32[b * 32 + j] = s.weighted().qb[o];
+                        std::int32_t sum = 0;
                         for (std::size_t r = 0; r < rows; ++r)
-                            for (std::size_t k = 0; k < seg; ++k)
-                                dst[(r * pairs + k / 2) * 32 + (j / 8) * 16 + (j % 8) * 2 + k % 2] =
-                                    s.weighted().qw[o * rows * seg + r * seg + k];
+                            for (std::size_t k = 0; k < seg; ++k) {
+                                const std::int8_t w = s.weighted().qw[o * rows * seg + r * seg + k];
+                                sum += w;
+                                const std::size_t at = quads ? (r * steps + k / 4) * bytes + j * 4 + k % 4
+                                                             : (r * steps + k / 2) * bytes + (j / 8) * 16 + (j % 8) * 2 + k % 2;
+                                dst[at] = w;
+                            }
+                        s.pack().qpack32[b * 32 + j] = s.weighted().qb[o] - (quads ? 128 * sum : 0);
                     }
                     simd::pack_rq(s, b * nr, s.pack().qpack32.data() + b * 32 + 16, s.pack().qpack64.data() + b * 32);
                     simd::pack_rq(s, b * nr + 8, s.pack().qpack32.data() + b * 32 + 24, s.pack().qpack64.data() + b * 32 + 16);
