@@ -41,6 +41,7 @@ public:
         for (auto& s : program_.steps) {
             pack(s); // may grow the step's scratch
             program_.scratch_bytes = std::max(program_.scratch_bytes, compile::align_up(s.scratch_bytes));
+            isa_ = std::max(isa_, s.level);
         }
         bind();
     }
@@ -65,11 +66,7 @@ public:
 
     /// The widest instruction-set level any step's kernel uses (Isa::scalar for a kernel
     /// set without vector kernels).
-    Isa isa() const noexcept {
-        Isa widest = Isa::scalar;
-        for (const auto& s : program_.steps) widest = std::max(widest, s.level);
-        return widest;
-    }
+    Isa isa() const noexcept { return isa_; }
 
     /// Arena bytes for batches of up to `max_batch` samples: activations scale with the
     /// batch, kernel scratch does not.
@@ -184,6 +181,7 @@ private:
 
     compile::Graph graph_;
     detail::Program program_;
+    Isa isa_ = Isa::scalar; // the widest step level, fixed when packed (every run quantizes at it)
     std::vector<StepFn> fns_;
     Arena own_;
 };
